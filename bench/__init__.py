@@ -1,0 +1,1 @@
+"""Benchmark harness for the ``modelstudio`` SDK (``make bench``; entry point ``bench/run.py``)."""

@@ -1,0 +1,1 @@
+"""The modelstudio code generator: spec/ -> generated/modelstudio."""

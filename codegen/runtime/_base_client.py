@@ -1,0 +1,273 @@
+"""Configuration and the request pipeline shared by `ModelStudio` and `AsyncModelStudio`.
+
+Everything but sending and sleeping is here and pure: the sync and async clients differ only in
+`_send` (httpx.Client vs httpx.AsyncClient) and in `time.sleep` vs `asyncio.sleep`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import httpx
+
+from ._checks import VALIDATION_MODES, Problem, ValidationMode, enforce
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    ModelStudioError,
+    error_from_response_body,
+    error_in_success_body,
+    make_status_error,
+)
+from ._logs import logger, redact_headers
+from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, decide_for_status
+from ._retry import describe_retry as _describe_retry
+
+VERSION = "0.1.0"
+DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
+DEFAULT_STREAM_IDLE_TIMEOUT = 120.0
+REGIONS = {
+    "intl": "https://dashscope-intl.aliyuncs.com/api/v1",
+    "cn": "https://dashscope.aliyuncs.com/api/v1",
+}
+ResponseT = TypeVar("ResponseT")
+
+
+@attrs.frozen
+class Endpoint:
+    """One generated operation as the pipeline needs it."""
+
+    operation_id: str
+    path: str
+    endpoint: str
+    wire: str
+    validate: Callable[[Mapping[str, Any], bool], list[Problem]]
+    decode_response: Callable[[Mapping[str, Any]], Any]
+    decode_chunk: Callable[[Mapping[str, Any]], Any]
+
+
+@attrs.frozen
+class CallOptions:
+    """Per-call overrides of the client's settings; None means the client's own."""
+
+    extra_headers: Mapping[str, str] | None = None
+    timeout: float | httpx.Timeout | None = None
+    max_retries: int | None = None
+    stream_idle_timeout: float | None = None
+    validation: ValidationMode | None = None
+
+
+def user_agent() -> str:
+    return f"modelstudio/{VERSION} python/{platform.python_version()}"
+
+
+def compatible_base(base_url: str) -> str:
+    """The OpenAI-compatible base that goes with a native base URL."""
+    if base_url.endswith("/api/v1"):
+        return base_url[: -len("/api/v1")] + "/compatible-mode/v1"
+    return base_url.rstrip("/") + "/compatible-mode/v1"
+
+
+def as_timeout(value: float | httpx.Timeout | None) -> httpx.Timeout:
+    if value is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, httpx.Timeout):
+        return value
+    return httpx.Timeout(value, connect=min(float(value), DEFAULT_TIMEOUT.connect or 10.0))
+
+
+class Settings:
+    """A client's resolved configuration, shared by its `with_options` copies."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None,
+        region: str | None,
+        workspace: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int | None,
+        stream_idle_timeout: float | None,
+        validation: ValidationMode | None,
+        default_headers: Mapping[str, str] | None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        key = api_key if api_key is not None else environ.get("DASHSCOPE_API_KEY")
+        if not key:
+            raise ModelStudioError(
+                "No API key: pass api_key= to the client or set the DASHSCOPE_API_KEY "
+                "environment variable."
+            )
+        if region is not None and region not in REGIONS:
+            raise ValueError(f"region={region!r}: must be one of {sorted(REGIONS)}")
+        url = (
+            base_url
+            or environ.get("DASHSCOPE_BASE_URL")
+            or environ.get("DASHSCOPE_HTTP_BASE_URL")
+            or REGIONS[region or "intl"]
+        )
+        mode = validation or "strict"
+        if mode not in VALIDATION_MODES:
+            raise ValueError(f"validation={mode!r}: must be one of {VALIDATION_MODES}")
+        self.api_key = key
+        self.base_url = url.rstrip("/")
+        self.workspace = workspace
+        self.timeout = as_timeout(timeout)
+        self.max_retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        self.stream_idle_timeout = (
+            DEFAULT_STREAM_IDLE_TIMEOUT if stream_idle_timeout is None else stream_idle_timeout
+        )
+        self.validation: ValidationMode = mode
+        self.default_headers = dict(default_headers or {})
+
+    def __repr__(self) -> str:
+        return f"Settings(base_url={self.base_url!r}, workspace={self.workspace!r})"
+
+    def url_for(self, endpoint: Endpoint) -> str:
+        base = compatible_base(self.base_url) if endpoint.wire == "openai" else self.base_url
+        return base + endpoint.path
+
+    def headers(self, stream: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": user_agent(),
+        }
+        if self.workspace:
+            headers["X-DashScope-WorkSpace"] = self.workspace
+        if stream:
+            headers["Accept"] = "text/event-stream"
+        headers.update(self.default_headers)
+        if extra:
+            headers.update(extra)
+        return headers
+
+
+@attrs.define
+class PreparedCall:
+    """A validated request, ready to send, and what decoding its answer needs."""
+
+    endpoint: Endpoint
+    request: httpx.Request
+    stream: bool
+    incremental: bool
+    max_retries: int
+    api_key: str
+
+
+def prepare(
+    settings: Settings,
+    http: httpx.Client | httpx.AsyncClient,
+    endpoint: Endpoint,
+    body: dict[str, Any],
+    stream: bool,
+    options: CallOptions,
+) -> PreparedCall:
+    """Validate `body` (before any I/O) and build the request."""
+    mode = options.validation or settings.validation
+    if mode not in VALIDATION_MODES:
+        raise ValueError(f"validation={mode!r}: must be one of {VALIDATION_MODES}")
+    if mode != "off":
+        problems = endpoint.validate(body, stream)
+        if problems:
+            model = body.get("model")
+            enforce(
+                problems, mode=mode, model=model if isinstance(model, str) else None, family=None
+            )
+    headers = settings.headers(stream, options.extra_headers)
+    if stream and endpoint.wire == "native":
+        headers["X-DashScope-SSE"] = "enable"
+    timeout = as_timeout(options.timeout) if options.timeout is not None else settings.timeout
+    if stream:
+        idle = options.stream_idle_timeout or settings.stream_idle_timeout
+        timeout = httpx.Timeout(timeout.connect, read=idle, write=timeout.write, pool=timeout.pool)
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    request = http.build_request(
+        "POST",
+        settings.url_for(endpoint),
+        content=content,
+        headers=headers,
+        timeout=timeout,
+    )
+    if logger.isEnabledFor(10):
+        logger.debug(
+            "request %s %s headers=%s", request.method, request.url, redact_headers(headers)
+        )
+    params = body.get("parameters") if endpoint.wire == "native" else body
+    incremental = not (isinstance(params, Mapping) and params.get("incremental_output") is False)
+    max_retries = settings.max_retries if options.max_retries is None else options.max_retries
+    return PreparedCall(endpoint, request, stream, incremental, max_retries, settings.api_key)
+
+
+def after_exception(
+    exc: httpx.HTTPError, call: PreparedCall, attempt: int
+) -> tuple[ModelStudioError, float | None]:
+    """The error an attempt's transport failure means, and the delay before a retry (or None)."""
+    error: APIConnectionError
+    if isinstance(exc, httpx.TimeoutException):
+        error = APITimeoutError()
+    else:
+        error = APIConnectionError(f"Connection error: {type(exc).__name__}")
+    error.__cause__ = exc
+    decision = decide_for_exception(exc, stream_started=False)
+    return error, retry_delay(decision.retry, decision.reason, attempt, call, None)
+
+
+def after_status(
+    status_code: int, headers: httpx.Headers, body: bytes, call: PreparedCall, attempt: int
+) -> tuple[APIStatusError, float | None]:
+    """The error a non-2xx answer means, and the delay before a retry (or None)."""
+    error = error_from_response_body(status_code, headers, body, api_key=call.api_key)
+    decision = decide_for_status(error.status_code, error.code, error.message)
+    return error, retry_delay(decision.retry, decision.reason, attempt, call, headers)
+
+
+def retry_delay(
+    retry: bool, reason: str, attempt: int, call: PreparedCall, headers: httpx.Headers | None
+) -> float | None:
+    if not retry or attempt >= call.max_retries:
+        return None
+    delay = backoff_delay(attempt + 1, headers)
+    logger.info(_describe_retry(attempt + 1, call.max_retries, reason, delay))
+    return delay
+
+
+def decode_json_response(call: PreparedCall, response: httpx.Response, body: bytes) -> Any:
+    """A 2xx JSON answer as the typed response; an error code in a 200 body raises."""
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise APIConnectionError(f"The response was not JSON ({len(body)} bytes)") from exc
+    if not isinstance(data, dict):
+        raise APIConnectionError("The response was not a JSON object")
+    if error_in_success_body(data):
+        raise _body_error(response, data, body, call)
+    result = call.endpoint.decode_response(data)
+    if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
+        result.partial = True
+    if getattr(result, "request_id", "") is None:
+        result.request_id = response.headers.get("x-request-id")
+    return result
+
+
+def _body_error(
+    response: httpx.Response, data: Mapping[str, Any], body: bytes, call: PreparedCall
+) -> APIStatusError:
+    code = data.get("code")
+    status = data.get("status_code")
+    return make_status_error(
+        status if isinstance(status, int) and status >= 400 else 400,
+        code=str(code) if code else None,
+        message=str(data.get("message") or ""),
+        request_id=data.get("request_id") or response.headers.get("x-request-id"),
+        headers=response.headers,
+        body=body,
+        api_key=call.api_key,
+    )

@@ -1,0 +1,239 @@
+"""The sync and async client bases: connection ownership, options, and the send/retry loops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ._base_client import (
+    CallOptions,
+    Endpoint,
+    PreparedCall,
+    Settings,
+    after_exception,
+    after_status,
+    decode_json_response,
+    prepare,
+)
+from ._checks import ValidationMode
+from ._stream import AsyncStream, Stream
+
+_UNSET: Any = object()
+
+
+class _ClientBase:
+    _settings: Settings
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self._settings.base_url!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self._settings.base_url
+
+    @property
+    def api_key(self) -> str:
+        return self._settings.api_key
+
+    def _new_settings(self, changes: Mapping[str, Any]) -> Settings:
+        current = self._settings
+        values: dict[str, Any] = {
+            "api_key": current.api_key,
+            "base_url": current.base_url,
+            "region": None,
+            "workspace": current.workspace,
+            "timeout": current.timeout,
+            "max_retries": current.max_retries,
+            "stream_idle_timeout": current.stream_idle_timeout,
+            "validation": current.validation,
+            "default_headers": current.default_headers,
+        }
+        values.update({k: v for k, v in changes.items() if v is not _UNSET})
+        return Settings(**values)
+
+
+class SyncAPIClient(_ClientBase):
+    """Owns an `httpx.Client` (unless given one) and sends prepared calls with retries."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        region: str | None = None,
+        workspace: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        stream_idle_timeout: float | None = None,
+        validation: ValidationMode | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        self._settings = Settings(
+            api_key=api_key,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_idle_timeout=stream_idle_timeout,
+            validation=validation,
+            default_headers=default_headers,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=self._settings.timeout, follow_redirects=True
+        )
+
+    def _copy_with(self, settings: Settings) -> Any:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._settings = settings
+        clone._owns_http = False
+        return clone
+
+    def close(self) -> None:
+        """Close the connections this client opened (not those of an `http_client=` you gave)."""
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _call(
+        self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
+    ) -> Any:
+        call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        response = self._send(call)
+        if stream:
+            return Stream(
+                response,
+                make_chunk=_chunk_maker(endpoint),
+                make_response=endpoint.decode_response,
+                incremental=call.incremental,
+            )
+        return decode_json_response(call, response, response.content)
+
+    def _send(self, call: PreparedCall) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = self._http.send(call.request, stream=call.stream)
+            except httpx.HTTPError as exc:
+                error, delay = after_exception(exc, call, attempt)
+            else:
+                if response.status_code < 400:
+                    return response
+                body = response.read()
+                response.close()
+                error, delay = after_status(
+                    response.status_code, response.headers, body, call, attempt
+                )
+            if delay is None:
+                raise error
+            time.sleep(delay)
+            attempt += 1
+
+
+class AsyncAPIClient(_ClientBase):
+    """Owns an `httpx.AsyncClient` (unless given one) and sends prepared calls with retries."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        region: str | None = None,
+        workspace: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        stream_idle_timeout: float | None = None,
+        validation: ValidationMode | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._settings = Settings(
+            api_key=api_key,
+            base_url=base_url,
+            region=region,
+            workspace=workspace,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_idle_timeout=stream_idle_timeout,
+            validation=validation,
+            default_headers=default_headers,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self._settings.timeout, follow_redirects=True
+        )
+
+    def _copy_with(self, settings: Settings) -> Any:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._settings = settings
+        clone._owns_http = False
+        return clone
+
+    async def close(self) -> None:
+        """Close the connections this client opened (not those of an `http_client=` you gave)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Any:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _call(
+        self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
+    ) -> Any:
+        call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        response = await self._send(call)
+        if stream:
+            return AsyncStream(
+                response,
+                make_chunk=_chunk_maker(endpoint),
+                make_response=endpoint.decode_response,
+                incremental=call.incremental,
+            )
+        return decode_json_response(call, response, response.content)
+
+    async def _send(self, call: PreparedCall) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(call.request, stream=call.stream)
+            except httpx.HTTPError as exc:
+                error, delay = after_exception(exc, call, attempt)
+            else:
+                if response.status_code < 400:
+                    return response
+                body = await response.aread()
+                await response.aclose()
+                error, delay = after_status(
+                    response.status_code, response.headers, body, call, attempt
+                )
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+            attempt += 1
+
+
+def _chunk_maker(endpoint: Endpoint) -> Any:
+    decode = endpoint.decode_chunk
+
+    def make_chunk(data: dict[str, Any], delta: Any) -> Any:
+        chunk = decode(data)
+        chunk.delta = delta
+        return chunk
+
+    return make_chunk

@@ -1,0 +1,107 @@
+"""Per-model table lookups: which row applies to a model, its defaults, and its rules."""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from ._checks import Problem
+
+ENDPOINT_CALLS = {
+    "text-generation": "client.generation.create",
+    "multimodal-generation": "client.multimodal.create",
+    "compatible": "client.chat.completions.create",
+}
+
+
+@attrs.frozen
+class ModelFamily:
+    """One row of the spec's per-model table (`x-model-families`)."""
+
+    family: str
+    match: tuple[str, ...]
+    endpoints: tuple[str, ...] = ()
+    thinking_mode: str | None = None
+    thinking_default: bool | None = None
+    streaming_only: bool = False
+    defaults: Mapping[str, Any] = attrs.field(factory=dict)
+    defaults_thinking: Mapping[str, Any] = attrs.field(factory=dict)
+    defaults_non_thinking: Mapping[str, Any] = attrs.field(factory=dict)
+    supports: Mapping[str, bool] = attrs.field(factory=dict)
+    limits: Mapping[str, Any] = attrs.field(factory=dict)
+    docs: str = ""
+
+    def thinking_on(self, enable_thinking: bool | None) -> bool:
+        if self.thinking_mode == "thinking-only":
+            return True
+        if self.thinking_mode == "none" or self.thinking_mode is None:
+            return False
+        return bool(self.thinking_default) if enable_thinking is None else enable_thinking
+
+
+def make_lookup(families: Sequence[ModelFamily]) -> Any:
+    @functools.lru_cache(maxsize=256)
+    def family_for(model: str) -> ModelFamily:
+        """The first table row whose patterns match `model` (lower-cased); the last row is '*'."""
+        name = model.lower()
+        for row in families:
+            if any(fnmatch.fnmatchcase(name, pattern) for pattern in row.match):
+                return row
+        return families[-1]
+
+    return family_for
+
+
+def defaults_for(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
+    """The documented defaults of a row, with the overrides of the thinking mode that applies."""
+    out = dict(row.defaults)
+    thinking = row.thinking_on(enable_thinking)
+    out.update(row.defaults_thinking if thinking else row.defaults_non_thinking)
+    if row.thinking_mode in ("hybrid", "thinking-only") and "enable_thinking" not in out:
+        out["enable_thinking"] = thinking
+    return out
+
+
+_SUPPORT_CHECKS = (
+    ("tools", "tools", lambda v: bool(v)),
+    ("n", "n", lambda v: v is not None and v != 1),
+    ("logprobs", "logprobs", lambda v: v is True),
+    ("response_format", "response_format", lambda v: v is not None),
+    ("code_interpreter", "enable_code_interpreter", lambda v: v is True),
+    ("search", "enable_search", lambda v: v is True),
+)
+
+
+def check_model_rules(
+    row: ModelFamily,
+    endpoint: str,
+    params: Mapping[str, Any],
+    stream: bool,
+    out: list[Problem],
+) -> None:
+    """Append a Problem for every documented per-model rule the request breaks."""
+    docs = row.docs
+    if row.endpoints and endpoint not in row.endpoints:
+        calls = " or ".join(ENDPOINT_CALLS.get(e, e) for e in row.endpoints)
+        out.append(
+            Problem("model", row.family, f"is not served by this endpoint; use {calls}", docs)
+        )
+    thinking = params.get("enable_thinking")
+    if row.thinking_mode == "thinking-only" and thinking is False:
+        out.append(Problem("enable_thinking", False, "cannot be turned off for this model", docs))
+    if row.thinking_mode == "none" and thinking is True:
+        out.append(Problem("enable_thinking", True, "this model has no thinking mode", docs))
+    if not stream and (row.streaming_only or row.thinking_mode == "thinking-only"):
+        out.append(Problem("stream", False, "this model only answers with stream=True", docs))
+    for flag, param, used in _SUPPORT_CHECKS:
+        if row.supports.get(flag) is False and used(params.get(param)):
+            out.append(Problem(param, params.get(param), "is not supported by this model", docs))
+    for name in ("max_tokens", "thinking_budget", "max_input_tokens"):
+        limit = row.limits.get(name)
+        value = params.get(name)
+        if isinstance(limit, int) and isinstance(value, int) and value > limit:
+            out.append(Problem(name, value, f"must be <= {limit} for this model", docs))

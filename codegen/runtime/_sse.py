@@ -1,0 +1,208 @@
+"""Incremental Server-Sent Events decoder (WHATWG "event stream interpretation").
+
+The decoder works on raw bytes as they arrive from the network, in reads of any size:
+
+* Line ends are CR, LF or CRLF. A CR that ends one read followed by an LF that starts the next
+  read is one line end, not two.
+* A UTF-8 byte-order mark at the very start of the stream is removed once (a BOM later in the
+  stream is kept, as the standard says).
+* Bytes are decoded to text one complete line at a time, so a read may end inside a multi-byte
+  UTF-8 character. Invalid UTF-8 becomes U+FFFD, as in browsers.
+* Each read is scanned once: a line of several MiB that arrives in many small reads costs
+  linear time, not quadratic.
+
+Field rules: ``data`` lines are joined with ``"\\n"``; ``event`` sets the type (``"message"``
+when absent); ``id`` sets the last event id unless the value contains NUL, and the id persists
+across events as the standard says; ``retry`` is kept only when it is ASCII digits; a line
+without a colon is a field with an empty value; one space after the colon is removed; unknown
+fields are ignored. Lines starting with ``:`` are comments: the standard ignores them, but
+DashScope sends its status as ``:HTTP_STATUS/200``, so the comments of an event are kept on
+it (text after the colon, verbatim). An event is dispatched on a blank line; an event without
+any ``data`` line is not dispatched (its comments, type and retry are dropped with it).
+
+End of stream (:meth:`SSEDecoder.end`): the standard discards an event that was not followed
+by a blank line. DashScope closes the connection right after the last event and some recorded
+streams omit the final blank line, and losing the last event would lose ``finish_reason`` and
+the final usage. So this decoder is lenient: at EOF it dispatches a pending event that has
+data, provided its lines were complete. A final line with no line end at all is discarded,
+because it may have been cut in the middle by a dropped connection.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["SSEDecoder", "ServerSentEvent"]
+
+_BOM = b"\xef\xbb\xbf"
+_HTTP_STATUS_PREFIX = "HTTP_STATUS/"
+
+
+class ServerSentEvent:
+    """One dispatched event."""
+
+    __slots__ = ("comments", "data", "event", "id", "retry")
+
+    def __init__(
+        self,
+        data: str,
+        event: str = "message",
+        id: str | None = None,
+        retry: int | None = None,
+        comments: tuple[str, ...] = (),
+    ) -> None:
+        self.data = data
+        self.event = event
+        self.id = id
+        self.retry = retry
+        self.comments = comments
+
+    def json(self) -> Any:
+        """The data parsed as JSON (raises ``json.JSONDecodeError`` when it is not JSON)."""
+        return json.loads(self.data)
+
+    @property
+    def http_status(self) -> int | None:
+        """The status DashScope puts in a ``:HTTP_STATUS/NNN`` comment, or ``None``."""
+        for comment in self.comments:
+            text = comment.strip()
+            if text.startswith(_HTTP_STATUS_PREFIX):
+                digits = text[len(_HTTP_STATUS_PREFIX) :]
+                if digits.isascii() and digits.isdigit():
+                    return int(digits)
+        return None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerSentEvent):
+            return NotImplemented
+        return (
+            self.data == other.data
+            and self.event == other.event
+            and self.id == other.id
+            and self.retry == other.retry
+            and self.comments == other.comments
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"ServerSentEvent(event={self.event!r}, data={self.data!r}, id={self.id!r}, "
+            f"retry={self.retry!r}, comments={self.comments!r})"
+        )
+
+
+class SSEDecoder:
+    """Byte-level incremental decoder: ``feed(chunk)`` per read, ``end()`` at EOF."""
+
+    __slots__ = (
+        "_bom_done",
+        "_buf",
+        "_comments",
+        "_data",
+        "_event",
+        "_retry",
+        "_skip_lf",
+        "last_event_id",
+        "retry",
+    )
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._bom_done = False
+        self._skip_lf = False
+        self._data: list[str] = []
+        self._event = ""
+        self._retry: int | None = None
+        self._comments: list[str] = []
+        #: The last event id set by the server (persists across events), or ``None``.
+        self.last_event_id: str | None = None
+        #: The last valid ``retry`` value seen (reconnection time in ms), or ``None``.
+        self.retry: int | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Decode one read; return the events it completed (often none or one)."""
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[0] == 0x0A:
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        if b"\r" in chunk:
+            # Normalise line ends to LF. A trailing CR is a line end now; an LF that starts
+            # the next read belongs to it and is dropped then.
+            self._skip_lf = chunk[-1] == 0x0D
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf = self._buf
+        start = len(buf)
+        buf += chunk
+        if not self._bom_done:
+            if len(buf) < 3 and _BOM.startswith(buf):
+                return []  # could still be a BOM: wait for more bytes
+            self._bom_done = True
+            if buf.startswith(_BOM):
+                del buf[:3]
+            start = 0
+        last = buf.rfind(b"\n", start)
+        if last < 0:
+            return []
+        text = buf[:last].decode("utf-8", "replace")
+        del buf[: last + 1]
+        return self._lines(text.split("\n"))
+
+    def end(self) -> list[ServerSentEvent]:
+        """Signal EOF; return a final pending event that has data (see the module doc)."""
+        self._buf.clear()
+        self._bom_done = True
+        self._skip_lf = False
+        return self._lines(("",))
+
+    def _lines(self, lines: Any) -> list[ServerSentEvent]:
+        # Hot path: pending fields live in locals during the loop and are stored back after.
+        events: list[ServerSentEvent] = []
+        data = self._data
+        comments = self._comments
+        event_type = self._event
+        retry = self._retry
+        for line in lines:
+            if not line:
+                if data:
+                    events.append(
+                        ServerSentEvent(
+                            "\n".join(data) if len(data) > 1 else data[0],
+                            event_type or "message",
+                            self.last_event_id,
+                            retry,
+                            tuple(comments) if comments else (),
+                        )
+                    )
+                    data = []
+                event_type = ""
+                retry = None
+                if comments:
+                    comments = []
+            elif line.startswith("data:"):
+                data.append(line[6:] if line.startswith(" ", 5) else line[5:])
+            elif line[0] == ":":
+                comments.append(line[1:])
+            else:
+                name, _, value = line.partition(":")
+                if value and value[0] == " ":
+                    value = value[1:]
+                if name == "data":
+                    data.append(value)
+                elif name == "event":
+                    event_type = value
+                elif name == "id":
+                    if "\0" not in value:
+                        self.last_event_id = value
+                elif name == "retry" and value.isascii() and value.isdigit():
+                    retry = self.retry = int(value)
+        self._data = data
+        self._comments = comments
+        self._event = event_type
+        self._retry = retry
+        return events

@@ -1,0 +1,222 @@
+"""HTTP plumbing: a threaded HTTP/1.1 keep-alive server on the stdlib, with faults on demand."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ._models import RecordedRequest
+from ._script import Reply
+
+Dispatch = Callable[[RecordedRequest, "str | None"], Reply]
+
+
+class _Abort(Exception):
+    """The connection must end now (server stopping, client gone, or a scripted fault)."""
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    out = dict(headers)
+    auth = out.get("authorization")
+    if auth is not None:
+        out["authorization"] = "Bearer sk-***" if auth.lower().startswith("bearer") else "***"
+    return out
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "modelstudio-mock"
+    sys_version = ""
+    server: MockHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.track(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.untrack(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests and demos read the records instead."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve()
+
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts: list[bytes] = []
+            while True:
+                size_line = self.rfile.readline(65537)
+                if not size_line:
+                    raise _Abort
+                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(3)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+            split = urlsplit(self.path)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            authorization = headers.get("authorization")
+            try:
+                parsed: Any = json.loads(body) if body else None
+            except ValueError:
+                parsed = None
+            record = RecordedRequest(
+                method=self.command,
+                path=split.path,
+                query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                headers=redact_headers(headers),
+                body=body,
+                json=parsed,
+            )
+            reply = self.server.dispatch(record, authorization)
+            self._write(reply)
+        except _Abort:
+            self.close_connection = True
+        except (ConnectionError, TimeoutError, OSError):
+            self.close_connection = True
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0 and self.server.stopping.wait(seconds):
+            raise _Abort
+
+    def _write(self, reply: Reply) -> None:
+        self._wait(reply.first_byte_delay)
+        pieces = reply.chunks if reply.chunks is not None else [reply.body or b""]
+        chunked = reply.chunks is not None
+        self.send_response(reply.status)
+        names = {name.lower() for name, _ in reply.headers}
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        if "content-length" not in names and "transfer-encoding" not in names:
+            if chunked:
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(len(pieces[0])))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        for index, piece in enumerate(pieces):
+            if reply.reset_after is not None and index >= reply.reset_after:
+                self._reset()
+            if reply.stall_after is not None and index >= reply.stall_after:
+                self._stall()
+            if index > 0:
+                self._wait(reply.chunk_delay)
+            if chunked:
+                if piece:
+                    self.wfile.write(f"{len(piece):X}\r\n".encode("ascii") + piece + b"\r\n")
+            else:
+                self.wfile.write(piece)
+        if reply.reset_after is not None and len(pieces) >= reply.reset_after:
+            self._reset()
+        if reply.stall_after is not None and len(pieces) >= reply.stall_after:
+            self._stall()
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+
+    def _reset(self) -> None:
+        """Abort the TCP connection: SO_LINGER 0 makes close() send RST."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.rfile.close()
+        self.connection.close()
+        raise _Abort
+
+    def _stall(self) -> None:
+        """Send nothing more until the client goes away or the server stops."""
+        sock = self.connection
+        while not self.server.stopping.is_set():
+            readable, _, _ = select.select([sock], [], [], 0.05)
+            if readable:
+                try:
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        break
+                except OSError:
+                    break
+                self.server.stopping.wait(0.05)
+        raise _Abort
+
+
+class MockHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, host: str, port: int, dispatch: Dispatch) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.dispatch = dispatch
+        self.stopping = threading.Event()
+        self._conn_lock = threading.Lock()
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        super().__init__((host, port), Handler)
+
+    def server_bind(self) -> None:
+        # Skip HTTPServer.server_bind: its getfqdn() can stall on a DNS lookup.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def track(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            self._connections[conn] = threading.current_thread()
+
+    def untrack(self, conn: socket.socket) -> None:
+        with self._conn_lock:
+            self._connections.pop(conn, None)
+
+    def close_connections(self, timeout: float = 2.0) -> None:
+        """Wake every handler (idle keep-alive, stalled, sleeping) and wait for it to finish."""
+        self.stopping.set()
+        with self._conn_lock:
+            items = list(self._connections.items())
+        for conn, _ in items:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for _, thread in items:
+            if thread is not threading.current_thread():
+                thread.join(timeout)
