@@ -301,8 +301,9 @@ def render(
     elapsed: float,
     argv: list[str],
     stream_events: int,
-    concurrent_events: int,
+    concurrent: tuple[int, int, float],
 ) -> str:
+    concurrent_events, burst, gap_ms = concurrent
     cmd = " ".join(["bench/run.py", *argv])
     lines = ["# modelstudio benchmark results", ""]
     if quick:
@@ -353,7 +354,8 @@ def render(
         "and of its recursive runtime requirements (markers evaluated, extras excluded).",
         f"- **Concurrent streams**: a fresh interpreter per client opens "
         f"{params['concurrent_streams']} async streams at once ({concurrent_events} events each, "
-        "served in bursts of 10 with 5 ms pauses so they overlap); memory is "
+        f"served in bursts of {burst} events {gap_ms:.0f} ms apart, so they overlap and the load "
+        "stays below what the clients can parse); memory is "
         "`ru_maxrss` after the streams minus `ru_maxrss` of the warmed-up idle client in the same "
         "process. The floor gets a connection pool as large as the load; SDKs use their defaults.",
         "- **Validation**: `modelstudio._validation.validate_generation` on a typical request, "

@@ -58,7 +58,13 @@ QUICK = {
     "regen_runs": 1,
 }
 STREAM_EVENTS = 2000
-CONCURRENT_EVENTS = 200
+# Concurrent streams are paced by the server (CONCURRENT_EVENTS events in bursts of
+# CONCURRENT_BURST, CONCURRENT_GAP_MS apart: ~4 s per stream) so that 500 of them ask for
+# ~7,500 events/s: well under what the clients can parse, so the streams really overlap and
+# the slowest/median ratio shows queueing or starvation rather than plain CPU saturation.
+CONCURRENT_EVENTS = 60
+CONCURRENT_BURST = 3
+CONCURRENT_GAP_MS = 200.0
 
 
 def _csv(value: str, allowed: list[str], what: str) -> list[str]:
@@ -116,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
 
     needs_server = {"nonstream", "stream", "concurrent"} & set(args.only)
     server_cm = (
-        srv.running_server(events=STREAM_EVENTS, concurrent_events=CONCURRENT_EVENTS)
+        srv.running_server(
+            events=STREAM_EVENTS,
+            concurrent_events=CONCURRENT_EVENTS,
+            burst=CONCURRENT_BURST,
+            gap_ms=CONCURRENT_GAP_MS,
+        )
         if needs_server
         else contextlib.nullcontext({})
     )
@@ -178,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed=time.perf_counter() - started,
         argv=sys.argv[1:] if argv is None else argv,
         stream_events=STREAM_EVENTS,
-        concurrent_events=CONCURRENT_EVENTS,
+        concurrent=(CONCURRENT_EVENTS, CONCURRENT_BURST, CONCURRENT_GAP_MS),
     )
     args.out.write_text(text, encoding="utf-8")
     print(f"[bench] wrote {args.out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -91,7 +91,7 @@ class _Builder:
             if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name):
                 self.problems.add(line, f"schema {name}: name must be PascalCase")
             if not docs_of(node):
-                self.problems.add(node.line, f"schema {name}: missing x-docs")
+                self.problems.add(line, f"schema {name}: missing x-docs")
             self.build_named(name, node, docs_of(node))
 
     def build_named(self, name: str, node: LineMap, inherited_docs: tuple[str, ...]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from modelstudio._accumulate import Accumulator, Delta
 from modelstudio._sse import SSEDecoder
 

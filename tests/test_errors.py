@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from modelstudio import _errors, _logs
 from modelstudio._errors import (
     APIConnectionError,

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from modelstudio.testing import MockServer
 
 KEY = "sk-test-123"
@@ -702,7 +703,7 @@ def test_official_openai_client(srv: MockServer) -> None:
         )
         assert completion.choices[0].message.content == "Echo: hello"
         assert completion.usage is not None and completion.usage.total_tokens == 3
-        stream = oc.chat.completions.create(
+        stream = oc.chat.completions.create(  # type: ignore[call-overload]
             model="qwen-plus",
             messages=[{"role": "user", "content": "weather in Oslo?"}],
             tools=[WEATHER_TOOL],

@@ -6,6 +6,7 @@ import email.utils
 
 import httpx
 import pytest
+
 from modelstudio._errors import (
     APIConnectionError,
     APITimeoutError,

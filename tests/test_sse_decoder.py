@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from modelstudio._sse import ServerSentEvent as E
 from modelstudio._sse import SSEDecoder
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from modelstudio._accumulate import Delta
 from modelstudio._errors import (
     APIConnectionError,
@@ -238,6 +239,26 @@ def test_break_and_close_release_the_connection(srv: MockServer, client: httpx.C
     with pytest.raises(IncompleteStreamError, match="closed before its final event"):
         stream.get_final_response()
     assert_pool_is_free(srv, client)
+
+
+def test_final_response_after_closing_once_the_final_event_arrived(
+    srv: MockServer, client: httpx.Client
+) -> None:
+    srv.enqueue(chunks=GOOD)
+    with open_stream(srv, client) as stream:
+        for _, delta in stream:
+            if delta.finish_reason:
+                break
+    assert stream.get_final_response()["output"]["text"] == "Hello, world!"
+
+
+def test_empty_code_in_a_success_event_is_not_an_error(
+    srv: MockServer, client: httpx.Client
+) -> None:
+    data = {"output": {"text": "ok", "finish_reason": "stop"}, "code": "", "message": ""}
+    srv.enqueue(chunks=[event(1, data)])
+    with open_stream(srv, client) as stream:
+        assert [delta.text for _, delta in stream] == ["ok"]
 
 
 def test_leaving_with_closes(srv: MockServer, client: httpx.Client) -> None:

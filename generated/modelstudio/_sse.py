@@ -117,7 +117,7 @@ class SSEDecoder:
         self._data: list[str] = []
         self._event = ""
         self._retry: int | None = None
-        self._comments: list[str] = []
+        self._comments: tuple[str, ...] = ()
         #: The last event id set by the server (persists across events), or ``None``.
         self.last_event_id: str | None = None
         #: The last valid ``retry`` value seen (reconnection time in ms), or ``None``.
@@ -174,36 +174,34 @@ class SSEDecoder:
                 if data:
                     events.append(
                         ServerSentEvent(
-                            "\n".join(data) if len(data) > 1 else data[0],
+                            data[0] if len(data) == 1 else "\n".join(data),
                             event_type or "message",
                             self.last_event_id,
                             retry,
-                            tuple(comments) if comments else (),
+                            comments,
                         )
                     )
-                    data = []
+                    data.clear()
                 event_type = ""
                 retry = None
-                if comments:
-                    comments = []
+                comments = ()
+            elif line[0] == ":":
+                comments += (line[1:],)
             elif line.startswith("data:"):
                 data.append(line[6:] if line.startswith(" ", 5) else line[5:])
-            elif line[0] == ":":
-                comments.append(line[1:])
             else:
                 name, _, value = line.partition(":")
                 if value and value[0] == " ":
                     value = value[1:]
-                if name == "data":
-                    data.append(value)
-                elif name == "event":
-                    event_type = value
-                elif name == "id":
+                if name == "id":
                     if "\0" not in value:
                         self.last_event_id = value
+                elif name == "event":
+                    event_type = value
+                elif name == "data":
+                    data.append(value)
                 elif name == "retry" and value.isascii() and value.isdigit():
                     retry = self.retry = int(value)
-        self._data = data
         self._comments = comments
         self._event = event_type
         self._retry = retry
