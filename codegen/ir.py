@@ -147,6 +147,9 @@ class ModelFamily:
     supports: tuple[tuple[str, bool], ...]
     limits: tuple[tuple[str, Any], ...]
     docs: tuple[str, ...]
+    # `x-streaming-only-when-thinking` / `x-supports-when-thinking`: apply when thinking is on.
+    streaming_only_when_thinking: bool = False
+    supports_when_thinking: tuple[tuple[str, bool], ...] = ()
 
 
 @attrs.frozen

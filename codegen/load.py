@@ -412,6 +412,12 @@ class _Builder:
                     supports=tuple((row.get("supports") or {}).items()),
                     limits=tuple((row.get("limits") or {}).items()),
                     docs=docs_of(row),
+                    streaming_only_when_thinking=bool(
+                        row.get("x-streaming-only-when-thinking", False)
+                    ),
+                    supports_when_thinking=tuple(
+                        (row.get("x-supports-when-thinking") or {}).items()
+                    ),
                 )
             )
         if families and families[-1].match != ("*",):

@@ -5,15 +5,13 @@ from __future__ import annotations
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from modelstudio._accumulate import Accumulator, Delta
 from modelstudio._sse import SSEDecoder
-
-RECORDINGS = Path("/work/shared/conformance/cnblogs-recorded/RawHttpData")
+from tests.paths import RECORDINGS
 
 # Recording defect 1 (see the recordings README): these bodies lack the blank line between
 # events (single-generation-message-reasoning-sse has one blank line at the very start and none

@@ -71,9 +71,7 @@ def test_generated_code_from_the_mini_spec_validates_and_decodes(tmp_path: Path)
             ]
         )
     )
-    assert lines[1] == repr(
-        ({"temperature": 0.6, "enable_thinking": True}, {"temperature": 0.7})
-    )
+    assert lines[1] == repr(({"temperature": 0.6, "enable_thinking": True}, {"temperature": 0.7}))
 
 
 def test_two_runs_give_identical_bytes() -> None:

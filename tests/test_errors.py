@@ -6,7 +6,6 @@ import json
 import logging
 import pickle
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -32,8 +31,8 @@ from modelstudio._errors import (
     error_in_success_body,
     make_status_error,
 )
+from tests.paths import RECORDINGS as RAW
 
-RAW = Path("/work/shared/conformance/cnblogs-recorded/RawHttpData")
 KEY = "sk-0123456789abcdef0123456789abcdef"
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import random
 import time
-from pathlib import Path
 
 import pytest
 
 from modelstudio._sse import ServerSentEvent as E
 from modelstudio._sse import SSEDecoder
-
-RECORDINGS = Path("/work/shared/conformance/cnblogs-recorded/RawHttpData")
+from tests.paths import RECORDINGS
 
 # (name, stream bytes, events expected after feed(...) + end())
 VECTORS: list[tuple[str, bytes, list[E]]] = [

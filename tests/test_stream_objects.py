@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,8 +21,8 @@ from modelstudio._errors import (
 )
 from modelstudio._stream import AsyncStream, Stream
 from modelstudio.testing import MockServer
+from tests.paths import RECORDINGS
 
-RECORDINGS = Path("/work/shared/conformance/cnblogs-recorded/RawHttpData")
 PATH = "/services/aigc/text-generation/generation"
 RID = "5b441aa7-0b9c-9fbc-ae0a-e2b212b71eac"
 

@@ -8,9 +8,11 @@ Everything but sending and sleeping is here and pure: the sync and async clients
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import platform
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -39,6 +41,10 @@ REGIONS = {
     "cn": "https://dashscope.aliyuncs.com/api/v1",
 }
 ResponseT = TypeVar("ResponseT")
+
+
+class InsecureTransportWarning(UserWarning):
+    """The API key would be sent over plain http:// to a host that is not this machine."""
 
 
 @attrs.frozen
@@ -109,8 +115,11 @@ class Settings:
             )
         if region is not None and region not in REGIONS:
             raise ValueError(f"region={region!r}: must be one of {sorted(REGIONS)}")
+        if max_retries is not None and max_retries < 0:
+            raise ValueError(f"max_retries={max_retries!r}: must be 0 or more")
         url = (
             base_url
+            or (REGIONS[region] if region is not None else None)
             or environ.get("DASHSCOPE_BASE_URL")
             or environ.get("DASHSCOPE_HTTP_BASE_URL")
             or REGIONS[region or "intl"]
@@ -132,6 +141,17 @@ class Settings:
     def __repr__(self) -> str:
         return f"Settings(base_url={self.base_url!r}, workspace={self.workspace!r})"
 
+    def warn_if_insecure(self, stacklevel: int = 4) -> None:
+        """Warn (once per call of this) when the key would travel in clear text off this host."""
+        url = httpx.URL(self.base_url)
+        if url.scheme == "http" and not _is_loopback(url.host):
+            warnings.warn(
+                f"The API key will be sent unencrypted to {url.host!r} (base_url uses http://); "
+                "use https:// unless this is a trusted local proxy.",
+                InsecureTransportWarning,
+                stacklevel=stacklevel,
+            )
+
     def url_for(self, endpoint: Endpoint) -> str:
         base = compatible_base(self.base_url) if endpoint.wire == "openai" else self.base_url
         return base + endpoint.path
@@ -150,6 +170,15 @@ class Settings:
         if extra:
             headers.update(extra)
         return headers
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @attrs.define
@@ -206,6 +235,18 @@ def prepare(
     incremental = not (isinstance(params, Mapping) and params.get("incremental_output") is False)
     max_retries = settings.max_retries if options.max_retries is None else options.max_retries
     return PreparedCall(endpoint, request, stream, incremental, max_retries, settings.api_key)
+
+
+def log_response(response: httpx.Response, attempt: int) -> None:
+    """DEBUG: one line per answer (status, request id, attempt); never any request header."""
+    if logger.isEnabledFor(10):
+        logger.debug(
+            "response %s %s (attempt %d) request_id=%s",
+            response.status_code,
+            response.reason_phrase,
+            attempt + 1,
+            response.headers.get("x-request-id"),
+        )
 
 
 def after_exception(

@@ -4,13 +4,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import httpx
 
 from ._checks import ValidationMode
 from ._clients import _UNSET, AsyncAPIClient, SyncAPIClient
+from ._partial import continuation_messages, partial_text
 from .resources import (
     AsyncChat,
     AsyncGeneration,
@@ -19,6 +20,7 @@ from .resources import (
     Generation,
     Multimodal,
 )
+from .types import GenerationResponse
 
 
 class ModelStudio(SyncAPIClient):
@@ -27,10 +29,23 @@ class ModelStudio(SyncAPIClient):
     `api_key` defaults to the `DASHSCOPE_API_KEY` environment variable; `base_url` to
     `DASHSCOPE_BASE_URL` (or `DASHSCOPE_HTTP_BASE_URL`), else the `region`'s endpoint
     ("intl", the default, or "cn"). `workspace` sends `X-DashScope-WorkSpace`. `timeout` is in
-    seconds or an `httpx.Timeout` (default: connect 10 s, read 300 s); `max_retries` (default 2)
-    retries connection failures, 429 and 5xx answers with backoff; `stream_idle_timeout` bounds
-    the silence between stream events; `validation` is "strict" (raise `ValidationError` before
-    any I/O), "warn" or "off". Use it as a context manager, or call `close()`.
+    seconds or an `httpx.Timeout` (default: connect 10 s, read 300 s); a timeout raises
+    `APITimeoutError`. `stream_idle_timeout` bounds the silence between stream events;
+    `validation` is "strict" (raise `ValidationError` before any I/O), "warn" or "off".
+    `default_headers` go with every request; `http_client` is an `httpx.Client` you own (this
+    client never closes it). Use it as a context manager, or call `close()`.
+
+    Retries: `max_retries` (default 2; per call too) more attempts, after a backoff of 0.5 s
+    doubling up to 8 s with jitter, or what `Retry-After` / `retry-after-ms` asks for (up to
+    60 s). Retried: connection failures and connect timeouts, a connection broken before the
+    answer arrived, 429 (not billing errors such as `Arrearage`), 500 with `InternalError*`,
+    `SystemError` or `ModelServiceFailed`, and 502/503/504. Never retried: 400, 401, 403, 404,
+    `DataInspectionFailed`, `InvalidParameter`, a read timeout (the server may still be working)
+    and anything after a stream event reached you. Each retry is logged at INFO on the
+    "modelstudio" logger; `MODELSTUDIO_LOG=info|debug` prints those lines (DEBUG adds each
+    request and response, `Authorization` redacted). The API key never appears in `repr()`,
+    errors or logs; an `http://` base URL that is not loopback gets an
+    `InsecureTransportWarning`.
     """
 
     generation: Generation
@@ -75,6 +90,26 @@ class ModelStudio(SyncAPIClient):
         clone._attach()
         return clone
 
+    def continue_partial(
+        self,
+        response: GenerationResponse,
+        *,
+        model: str,
+        messages: Sequence[Any],
+        **kwargs: Any,
+    ) -> GenerationResponse:
+        """Ask the model to continue `response`, an answer cut short (`response.partial`).
+
+        Sends `messages` (the conversation that produced `response`) plus its text as an
+        assistant message with `partial: true`, with the same `model` and other `create()`
+        arguments (`**kwargs`, not `stream`). The new answer holds only the continuation: the
+        whole text is `partial_text(response)` followed by it. Calling this again with the
+        messages of a continuation extends the same partial message.
+        """
+        sent = continuation_messages(messages, partial_text(response))
+        result = self.generation.create(model=model, messages=sent, **kwargs)
+        return cast(GenerationResponse, result)
+
     def __enter__(self) -> ModelStudio:
         return self
 
@@ -85,10 +120,23 @@ class AsyncModelStudio(AsyncAPIClient):
     `api_key` defaults to the `DASHSCOPE_API_KEY` environment variable; `base_url` to
     `DASHSCOPE_BASE_URL` (or `DASHSCOPE_HTTP_BASE_URL`), else the `region`'s endpoint
     ("intl", the default, or "cn"). `workspace` sends `X-DashScope-WorkSpace`. `timeout` is in
-    seconds or an `httpx.Timeout` (default: connect 10 s, read 300 s); `max_retries` (default 2)
-    retries connection failures, 429 and 5xx answers with backoff; `stream_idle_timeout` bounds
-    the silence between stream events; `validation` is "strict" (raise `ValidationError` before
-    any I/O), "warn" or "off". Use it as a context manager, or call `close()`.
+    seconds or an `httpx.Timeout` (default: connect 10 s, read 300 s); a timeout raises
+    `APITimeoutError`. `stream_idle_timeout` bounds the silence between stream events;
+    `validation` is "strict" (raise `ValidationError` before any I/O), "warn" or "off".
+    `default_headers` go with every request; `http_client` is an `httpx.AsyncClient` you own (this
+    client never closes it). Use it as a context manager, or call `close()`.
+
+    Retries: `max_retries` (default 2; per call too) more attempts, after a backoff of 0.5 s
+    doubling up to 8 s with jitter, or what `Retry-After` / `retry-after-ms` asks for (up to
+    60 s). Retried: connection failures and connect timeouts, a connection broken before the
+    answer arrived, 429 (not billing errors such as `Arrearage`), 500 with `InternalError*`,
+    `SystemError` or `ModelServiceFailed`, and 502/503/504. Never retried: 400, 401, 403, 404,
+    `DataInspectionFailed`, `InvalidParameter`, a read timeout (the server may still be working)
+    and anything after a stream event reached you. Each retry is logged at INFO on the
+    "modelstudio" logger; `MODELSTUDIO_LOG=info|debug` prints those lines (DEBUG adds each
+    request and response, `Authorization` redacted). The API key never appears in `repr()`,
+    errors or logs; an `http://` base URL that is not loopback gets an
+    `InsecureTransportWarning`.
     """
 
     generation: AsyncGeneration
@@ -132,6 +180,26 @@ class AsyncModelStudio(AsyncAPIClient):
         clone: AsyncModelStudio = self._copy_with(settings)
         clone._attach()
         return clone
+
+    async def continue_partial(
+        self,
+        response: GenerationResponse,
+        *,
+        model: str,
+        messages: Sequence[Any],
+        **kwargs: Any,
+    ) -> GenerationResponse:
+        """Ask the model to continue `response`, an answer cut short (`response.partial`).
+
+        Sends `messages` (the conversation that produced `response`) plus its text as an
+        assistant message with `partial: true`, with the same `model` and other `create()`
+        arguments (`**kwargs`, not `stream`). The new answer holds only the continuation: the
+        whole text is `partial_text(response)` followed by it. Calling this again with the
+        messages of a continuation extends the same partial message.
+        """
+        sent = continuation_messages(messages, partial_text(response))
+        result = await self.generation.create(model=model, messages=sent, **kwargs)
+        return cast(GenerationResponse, result)
 
     async def __aenter__(self) -> AsyncModelStudio:
         return self

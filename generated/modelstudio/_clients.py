@@ -19,9 +19,12 @@ from ._base_client import (
     after_exception,
     after_status,
     decode_json_response,
+    log_response,
     prepare,
 )
 from ._checks import ValidationMode
+from ._logs import configure_from_env
+from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
 
 _UNSET: Any = object()
@@ -29,6 +32,7 @@ _UNSET: Any = object()
 
 class _ClientBase:
     _settings: Settings
+    _raw_response: bool = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._settings.base_url!r})"
@@ -40,6 +44,17 @@ class _ClientBase:
     @property
     def api_key(self) -> str:
         return self._settings.api_key
+
+    @property
+    def with_raw_response(self) -> Any:
+        """This client, but every `create()` returns a `RawResponse` (status, headers, `parse()`).
+
+        `client.with_raw_response.generation.create(...).headers["x-request-id"]`
+        """
+        clone = self._copy_with(self._settings)  # type: ignore[attr-defined]
+        clone._raw_response = True
+        clone._attach()
+        return clone
 
     def _new_settings(self, changes: Mapping[str, Any]) -> Settings:
         current = self._settings
@@ -55,7 +70,10 @@ class _ClientBase:
             "default_headers": current.default_headers,
         }
         values.update({k: v for k, v in changes.items() if v is not _UNSET})
-        return Settings(**values)
+        settings = Settings(**values)
+        if settings.base_url != current.base_url:
+            settings.warn_if_insecure()
+        return settings
 
 
 class SyncAPIClient(_ClientBase):
@@ -86,6 +104,8 @@ class SyncAPIClient(_ClientBase):
             validation=validation,
             default_headers=default_headers,
         )
+        configure_from_env()
+        self._settings.warn_if_insecure()
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
             timeout=self._settings.timeout, follow_redirects=True
@@ -114,14 +134,18 @@ class SyncAPIClient(_ClientBase):
     ) -> Any:
         call = prepare(self._settings, self._http, endpoint, body, stream, options)
         response = self._send(call)
-        if stream:
-            return Stream(
-                response,
-                make_chunk=_chunk_maker(endpoint),
-                make_response=endpoint.decode_response,
-                incremental=call.incremental,
-            )
-        return decode_json_response(call, response, response.content)
+
+        def parse() -> Any:
+            if stream:
+                return Stream(
+                    response,
+                    make_chunk=_chunk_maker(endpoint),
+                    make_response=endpoint.decode_response,
+                    incremental=call.incremental,
+                )
+            return decode_json_response(call, response, response.content)
+
+        return RawResponse(response, parse) if self._raw_response else parse()
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         attempt = 0
@@ -131,6 +155,7 @@ class SyncAPIClient(_ClientBase):
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
+                log_response(response, attempt)
                 if response.status_code < 400:
                     return response
                 body = response.read()
@@ -172,6 +197,8 @@ class AsyncAPIClient(_ClientBase):
             validation=validation,
             default_headers=default_headers,
         )
+        configure_from_env()
+        self._settings.warn_if_insecure()
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
             timeout=self._settings.timeout, follow_redirects=True
@@ -200,14 +227,18 @@ class AsyncAPIClient(_ClientBase):
     ) -> Any:
         call = prepare(self._settings, self._http, endpoint, body, stream, options)
         response = await self._send(call)
-        if stream:
-            return AsyncStream(
-                response,
-                make_chunk=_chunk_maker(endpoint),
-                make_response=endpoint.decode_response,
-                incremental=call.incremental,
-            )
-        return decode_json_response(call, response, response.content)
+
+        def parse() -> Any:
+            if stream:
+                return AsyncStream(
+                    response,
+                    make_chunk=_chunk_maker(endpoint),
+                    make_response=endpoint.decode_response,
+                    incremental=call.incremental,
+                )
+            return decode_json_response(call, response, response.content)
+
+        return RawResponse(response, parse) if self._raw_response else parse()
 
     async def _send(self, call: PreparedCall) -> httpx.Response:
         attempt = 0
@@ -217,6 +248,7 @@ class AsyncAPIClient(_ClientBase):
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
+                log_response(response, attempt)
                 if response.status_code < 400:
                     return response
                 body = await response.aread()

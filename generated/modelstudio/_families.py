@@ -36,6 +36,8 @@ class ModelFamily:
     supports: Mapping[str, bool] = attrs.field(factory=dict)
     limits: Mapping[str, Any] = attrs.field(factory=dict)
     docs: str = ""
+    streaming_only_when_thinking: bool = False
+    supports_when_thinking: Mapping[str, bool] = attrs.field(factory=dict)
 
     def thinking_on(self, enable_thinking: bool | None) -> bool:
         if self.thinking_mode == "thinking-only":
@@ -97,11 +99,24 @@ def check_model_rules(
         out.append(Problem("enable_thinking", False, "cannot be turned off for this model", docs))
     if row.thinking_mode == "none" and thinking is True:
         out.append(Problem("enable_thinking", True, "this model has no thinking mode", docs))
+    thinking_on = row.thinking_on(thinking if isinstance(thinking, bool) else None)
     if not stream and (row.streaming_only or row.thinking_mode == "thinking-only"):
         out.append(Problem("stream", False, "this model only answers with stream=True", docs))
+    elif not stream and thinking_on and row.streaming_only_when_thinking:
+        out.append(
+            Problem(
+                "stream", False, "in thinking mode this model only answers with stream=True", docs
+            )
+        )
+    supports = row.supports
+    if thinking_on and row.supports_when_thinking:
+        supports = {**supports, **row.supports_when_thinking}
     for flag, param, used in _SUPPORT_CHECKS:
-        if row.supports.get(flag) is False and used(params.get(param)):
-            out.append(Problem(param, params.get(param), "is not supported by this model", docs))
+        if supports.get(flag) is False and used(params.get(param)):
+            rule = "is not supported by this model"
+            if thinking_on and flag in row.supports_when_thinking:
+                rule += " in thinking mode"
+            out.append(Problem(param, params.get(param), rule, docs))
     for name in ("max_tokens", "thinking_budget", "max_input_tokens"):
         limit = row.limits.get(name)
         value = params.get(name)

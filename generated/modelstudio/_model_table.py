@@ -114,6 +114,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         supports={"code_interpreter": True},
         limits={},
         docs="000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: presence_penalty; 001_815efe83d03b75c9.txt § parameters: enable_code_interpreter; 001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter; cnblogs-recorded/single-generation-message-with-code-interpreter-sse",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"code_interpreter": True, "n": False},
     ),
     ModelFamily(
         family="qwen3-max",
@@ -128,6 +130,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         supports={"code_interpreter": True},
         limits={},
         docs="001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 003_bb9708c812a53c71.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"code_interpreter": True, "n": False},
     ),
     ModelFamily(
         family="qwen-max",
@@ -232,6 +236,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: result_format; 000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: max_input_tokens; 000_07ad248dae989590.txt § parameters: n; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 002_b40ff7cb58e817d2.txt § 联网搜索 (enable_search) sample; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: n; cnblogs-recorded/single-generation-message-reasoning-sse",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-plus",
@@ -254,6 +260,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: n; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 000_07ad248dae989590.txt § Text generation / streaming / tool calling samples (qwen-plus); 002_b40ff7cb58e817d2.txt § 联网搜索 (enable_search) sample; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; cnblogs-recorded/single-generation-message-search-nosse",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-plus-2025-07-28",
@@ -279,6 +287,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: max_input_tokens; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-plus-2025-04-28",
@@ -299,6 +309,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: top_p",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-plus-snapshot",
@@ -318,6 +330,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-plus-old-snapshot",
@@ -351,6 +364,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-turbo-2025-04-28",
@@ -370,6 +385,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-turbo-snapshot",
@@ -394,6 +411,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         },
         limits={},
         docs="000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
+        supports_when_thinking={"partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen-turbo-old-snapshot",
@@ -427,6 +445,8 @@ FAMILIES: tuple[ModelFamily, ...] = (
         supports={"partial_mode": True, "response_format": True, "code_interpreter": False},
         limits={},
         docs="000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
+        streaming_only_when_thinking=True,
+        supports_when_thinking={"n": False, "partial_mode": False, "response_format": False},
     ),
     ModelFamily(
         family="qwen3-coder-commercial",
@@ -535,6 +555,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         supports={"n": False, "code_interpreter": False},
         limits={},
         docs="000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: result_format; 000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § parameters: max_tokens; 003_bb9708c812a53c71.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: top_k; 003_bb9708c812a53c71.txt § messages: system message",
+        supports_when_thinking={"n": False},
     ),
     ModelFamily(
         family="qvq",
@@ -1033,6 +1054,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
             "fps_max": 10,
         },
         docs="001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 001_815efe83d03b75c9.txt § messages: user min_pixels; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: thinking_budget; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits",
+        supports_when_thinking={"n": False},
     ),
     ModelFamily(
         family="qwen3-vl-235b-a22b-thinking",
@@ -1303,6 +1325,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
             "fps_max": 10,
         },
         docs="003_bb9708c812a53c71.txt § parameters: enable_thinking; 003_bb9708c812a53c71.txt § parameters: thinking_budget; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits",
+        supports_when_thinking={"code_interpreter": True, "n": False},
     ),
     ModelFamily(
         family="qwen3-omni-captioner",
@@ -1452,6 +1475,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         supports={"n": True, "logprobs": True, "partial_mode": False, "code_interpreter": False},
         limits={},
         docs="000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: n; 001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: thinking_budget",
+        supports_when_thinking={"n": False},
     ),
     ModelFamily(
         family="qwen3-open-large",
@@ -1466,6 +1490,7 @@ FAMILIES: tuple[ModelFamily, ...] = (
         supports={"n": True, "logprobs": True, "partial_mode": False, "code_interpreter": False},
         limits={},
         docs="000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: presence_penalty; 001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: logprobs",
+        supports_when_thinking={"n": False},
     ),
     ModelFamily(
         family="qwen2.5-open",
