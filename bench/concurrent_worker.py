@@ -74,8 +74,11 @@ async def run(name: str, port: int, streams: int, events: int, timeout: float) -
         if name == "httpx_floor_async":
             import httpx
 
-            # The floor gets a pool as large as the load: what a tuned bare client would use.
-            limits = httpx.Limits(max_connections=streams * 2, max_keepalive_connections=streams)
+            # The floor gets a pool as large as the load (what a tuned bare client would use).
+            # Keep-alive stays at httpx's default 20: httpcore's pool does O(idle x all) work
+            # per request when hundreds of idle connections are kept, which would make the
+            # floor CPU-bound on pool bookkeeping.
+            limits = httpx.Limits(max_connections=streams * 2, max_keepalive_connections=20)
             adapter: cl.AsyncAdapter = cl.HttpxFloorAsync(ep, limits=limits)
         else:
             adapter = cl.ASYNC_CLIENTS[name](ep)

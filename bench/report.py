@@ -355,9 +355,13 @@ def render(
         f"- **Concurrent streams**: a fresh interpreter per client opens "
         f"{params['concurrent_streams']} async streams at once ({concurrent_events} events each, "
         f"served in bursts of {burst} events {gap_ms:.0f} ms apart, so they overlap and the load "
-        "stays below what the clients can parse); memory is "
-        "`ru_maxrss` after the streams minus `ru_maxrss` of the warmed-up idle client in the same "
-        "process. The floor gets a connection pool as large as the load; SDKs use their defaults.",
+        "stays below what the clients can parse). Memory is the peak RSS during the streams "
+        "minus the RSS of the warmed-up idle client (one call and one stream done) in the same "
+        "process. On Linux the peak is `VmHWM` from `/proc/self/status`, reset just before the "
+        "streams, not `ru_maxrss`: in a child of a big harness `ru_maxrss` keeps the parent's "
+        "pre-exec peak and never moves. The floor gets "
+        "a connection pool as large as the load; SDKs use their defaults (httpx's default pool "
+        "is 100 connections, so 500 streams run in waves: compare wall times).",
         "- **Validation**: `modelstudio._validation.validate_generation` on a typical request, "
         f"{params['validation_loops']} calls x {params['validation_repeats']} repeats, median.",
         "- **Regenerate**: `python -m codegen spec/modelstudio.yaml --out <tmp>`, median of "

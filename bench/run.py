@@ -41,6 +41,7 @@ FULL = {
     "stream_rounds": 7,
     "import_rounds": 7,
     "concurrent_streams": 500,
+    "concurrent_gap_ms": 200,
     "validation_loops": 2000,
     "validation_repeats": 7,
     "regen_runs": 3,
@@ -53,18 +54,18 @@ QUICK = {
     "stream_rounds": 3,
     "import_rounds": 3,
     "concurrent_streams": 100,
+    "concurrent_gap_ms": 50,
     "validation_loops": 300,
     "validation_repeats": 3,
     "regen_runs": 1,
 }
 STREAM_EVENTS = 2000
-# Concurrent streams are paced by the server (CONCURRENT_EVENTS events in bursts of
-# CONCURRENT_BURST, CONCURRENT_GAP_MS apart: ~4 s per stream) so that 500 of them ask for
-# ~7,500 events/s: well under what the clients can parse, so the streams really overlap and
-# the slowest/median ratio shows queueing or starvation rather than plain CPU saturation.
+# Concurrent streams are paced by the server: CONCURRENT_EVENTS events in bursts of
+# CONCURRENT_BURST, "concurrent_gap_ms" apart (full run: ~4 s per stream, so 500 streams ask for
+# ~7,500 events/s, below what the clients can parse: the streams really overlap, and the
+# slowest/median ratio shows queueing or starvation rather than plain CPU saturation).
 CONCURRENT_EVENTS = 60
 CONCURRENT_BURST = 3
-CONCURRENT_GAP_MS = 200.0
 
 
 def _csv(value: str, allowed: list[str], what: str) -> list[str]:
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             events=STREAM_EVENTS,
             concurrent_events=CONCURRENT_EVENTS,
             burst=CONCURRENT_BURST,
-            gap_ms=CONCURRENT_GAP_MS,
+            gap_ms=params["concurrent_gap_ms"],
         )
         if needs_server
         else contextlib.nullcontext({})
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed=time.perf_counter() - started,
         argv=sys.argv[1:] if argv is None else argv,
         stream_events=STREAM_EVENTS,
-        concurrent=(CONCURRENT_EVENTS, CONCURRENT_BURST, CONCURRENT_GAP_MS),
+        concurrent=(CONCURRENT_EVENTS, CONCURRENT_BURST, params["concurrent_gap_ms"]),
     )
     args.out.write_text(text, encoding="utf-8")
     print(f"[bench] wrote {args.out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)

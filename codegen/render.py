@@ -258,6 +258,8 @@ def create_docstring(names: TypeNames, op: ir.Operation, params: tuple[ir.Field,
         "    max_retries: Retries for this call (connection errors, 429, 5xx).",
         "    stream_idle_timeout: Seconds of silence after which a stream fails.",
         '    validation: "strict", "warn" or "off" for this call.',
+        '    upload: How local files travel: "auto" (inline up to 10 MB of base64, else',
+        '        uploaded), "oss" (always uploaded) or "inline" (never uploaded).',
     ]
     return docstring("\n".join(lines), 8, op.docs)
 

@@ -28,6 +28,14 @@ from ._errors import (
     make_status_error,
 )
 from ._logs import logger, redact_headers
+from ._media import OSS_RESOLVE_HEADER, UPLOAD_MODES, contains_oss, media_problems
+from ._protocols import (
+    CHAT_COMPLETIONS_PATH,
+    PROTOCOLS,
+    Translation,
+    native_to_openai_request,
+    translation_for,
+)
 from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, decide_for_status
 from ._retry import describe_retry as _describe_retry
 
@@ -67,6 +75,7 @@ class CallOptions:
     max_retries: int | None = None
     stream_idle_timeout: float | None = None
     validation: ValidationMode | None = None
+    upload: str | None = None
 
 
 def user_agent() -> str:
@@ -104,6 +113,8 @@ class Settings:
         validation: ValidationMode | None,
         default_headers: Mapping[str, str] | None,
         environ: Mapping[str, str] = os.environ,
+        upload: str | None = None,
+        protocol: str | None = None,
     ) -> None:
         key = api_key if api_key is not None else environ.get("DASHSCOPE_API_KEY")
         if not key:
@@ -135,6 +146,12 @@ class Settings:
         )
         self.validation: ValidationMode = mode
         self.default_headers = dict(default_headers or {})
+        if upload is not None and upload not in UPLOAD_MODES:
+            raise ValueError(f"upload={upload!r}: must be one of {UPLOAD_MODES}")
+        self.upload = upload or "auto"
+        if protocol is not None and protocol not in PROTOCOLS:
+            raise ValueError(f"protocol={protocol!r}: must be one of {PROTOCOLS}")
+        self.protocol = protocol or "native"
 
     def __repr__(self) -> str:
         return f"Settings(base_url={self.base_url!r}, workspace={self.workspace!r})"
@@ -189,6 +206,12 @@ class PreparedCall:
     incremental: bool
     max_retries: int
     api_key: str
+    media: Any = None
+    """A `_media.MediaPlan` when local files must be inlined or uploaded before sending."""
+    translation: Translation | None = None
+    """Set when a native call goes over the OpenAI-compatible wire (`protocol="openai"`)."""
+    include_usage: bool = False
+    """The compatible-mode body asks for the usage chunk (`stream_options.include_usage`)."""
 
 
 def prepare(
@@ -203,24 +226,28 @@ def prepare(
     mode = options.validation or settings.validation
     if mode not in VALIDATION_MODES:
         raise ValueError(f"validation={mode!r}: must be one of {VALIDATION_MODES}")
+    media_issues, media = media_problems(body, endpoint.endpoint, options.upload or settings.upload)
     if mode != "off":
-        problems = endpoint.validate(body, stream)
+        problems = endpoint.validate(body, stream) + media_issues
         if problems:
             model = body.get("model")
             enforce(
                 problems, mode=mode, model=model if isinstance(model, str) else None, family=None
             )
+    translation, wire_body, url = _wire_of(settings, endpoint, body, stream, media)
     headers = settings.headers(stream, options.extra_headers)
-    if stream and endpoint.wire == "native":
+    if stream and endpoint.wire == "native" and translation is None:
         headers["X-DashScope-SSE"] = "enable"
     timeout = as_timeout(options.timeout) if options.timeout is not None else settings.timeout
     if stream:
         idle = options.stream_idle_timeout or settings.stream_idle_timeout
         timeout = httpx.Timeout(timeout.connect, read=idle, write=timeout.write, pool=timeout.pool)
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    if contains_oss(body):
+        headers[OSS_RESOLVE_HEADER] = "enable"
+    content = json.dumps(wire_body, ensure_ascii=False, separators=(",", ":")).encode()
     request = http.build_request(
         "POST",
-        settings.url_for(endpoint),
+        url,
         content=content,
         headers=headers,
         timeout=timeout,
@@ -232,7 +259,30 @@ def prepare(
     params = body.get("parameters") if endpoint.wire == "native" else body
     incremental = not (isinstance(params, Mapping) and params.get("incremental_output") is False)
     max_retries = settings.max_retries if options.max_retries is None else options.max_retries
-    return PreparedCall(endpoint, request, stream, incremental, max_retries, settings.api_key)
+    call = PreparedCall(endpoint, request, stream, incremental, max_retries, settings.api_key)
+    call.media = media
+    if translation is not None or endpoint.wire == "openai":
+        call.translation = translation
+        options_ = wire_body.get("stream_options")
+        call.include_usage = isinstance(options_, Mapping) and options_.get("include_usage") is True
+    return call
+
+
+def _wire_of(
+    settings: Settings, endpoint: Endpoint, body: dict[str, Any], stream: bool, media: Any
+) -> tuple[Translation | None, dict[str, Any], str]:
+    """The answer translation (or None), the body to send and its URL: a native operation goes
+    over the OpenAI-compatible wire when the client was made with `protocol="openai"`."""
+    if settings.protocol != "openai" or endpoint.wire != "native":
+        return None, body, settings.url_for(endpoint)
+    if media is not None:
+        raise ModelStudioError(
+            "protocol='openai' does not send local files (the compatible mode takes only URLs and "
+            "data URLs): pass a URL or data URL, or use protocol='native'."
+        )
+    translated = native_to_openai_request(body, stream=stream)
+    url = compatible_base(settings.base_url) + CHAT_COMPLETIONS_PATH
+    return translation_for(endpoint.endpoint, body), translated, url
 
 
 def log_response(response: httpx.Response, attempt: int) -> None:
@@ -290,6 +340,8 @@ def decode_json_response(call: PreparedCall, response: httpx.Response, body: byt
         raise APIConnectionError("The response was not a JSON object")
     if error_in_success_body(data):
         raise _body_error(response, data, body, call)
+    if call.translation is not None:
+        data = call.translation.response(data)
     result = call.endpoint.decode_response(data)
     if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
         result.partial = True

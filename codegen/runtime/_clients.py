@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from ._accumulate_chat import ChatAccumulator
 from ._base_client import (
     CallOptions,
     Endpoint,
@@ -22,8 +23,11 @@ from ._base_client import (
 )
 from ._checks import ValidationMode
 from ._logs import configure_from_env
+from ._media import UploadMode
+from ._protocols import ProtocolName
 from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
+from ._upload import PolicyCache, resolve_async, resolve_sync
 
 _UNSET: Any = object()
 
@@ -66,6 +70,8 @@ class _ClientBase:
             "stream_idle_timeout": current.stream_idle_timeout,
             "validation": current.validation,
             "default_headers": current.default_headers,
+            "upload": current.upload,
+            "protocol": current.protocol,
         }
         values.update({k: v for k, v in changes.items() if v is not _UNSET})
         settings = Settings(**values)
@@ -90,8 +96,12 @@ class SyncAPIClient(_ClientBase):
         validation: ValidationMode | None = None,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
+        upload: UploadMode | None = None,
+        protocol: ProtocolName | None = None,
     ) -> None:
         self._settings = Settings(
+            upload=upload,
+            protocol=protocol,
             api_key=api_key,
             base_url=base_url,
             region=region,
@@ -105,6 +115,7 @@ class SyncAPIClient(_ClientBase):
         configure_from_env()
         self._settings.warn_if_insecure()
         self._owns_http = http_client is None
+        self._upload_policies = PolicyCache()
         self._http = http_client or httpx.Client(
             timeout=self._settings.timeout, follow_redirects=True
         )
@@ -131,15 +142,17 @@ class SyncAPIClient(_ClientBase):
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
         call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        if call.media is not None:
+            resolve_sync(
+                self._http, self._settings, self._upload_policies, call, options.extra_headers
+            )
         response = self._send(call)
 
         def parse() -> Any:
             if stream:
                 return Stream(
                     response,
-                    make_chunk=_chunk_maker(endpoint),
-                    make_response=endpoint.decode_response,
-                    incremental=call.incremental,
+                    **_stream_parts(endpoint, call),
                 )
             return decode_json_response(call, response, response.content)
 
@@ -183,8 +196,12 @@ class AsyncAPIClient(_ClientBase):
         validation: ValidationMode | None = None,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
+        upload: UploadMode | None = None,
+        protocol: ProtocolName | None = None,
     ) -> None:
         self._settings = Settings(
+            upload=upload,
+            protocol=protocol,
             api_key=api_key,
             base_url=base_url,
             region=region,
@@ -198,6 +215,7 @@ class AsyncAPIClient(_ClientBase):
         configure_from_env()
         self._settings.warn_if_insecure()
         self._owns_http = http_client is None
+        self._upload_policies = PolicyCache()
         self._http = http_client or httpx.AsyncClient(
             timeout=self._settings.timeout, follow_redirects=True
         )
@@ -224,15 +242,17 @@ class AsyncAPIClient(_ClientBase):
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
         call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        if call.media is not None:
+            await resolve_async(
+                self._http, self._settings, self._upload_policies, call, options.extra_headers
+            )
         response = await self._send(call)
 
         def parse() -> Any:
             if stream:
                 return AsyncStream(
                     response,
-                    make_chunk=_chunk_maker(endpoint),
-                    make_response=endpoint.decode_response,
-                    incremental=call.incremental,
+                    **_stream_parts(endpoint, call),
                 )
             return decode_json_response(call, response, response.content)
 
@@ -269,3 +289,41 @@ def _chunk_maker(endpoint: Endpoint) -> Any:
         return chunk
 
     return make_chunk
+
+
+def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
+    """The chunk and response decoders and the accumulator of a stream, by the wire used:
+    `chat.completion.chunk` events (translated back to the native shape when a native call
+    went over the compatible wire) or native DashScope events."""
+    if endpoint.wire != "openai" and call.translation is None:
+        return {
+            "make_chunk": _chunk_maker(endpoint),
+            "make_response": endpoint.decode_response,
+            "incremental": call.incremental,
+        }
+    accumulator = ChatAccumulator(include_usage=call.include_usage)
+    translation = call.translation
+    if translation is None:
+        return {
+            "make_chunk": _chunk_maker(endpoint),
+            "make_response": endpoint.decode_response,
+            "incremental": True,
+            "accumulator": accumulator,
+        }
+    decode_chunk = endpoint.decode_chunk
+    decode_response = endpoint.decode_response
+
+    def make_chunk(data: dict[str, Any], delta: Any) -> Any:
+        chunk = decode_chunk(translation.chunk(data))
+        chunk.delta = delta
+        return chunk
+
+    def make_response(data: dict[str, Any]) -> Any:
+        return decode_response(translation.response(data))
+
+    return {
+        "make_chunk": make_chunk,
+        "make_response": make_response,
+        "incremental": True,
+        "accumulator": accumulator,
+    }

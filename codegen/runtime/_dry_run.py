@@ -16,8 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._base_client import CallOptions, Endpoint, PreparedCall, prepare
-from ._client import ModelStudio
+from modelstudio._base_client import CallOptions, Endpoint, PreparedCall, prepare
+from modelstudio._client import ModelStudio
 
 REDACTED_AUTHORIZATION = "Bearer sk-***"
 

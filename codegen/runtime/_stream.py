@@ -8,7 +8,9 @@ event's data as JSON, merges it into an :class:`Accumulator` and yields
   non-empty ``code``: the :class:`APIStatusError` subclass for the status in the event's
   ``:HTTP_STATUS/NNN`` comment (else the HTTP status), with the event's code, message and
   request id (so ``:HTTP_STATUS/429`` gives a :class:`RateLimitError`);
-* an event whose data is not a JSON object: :class:`APIError` saying so (``[DONE]`` is skipped);
+* an OpenAI-compatible ``data: {"error": {...}}`` event: the same, from the error object;
+* an event whose data is not a JSON object: :class:`APIError` saying so (``[DONE]`` is skipped,
+  and tells a :class:`ChatAccumulator` that the compatible stream ended as it should);
 * the read timeout (the transport sets it to the stream idle timeout): :class:`APITimeoutError`;
 * a broken connection, or a stream that ends before the final event (a final
   ``finish_reason``): :class:`IncompleteStreamError` (an :class:`APIConnectionError`) with the
@@ -29,6 +31,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from ._accumulate import Accumulator, Delta
+from ._accumulate_chat import ChatAccumulator
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -63,11 +66,15 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
         make_response: Callable[[dict[str, Any]], ResponseT],
         incremental: bool,
+        accumulator: Accumulator | ChatAccumulator | None = None,
     ) -> None:
         self._response = response
         self._make_chunk = make_chunk
         self._make_response = make_response
-        self._accumulator = Accumulator(incremental=incremental)
+        # The native accumulator unless the wire's own is given (chat.completion.chunk events).
+        self._accumulator: Accumulator | ChatAccumulator = (
+            accumulator if accumulator is not None else Accumulator(incremental=incremental)
+        )
         self._error: Exception | None = None
         self._exhausted = False
         self._final: list[ResponseT] = []
@@ -85,7 +92,7 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         )
 
     @property
-    def accumulator(self) -> Accumulator:
+    def accumulator(self) -> Accumulator | ChatAccumulator:
         return self._accumulator
 
     def _chunk(self, sse: ServerSentEvent) -> ChunkT | None:
@@ -96,6 +103,8 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
             data = _loads(sse.data)
         except ValueError:
             if sse.data.strip() == "[DONE]":
+                if isinstance(self._accumulator, ChatAccumulator):
+                    self._accumulator.mark_done()
                 return None
             raise APIError(
                 f"The stream sent an event whose data is not JSON: {sse.data[:200]!r}",
@@ -108,6 +117,8 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
             )
         code = data.get("code")
         if code and isinstance(code, str) and code.strip():
+            raise self._status_error(sse, data)
+        if isinstance(data.get("error"), dict):  # the OpenAI-compatible error event
             raise self._status_error(sse, data)
         return self._make_chunk(data, self._accumulator.add(data))
 
@@ -188,9 +199,14 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
         make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
         make_response: Callable[[dict[str, Any]], ResponseT],
         incremental: bool,
+        accumulator: Accumulator | ChatAccumulator | None = None,
     ) -> None:
         super().__init__(
-            response, make_chunk=make_chunk, make_response=make_response, incremental=incremental
+            response,
+            make_chunk=make_chunk,
+            make_response=make_response,
+            incremental=incremental,
+            accumulator=accumulator,
         )
         self._iterator = self._iterate()
 
@@ -211,7 +227,11 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
                                 data = loads(sse.data)
                             except ValueError:
                                 data = None
-                            if data.__class__ is dict and not data.get("code"):
+                            if (
+                                data.__class__ is dict
+                                and not data.get("code")
+                                and not data.get("error")
+                            ):
                                 yield make_chunk(data, add(data))
                                 continue
                         chunk = handle(sse)
@@ -288,9 +308,14 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
         make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
         make_response: Callable[[dict[str, Any]], ResponseT],
         incremental: bool,
+        accumulator: Accumulator | ChatAccumulator | None = None,
     ) -> None:
         super().__init__(
-            response, make_chunk=make_chunk, make_response=make_response, incremental=incremental
+            response,
+            make_chunk=make_chunk,
+            make_response=make_response,
+            incremental=incremental,
+            accumulator=accumulator,
         )
         self._iterator = self._iterate()
 
@@ -311,7 +336,11 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
                                 data = loads(sse.data)
                             except ValueError:
                                 data = None
-                            if data.__class__ is dict and not data.get("code"):
+                            if (
+                                data.__class__ is dict
+                                and not data.get("code")
+                                and not data.get("error")
+                            ):
                                 yield make_chunk(data, add(data))
                                 continue
                         chunk = handle(sse)
