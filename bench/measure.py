@@ -460,27 +460,39 @@ def _typical_body() -> dict[str, Any]:
     }
 
 
+VALIDATORS = ["validate_generation", "validate_text_generation"]
+
+
 def bench_validation(*, loops: int, repeats: int) -> list[Row]:
-    """µs per ``modelstudio._validation.validate_generation`` call on a typical request."""
+    """µs per ``modelstudio._validation.validate_generation`` call on a typical request.
+
+    ``validate_text_generation`` is probed when ``validate_generation`` is missing, and a few
+    calling conventions are tried (keyword arguments, or the request body with a stream flag).
+    """
     try:
         mod = importlib.import_module("modelstudio._validation")
-        fn = mod.validate_generation
     except Exception as exc:
         return [Row("modelstudio", note="n/a (" + _short(exc) + ")")]
+    found = [(n, getattr(mod, n)) for n in VALIDATORS if callable(getattr(mod, n, None))]
+    if not found:
+        return [Row("modelstudio", note=f"n/a (modelstudio._validation has none of {VALIDATORS})")]
+    fname, fn = found[0]
     try:
         sig = str(inspect.signature(fn))
     except (TypeError, ValueError):
         sig = "(?)"
+    body = _typical_body()
     conventions: list[tuple[str, Callable[[], Any]]] = [
         ("keyword arguments", lambda: fn(**TYPICAL_KWARGS)),
         ("keyword arguments + stream=False", lambda: fn(**TYPICAL_KWARGS, stream=False)),
-        ("one request-body dict", lambda: fn(_typical_body())),
-        ("model, body dict", lambda: fn(TYPICAL_KWARGS["model"], _typical_body())),
+        ("the request body", lambda: fn(body)),
+        ("the request body, stream=False", lambda: fn(body, False)),
+        ("model, request body", lambda: fn(TYPICAL_KWARGS["model"], body)),
     ]
     errors = []
     for label, call in conventions:
         try:
-            call()
+            outcome = call()
         except TypeError as exc:
             errors.append(f"{label}: {_short(exc, 100)}")
             continue
@@ -492,11 +504,14 @@ def bench_validation(*, loops: int, repeats: int) -> list[Row]:
             for _ in range(loops):
                 call()
             per_call.append((time.perf_counter_ns() - t0) / 1000 / loops)
+        note = f"`{fname}{sig}` called with {label}"
+        if isinstance(outcome, (list, tuple)) and outcome:
+            note += f"; it reported {len(outcome)} problem(s) for the typical request: {outcome[0]}"
         return [
             Row(
                 "modelstudio",
                 median(per_call),
-                note=f"validate_generation{sig} called with {label}",
+                note=note[:400],
                 extra={"loops": loops, "repeats": repeats},
             )
         ]

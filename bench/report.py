@@ -148,7 +148,7 @@ def _concurrent(rows: list[Row]) -> list[str]:
     body = []
     for r in rows:
         if r.value is None:
-            body.append([f"`{r.name}`", _na_note(r), NA, "", "", "", "", "", ""])
+            body.append([f"`{r.name}`", _na_note(r), NA, "", "", "", "", "", "", ""])
             continue
         e = r.extra
         body.append(
@@ -158,6 +158,7 @@ def _concurrent(rows: list[Row]) -> list[str]:
                 _ratio(r.value, floor.value if floor else None),
                 _fmt((e["peak_kib"] - e["baseline_kib"]) / 1024),
                 _fmt(e["wall_s"], 2),
+                _ratio(e["wall_s"], floor.extra.get("wall_s") if floor else None),
                 _fmt(e["median_s"], 3),
                 _fmt(e["slowest_s"], 3),
                 _fmt(e["slowest_over_median"], 2),
@@ -171,6 +172,7 @@ def _concurrent(rows: list[Row]) -> list[str]:
             "ratio to floor",
             "peak RSS over baseline MiB",
             "wall s",
+            "wall ratio to floor",
             "median stream s",
             "slowest stream s",
             "slowest/median",
@@ -362,7 +364,9 @@ def render(
         "pre-exec peak and never moves. The floor gets "
         "a connection pool as large as the load; SDKs use their defaults (httpx's default pool "
         "is 100 connections, so 500 streams run in waves: compare wall times).",
-        "- **Validation**: `modelstudio._validation.validate_generation` on a typical request, "
+        "- **Validation**: `modelstudio._validation.validate_generation` (else "
+        "`validate_text_generation`) on a typical request (system + user message, "
+        "result_format, temperature, top_p, max_tokens, seed), "
         f"{params['validation_loops']} calls x {params['validation_repeats']} repeats, median.",
         "- **Regenerate**: `python -m codegen spec/modelstudio.yaml --out <tmp>`, median of "
         f"{params['regen_runs']} runs.",

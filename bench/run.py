@@ -100,11 +100,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _no_proxy_for_loopback() -> None:
+    """Keep a proxy configured in the environment away from the loopback server (children too)."""
+    for key in ("NO_PROXY", "no_proxy"):
+        hosts = [h for h in os.environ.get(key, "").split(",") if h.strip()]
+        for host in ("127.0.0.1", "localhost"):
+            if host not in hosts:
+                hosts.append(host)
+        os.environ[key] = ",".join(hosts)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _no_proxy_for_loopback()
     params = QUICK if args.quick else FULL
     names = [n for n in cl.ALL_CLIENTS if n in cl.FLOORS or n in args.clients]
     started = time.perf_counter()
+    machine = machine_info()
     results: dict[str, list[ms.Row]] = {}
     errors: dict[str, str] = {}
     server_info: dict[str, object] = {}
@@ -185,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         params=params,
         quick=args.quick,
         server_info=server_info,
-        machine=machine_info(),
+        machine={**machine, "load average at end": _load()},
         versions=package_versions(),
         elapsed=time.perf_counter() - started,
         argv=sys.argv[1:] if argv is None else argv,
@@ -207,17 +219,20 @@ def machine_info() -> dict[str, str]:
                     break
     except OSError:
         pass
-    load = "?"
-    if hasattr(os, "getloadavg"):
-        load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "platform": platform.platform(),
         "cpu": cpu,
         "cores": str(os.cpu_count()),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "load average at start (1/5/15 min)": load,
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "load average at start (1/5/15 min)": _load(),
     }
+
+
+def _load() -> str:
+    if not hasattr(os, "getloadavg"):
+        return "?"
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def package_versions() -> dict[str, str]:

@@ -222,11 +222,11 @@ def test_reset_after_stream_events_raises_without_retry(
 ) -> None:
     srv.enqueue(chunks=EVENTS, reset_after=3)
     srv.enqueue(chunks=EVENTS)
-    seen = []
+    seen: list[str | None] = []
     stream = client.generation.create(model="qwen-plus", messages=MSG, stream=True)
     with pytest.raises(IncompleteStreamError) as info:
         for chunk in stream:
-            seen.append(chunk.delta.text)
+            seen.append(chunk.delta.text if chunk.delta else None)
     assert seen == ["a", "b", "c"]
     assert info.value.received_events == 3
     assert len(srv.requests) == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from . import parts, types
 from ._base_client import VERSION as __version__
+from ._base_client import InsecureTransportWarning
 from ._checks import ValidationWarning
 from ._client import AsyncModelStudio, ModelStudio
 from ._errors import (
@@ -32,6 +33,7 @@ from ._errors import (
 )
 from ._families import ModelFamily
 from ._model_table import FAMILIES, defaults_for, family_for
+from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
 
 __all__ = [
@@ -50,6 +52,8 @@ __all__ = [
     "ModelFamily",
     "ModelStudio",
     "ModelStudioError",
+    "InsecureTransportWarning",
+    "RawResponse",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
