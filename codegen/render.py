@@ -115,6 +115,25 @@ class TypeNames:
             return f"_first_of(({names},))"
         raise ValueError(t.kind)
 
+    def decode_inline(self, t: ir.TypeRef, var: str, depth: int = 0) -> str:
+        """An expression decoding `var` (a wire value known not to be None) the way `decoder(t)`
+        does, but straight-line: no helper call or closure per value on the decoding hot path."""
+        if t.kind == "list" or (
+            t.kind == "union"
+            and not any(v.kind == "ref" for v in t.variants)
+            and any(v.kind == "list" and self.needs_decoding(v) for v in t.variants)
+        ):
+            lst = t if t.kind == "list" else next(v for v in t.variants if v.kind == "list")
+            assert lst.items is not None
+            item = f"i{depth}" if depth else "i"
+            inner = self.decode_inline(lst.items, item, depth + 1)
+            if lst.items.kind == "list" or lst.items.kind == "union":
+                inner = f"({inner})"
+            return f"[{inner} for {item} in {var}] if isinstance({var}, list) else {var}"
+        if t.kind == "ref":
+            return f"{self.decoder(t)}({var})"
+        return f"{self.decoder(t)}({var})"
+
 
 def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:
     """A triple-quoted docstring body for `text`, with the docs citations last."""

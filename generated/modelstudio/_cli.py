@@ -348,7 +348,9 @@ def cmd_mock(args: argparse.Namespace, out: TextIO) -> int:
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C and SIGTERM both stop the server (SIGINT is handled even where a shell started
+    # the process with it ignored, as non-interactive shells do for background jobs).
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         server = MockServer(
             api_key=args.api_key, host=args.host, port=args.port, event_delay=args.event_delay
@@ -364,15 +366,13 @@ def cmd_mock(args: argparse.Namespace, out: TextIO) -> int:
             out.write(f"Try: modelstudio chat --base-url {server.base_url} --api-key {key} Hi\n")
             out.write("Press Ctrl-C to stop.\n")
             out.flush()
-            try:
-                while not stop.wait(0.2):
-                    pass
-            except KeyboardInterrupt:
+            while not stop.wait(0.2):
                 pass
         finally:
             server.stop()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     out.write("Mock server stopped.\n")
     out.flush()
     return EXIT_OK
