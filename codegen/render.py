@@ -115,24 +115,31 @@ class TypeNames:
             return f"_first_of(({names},))"
         raise ValueError(t.kind)
 
-    def decode_inline(self, t: ir.TypeRef, var: str, depth: int = 0) -> str:
-        """An expression decoding `var` (a wire value known not to be None) the way `decoder(t)`
-        does, but straight-line: no helper call or closure per value on the decoding hot path."""
-        if t.kind == "list" or (
-            t.kind == "union"
-            and not any(v.kind == "ref" for v in t.variants)
-            and any(v.kind == "list" and self.needs_decoding(v) for v in t.variants)
-        ):
-            lst = t if t.kind == "list" else next(v for v in t.variants if v.kind == "list")
-            assert lst.items is not None
-            item = f"i{depth}" if depth else "i"
-            inner = self.decode_inline(lst.items, item, depth + 1)
-            if lst.items.kind == "list" or lst.items.kind == "union":
-                inner = f"({inner})"
-            return f"[{inner} for {item} in {var}] if isinstance({var}, list) else {var}"
-        if t.kind == "ref":
+    def _decoded_list(self, t: ir.TypeRef) -> ir.TypeRef | None:
+        """The list type `decoder(t)` decodes as a list of items, or None when it does not."""
+        if t.kind == "list":
+            return t
+        if t.kind == "union" and not any(v.kind == "ref" for v in t.variants):
+            return next(v for v in t.variants if v.kind == "list" and self.needs_decoding(v))
+        return None
+
+    def decode_field(self, t: ir.TypeRef, var: str, depth: int = 0) -> str:
+        """An expression decoding the wire value `var` the way `decoder(t)` does (None stays
+        None, a non-list where a list is expected is kept as received), but straight-line: no
+        helper call or closure per value on the decoding hot path."""
+        lst = self._decoded_list(t)
+        if lst is None:
+            return f"None if {var} is None else {self.decoder(t)}({var})"
+        assert lst.items is not None
+        item = f"i{depth}" if depth else "i"
+        inner = self._decode_item(lst.items, item, depth + 1)
+        return f"[{inner} for {item} in {var}] if isinstance({var}, list) else {var}"
+
+    def _decode_item(self, t: ir.TypeRef, var: str, depth: int) -> str:
+        """A list item: decoded like `_list_of(decoder(t))` does, None included."""
+        if self._decoded_list(t) is None:
             return f"{self.decoder(t)}({var})"
-        return f"{self.decoder(t)}({var})"
+        return f"({self.decode_field(t, var, depth)})"
 
 
 def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from typing import Any
 
 import pytest
@@ -12,19 +11,7 @@ import pytest
 from modelstudio._accumulate import Accumulator, Delta
 from modelstudio._sse import SSEDecoder
 from tests.paths import RECORDINGS
-
-# Recording defect 1 (see the recordings README): these bodies lack the blank line between
-# events (single-generation-message-reasoning-sse has one blank line at the very start and none
-# after it), so a standards-following SSE parser joins all their events into one. The tests
-# repair them by inserting a blank line before each `id:` line after the first one.
-MISSING_SEPARATORS = {
-    "single-generation-message-sse",
-    "single-generation-message-with-tools-sse",
-    "single-generation-message-reasoning-sse",
-    "conversation-generation-message-sse",
-    "conversation-generation-message-with-files-sse",
-    "multimodal-generation-audio-sse",
-}
+from tests.recordings import sse_body
 
 GENERATION_FILES = sorted(
     p.name.split(".")[0]
@@ -33,19 +20,11 @@ GENERATION_FILES = sorted(
 )
 
 
-def raw_body(case: str) -> bytes:
-    body = (RECORDINGS / f"{case}.response.body.txt").read_bytes()
-    if case in MISSING_SEPARATORS:
-        first = body.find(b"id:")
-        body = body[: first + 3] + re.sub(rb"\nid:", b"\n\nid:", body[first + 3 :])
-    return body
-
-
 def events(case: str) -> list[dict[str, Any]]:
     """The JSON data of every event, decoded with the SDK's decoder (BOMs are stripped by it:
     recording defect 2)."""
     decoder = SSEDecoder()
-    out = [e.json() for e in decoder.feed(raw_body(case))]
+    out = [e.json() for e in decoder.feed(sse_body(case))]
     out += [e.json() for e in decoder.end()]
     return out
 

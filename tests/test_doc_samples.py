@@ -26,7 +26,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -97,18 +96,6 @@ def test_extractor_finds_every_appendix_b_sample() -> None:
     found = {(s.page, s.line) for s in SAMPLES}
     assert {(page, int(line)) for page, line in listed} == found
     assert len(NATIVE) == 36
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(srv: MockServer) -> Iterator[ModelStudio]:
-    with ModelStudio(api_key="sk-test", base_url=srv.base_url, max_retries=0) as c:
-        yield c
 
 
 def expected_body(sample: Sample) -> dict[str, Any]:

@@ -16,7 +16,6 @@ How the known defects of the recordings (their README) are handled here:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -155,18 +154,6 @@ def recorded_headers(case: Case) -> dict[str, str]:
         if sep and name.lower() not in {"content-encoding", "transfer-encoding", "content-length"}:
             headers[name.strip()] = value.strip()
     return headers
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(srv: MockServer) -> Iterator[ModelStudio]:
-    with ModelStudio(api_key="sk-test", base_url=srv.base_url, max_retries=0) as c:
-        yield c
 
 
 @pytest.mark.parametrize("case", OK, ids=lambda c: c.name)

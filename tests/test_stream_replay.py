@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,18 +15,8 @@ from modelstudio._sse import SSEDecoder
 from modelstudio.testing import MockServer
 from modelstudio.types import DeepResearchMessage, GenerationChunk, GenerationResponse
 from tests.paths import RECORDINGS
+from tests.recordings import sse_body
 
-# Recording defect 1 (recordings README): these bodies lack the blank line between events, so
-# a standards-following SSE decoder joins them into one event. They are repaired before replay
-# by inserting a blank line before every `id:` line after the first; nothing else is changed.
-MISSING_SEPARATORS = {
-    "single-generation-message-sse",
-    "single-generation-message-with-tools-sse",
-    "single-generation-message-reasoning-sse",
-    "conversation-generation-message-sse",
-    "conversation-generation-message-with-files-sse",
-    "multimodal-generation-audio-sse",
-}
 CASES = sorted(p.name.split(".")[0] for p in RECORDINGS.glob("*-sse.response.body.txt"))
 COMPLETE = [c for c in CASES if c.startswith(("single-", "conversation-", "multimodal-"))]
 DEEP_RESEARCH_PARTS = [
@@ -35,18 +24,10 @@ DEEP_RESEARCH_PARTS = [
 ]
 
 
-def replay_body(case: str) -> bytes:
-    body = (RECORDINGS / f"{case}.response.body.txt").read_bytes()
-    if case in MISSING_SEPARATORS:
-        first = body.find(b"id:")
-        body = body[: first + 3] + re.sub(rb"\r?\nid:", b"\n\nid:", body[first + 3 :])
-    return body
-
-
 def expected_final(case: str) -> dict[str, Any]:
     """What the recording adds up to, computed straight from its events."""
     decoder = SSEDecoder()
-    events = decoder.feed(replay_body(case)) + decoder.end()
+    events = decoder.feed(sse_body(case)) + decoder.end()
     acc = Accumulator(incremental=True)
     for event in events:
         acc.add(event.json())
@@ -66,7 +47,7 @@ def server() -> Iterator[MockServer]:
 
 
 def enqueue(srv: MockServer, case: str) -> None:
-    srv.enqueue(chunks=pieces(replay_body(case)), headers={"content-type": "text/event-stream"})
+    srv.enqueue(chunks=pieces(sse_body(case)), headers={"content-type": "text/event-stream"})
 
 
 def call_args(case: str) -> tuple[str, dict[str, Any]]:

@@ -10,7 +10,6 @@ or closed end exactly as the spec states it.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -187,18 +186,6 @@ RULES = [
          "use client.generation.create", "with-tools-nosse", model="qwen-max", resource="multimodal",
          good_resource="generation"),
 ]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def srv() -> Iterator[MockServer]:
-    with MockServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def client(srv: MockServer) -> Iterator[ModelStudio]:
-    with ModelStudio(api_key="sk-test", base_url=srv.base_url, max_retries=0) as c:
-        yield c
 
 
 def call(client: ModelStudio, resource: str, model: str, messages: Any, **kwargs: Any) -> Any:

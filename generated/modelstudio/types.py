@@ -14,7 +14,9 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from ._accumulate import Delta
-from ._serde import _first_of, _list_of, encode
+from ._serde import _first_of, encode
+
+_new = object.__new__
 
 __all__ = [
     "Annotation",
@@ -136,14 +138,16 @@ class Annotation:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Annotation:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type"),
-            language=get("language"),
-            emotion=get("emotion"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type")
+        self.language = get("language")
+        self.emotion = get("emotion")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -189,14 +193,16 @@ class AsrOptions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AsrOptions:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            language=get("language"),
-            enable_itn=get("enable_itn"),
-            enable_lid=get("enable_lid"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.language = get("language")
+        self.enable_itn = get("enable_itn")
+        self.enable_lid = get("enable_lid")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -254,16 +260,20 @@ class AssistantMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "assistant"),
-            content=_decode(get("content"), _list_of(_decode_ContentPart)),
-            partial=get("partial"),
-            tool_calls=_decode(get("tool_calls"), _list_of(ToolCall.from_dict)),
-            reasoning_content=get("reasoning_content"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "assistant")
+        v = get("content")
+        self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
+        self.partial = get("partial")
+        v = get("tool_calls")
+        self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.reasoning_content = get("reasoning_content")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -308,13 +318,15 @@ class AudioPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AudioPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            audio=get("audio"),
-            type=get("type", "audio"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.audio = get("audio")
+        self.type = get("type", "audio")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -350,12 +362,14 @@ class CacheControl:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CacheControl:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "ephemeral"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "ephemeral")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -395,14 +409,17 @@ class ChatAssistantMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatAssistantMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "assistant"),
-            content=get("content"),
-            tool_calls=_decode(get("tool_calls"), _list_of(ToolCall.from_dict)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "assistant")
+        self.content = get("content")
+        v = get("tool_calls")
+        self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -449,15 +466,18 @@ class ChatChoice:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatChoice:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            index=get("index"),
-            message=_decode(get("message"), ChatResponseMessage.from_dict),
-            finish_reason=get("finish_reason"),
-            logprobs=get("logprobs"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.index = get("index")
+        v = get("message")
+        self.message = None if v is None else ChatResponseMessage.from_dict(v)
+        self.finish_reason = get("finish_reason")
+        self.logprobs = get("logprobs")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -506,15 +526,18 @@ class ChatChunkChoice:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatChunkChoice:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            index=get("index"),
-            delta=_decode(get("delta"), ChatResponseMessage.from_dict),
-            finish_reason=get("finish_reason"),
-            logprobs=get("logprobs"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.index = get("index")
+        v = get("delta")
+        self.delta = None if v is None else ChatResponseMessage.from_dict(v)
+        self.finish_reason = get("finish_reason")
+        self.logprobs = get("logprobs")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -574,18 +597,23 @@ class ChatCompletion:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletion:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            id=get("id"),
-            object=get("object"),
-            created=get("created"),
-            model=get("model"),
-            system_fingerprint=get("system_fingerprint"),
-            choices=_decode(get("choices"), _list_of(ChatChoice.from_dict)),
-            usage=_decode(get("usage"), ChatUsage.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.id = get("id")
+        self.object = get("object")
+        self.created = get("created")
+        self.model = get("model")
+        self.system_fingerprint = get("system_fingerprint")
+        v = get("choices")
+        self.choices = [ChatChoice.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("usage")
+        self.usage = None if v is None else ChatUsage.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.partial = False
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -653,18 +681,23 @@ class ChatCompletionChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionChunk:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            id=get("id"),
-            object=get("object"),
-            created=get("created"),
-            model=get("model"),
-            system_fingerprint=get("system_fingerprint"),
-            choices=_decode(get("choices"), _list_of(ChatChunkChoice.from_dict)),
-            usage=_decode(get("usage"), ChatUsage.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.id = get("id")
+        self.object = get("object")
+        self.created = get("created")
+        self.model = get("model")
+        self.system_fingerprint = get("system_fingerprint")
+        v = get("choices")
+        self.choices = [ChatChunkChoice.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("usage")
+        self.usage = None if v is None else ChatUsage.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.delta = None
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -775,32 +808,39 @@ class ChatCompletionRequest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionRequest:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            model=get("model"),
-            messages=_decode(get("messages"), _list_of(_decode_ChatMessage)),
-            stream=get("stream"),
-            stream_options=_decode(get("stream_options"), ChatStreamOptions.from_dict),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            max_tokens=get("max_tokens"),
-            n=get("n"),
-            seed=get("seed"),
-            presence_penalty=get("presence_penalty"),
-            stop=get("stop"),
-            tools=_decode(get("tools"), _list_of(Tool.from_dict)),
-            tool_choice=_decode(get("tool_choice"), _first_of((ToolChoiceFunction,))),
-            parallel_tool_calls=get("parallel_tool_calls"),
-            response_format=_decode(get("response_format"), _decode_ResponseFormat),
-            logprobs=get("logprobs"),
-            top_logprobs=get("top_logprobs"),
-            enable_thinking=get("enable_thinking"),
-            thinking_budget=get("thinking_budget"),
-            vl_high_resolution_images=get("vl_high_resolution_images"),
-            enable_code_interpreter=get("enable_code_interpreter"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.model = get("model")
+        v = get("messages")
+        self.messages = [_decode_ChatMessage(i) for i in v] if isinstance(v, list) else v
+        self.stream = get("stream")
+        v = get("stream_options")
+        self.stream_options = None if v is None else ChatStreamOptions.from_dict(v)
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.max_tokens = get("max_tokens")
+        self.n = get("n")
+        self.seed = get("seed")
+        self.presence_penalty = get("presence_penalty")
+        self.stop = get("stop")
+        v = get("tools")
+        self.tools = [Tool.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("tool_choice")
+        self.tool_choice = None if v is None else _first_of((ToolChoiceFunction,))(v)
+        self.parallel_tool_calls = get("parallel_tool_calls")
+        v = get("response_format")
+        self.response_format = None if v is None else _decode_ResponseFormat(v)
+        self.logprobs = get("logprobs")
+        self.top_logprobs = get("top_logprobs")
+        self.enable_thinking = get("enable_thinking")
+        self.thinking_budget = get("thinking_budget")
+        self.vl_high_resolution_images = get("vl_high_resolution_images")
+        self.enable_code_interpreter = get("enable_code_interpreter")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -887,15 +927,18 @@ class ChatImageUrlPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatImageUrlPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "image_url"),
-            image_url=_decode(get("image_url"), ChatUrl.from_dict),
-            min_pixels=get("min_pixels"),
-            max_pixels=get("max_pixels"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "image_url")
+        v = get("image_url")
+        self.image_url = None if v is None else ChatUrl.from_dict(v)
+        self.min_pixels = get("min_pixels")
+        self.max_pixels = get("max_pixels")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -938,13 +981,15 @@ class ChatInputAudio:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatInputAudio:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            data=get("data"),
-            format=get("format"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.data = get("data")
+        self.format = get("format")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -986,13 +1031,16 @@ class ChatInputAudioPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatInputAudioPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "input_audio"),
-            input_audio=_decode(get("input_audio"), ChatInputAudio.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "input_audio")
+        v = get("input_audio")
+        self.input_audio = None if v is None else ChatInputAudio.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1038,15 +1086,18 @@ class ChatResponseMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatResponseMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role"),
-            content=get("content"),
-            reasoning_content=get("reasoning_content"),
-            tool_calls=_decode(get("tool_calls"), _list_of(ToolCall.from_dict)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role")
+        self.content = get("content")
+        self.reasoning_content = get("reasoning_content")
+        v = get("tool_calls")
+        self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1086,12 +1137,14 @@ class ChatStreamOptions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatStreamOptions:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            include_usage=get("include_usage"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.include_usage = get("include_usage")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1131,13 +1184,16 @@ class ChatSystemMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatSystemMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "system"),
-            content=_decode(get("content"), _list_of(_decode_ChatContentPart)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "system")
+        v = get("content")
+        self.content = [_decode_ChatContentPart(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1179,13 +1235,15 @@ class ChatTextPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatTextPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "text"),
-            text=get("text"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "text")
+        self.text = get("text")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1231,14 +1289,16 @@ class ChatToolMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatToolMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "tool"),
-            content=get("content"),
-            tool_call_id=get("tool_call_id"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "tool")
+        self.content = get("content")
+        self.tool_call_id = get("tool_call_id")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1278,12 +1338,14 @@ class ChatUrl:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatUrl:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            url=get("url"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.url = get("url")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1329,20 +1391,20 @@ class ChatUsage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatUsage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            prompt_tokens=get("prompt_tokens"),
-            completion_tokens=get("completion_tokens"),
-            total_tokens=get("total_tokens"),
-            prompt_tokens_details=_decode(
-                get("prompt_tokens_details"), PromptTokensDetails.from_dict
-            ),
-            completion_tokens_details=_decode(
-                get("completion_tokens_details"), OutputTokensDetails.from_dict
-            ),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.prompt_tokens = get("prompt_tokens")
+        self.completion_tokens = get("completion_tokens")
+        self.total_tokens = get("total_tokens")
+        v = get("prompt_tokens_details")
+        self.prompt_tokens_details = None if v is None else PromptTokensDetails.from_dict(v)
+        v = get("completion_tokens_details")
+        self.completion_tokens_details = None if v is None else OutputTokensDetails.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1390,13 +1452,16 @@ class ChatUserMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatUserMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "user"),
-            content=_decode(get("content"), _list_of(_decode_ChatContentPart)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "user")
+        v = get("content")
+        self.content = [_decode_ChatContentPart(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1441,14 +1506,16 @@ class ChatVideoPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatVideoPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "video"),
-            video=get("video"),
-            fps=get("fps"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "video")
+        self.video = get("video")
+        self.fps = get("fps")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1495,14 +1562,17 @@ class ChatVideoUrlPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatVideoUrlPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "video_url"),
-            video_url=_decode(get("video_url"), ChatUrl.from_dict),
-            fps=get("fps"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "video_url")
+        v = get("video_url")
+        self.video_url = None if v is None else ChatUrl.from_dict(v)
+        self.fps = get("fps")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1551,15 +1621,19 @@ class Choice:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Choice:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            finish_reason=get("finish_reason"),
-            index=get("index"),
-            message=_decode(get("message"), ResponseMessage.from_dict),
-            logprobs=_decode(get("logprobs"), ChoiceLogprobs.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.finish_reason = get("finish_reason")
+        self.index = get("index")
+        v = get("message")
+        self.message = None if v is None else ResponseMessage.from_dict(v)
+        v = get("logprobs")
+        self.logprobs = None if v is None else ChoiceLogprobs.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1599,12 +1673,15 @@ class ChoiceLogprobs:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChoiceLogprobs:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            content=_decode(get("content"), _list_of(TokenLogprob.from_dict)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("content")
+        self.content = [TokenLogprob.from_dict(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1638,12 +1715,14 @@ class CodeInterpreterInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CodeInterpreterInfo:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            code=get("code"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.code = get("code")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1681,13 +1760,19 @@ class DeepResearchData:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeepResearchData:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            research=_decode(get("research"), DeepResearchResearch.from_dict),
-            references=_decode(get("references"), _list_of(DeepResearchReference.from_dict)),
+        self = _new(cls)
+        v = get("research")
+        self.research = None if v is None else DeepResearchResearch.from_dict(v)
+        v = get("references")
+        self.references = (
+            [DeepResearchReference.from_dict(i) for i in v] if isinstance(v, list) else v
         )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1723,12 +1808,15 @@ class DeepResearchExtra:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeepResearchExtra:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            deep_research=_decode(get("deep_research"), DeepResearchData.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("deep_research")
+        self.deep_research = None if v is None else DeepResearchData.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1780,16 +1868,19 @@ class DeepResearchMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeepResearchMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role"),
-            content=get("content"),
-            phase=get("phase"),
-            status=get("status"),
-            extra=_decode(get("extra"), DeepResearchExtra.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role")
+        self.content = get("content")
+        self.phase = get("phase")
+        self.status = get("status")
+        v = get("extra")
+        self.extra = None if v is None else DeepResearchExtra.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1843,16 +1934,18 @@ class DeepResearchReference:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeepResearchReference:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            index_number=get("index_number"),
-            title=get("title"),
-            url=get("url"),
-            description=get("description"),
-            icon=get("icon"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.index_number = get("index_number")
+        self.title = get("title")
+        self.url = get("url")
+        self.description = get("description")
+        self.icon = get("icon")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1907,16 +2000,19 @@ class DeepResearchResearch:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeepResearchResearch:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            id=get("id"),
-            query=get("query"),
-            research_goal=get("researchGoal"),
-            web_sites=_decode(get("webSites"), _list_of(DeepResearchWebSite.from_dict)),
-            learning_map=get("learningMap"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.id = get("id")
+        self.query = get("query")
+        self.research_goal = get("researchGoal")
+        v = get("webSites")
+        self.web_sites = [DeepResearchWebSite.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.learning_map = get("learningMap")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1968,15 +2064,17 @@ class DeepResearchWebSite:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DeepResearchWebSite:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            title=get("title"),
-            description=get("description"),
-            url=get("url"),
-            favicon=get("favicon"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.title = get("title")
+        self.description = get("description")
+        self.url = get("url")
+        self.favicon = get("favicon")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2023,14 +2121,16 @@ class DocUrlPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DocUrlPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            doc_url=get("doc_url"),
-            type=get("type", "doc_url"),
-            file_parsing_strategy=get("file_parsing_strategy"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.doc_url = get("doc_url")
+        self.type = get("type", "doc_url")
+        self.file_parsing_strategy = get("file_parsing_strategy")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2076,14 +2176,16 @@ class ErrorBody:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ErrorBody:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            request_id=get("request_id"),
-            code=get("code"),
-            message=get("message"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.request_id = get("request_id")
+        self.code = get("code")
+        self.message = get("message")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2124,13 +2226,15 @@ class ExtraToolInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ExtraToolInfo:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            tool=get("tool"),
-            result=get("result"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.tool = get("tool")
+        self.result = get("result")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2172,14 +2276,16 @@ class FunctionDefinition:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FunctionDefinition:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            name=get("name"),
-            description=get("description"),
-            parameters=get("parameters"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.name = get("name")
+        self.description = get("description")
+        self.parameters = get("parameters")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2239,17 +2345,22 @@ class GenerationChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationChunk:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            status_code=get("status_code"),
-            request_id=get("request_id"),
-            code=get("code"),
-            message=get("message"),
-            output=_decode(get("output"), GenerationOutput.from_dict),
-            usage=_decode(get("usage"), Usage.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.status_code = get("status_code")
+        self.request_id = get("request_id")
+        self.code = get("code")
+        self.message = get("message")
+        v = get("output")
+        self.output = None if v is None else GenerationOutput.from_dict(v)
+        v = get("usage")
+        self.usage = None if v is None else Usage.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.delta = None
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2300,13 +2411,16 @@ class GenerationInput:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationInput:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            messages=_decode(get("messages"), _list_of(_decode_Message)),
-            prompt=get("prompt"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("messages")
+        self.messages = [_decode_Message(i) for i in v] if isinstance(v, list) else v
+        self.prompt = get("prompt")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2375,21 +2489,28 @@ class GenerationOutput:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationOutput:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            text=get("text"),
-            finish_reason=get("finish_reason"),
-            choices=_decode(get("choices"), _list_of(Choice.from_dict)),
-            model_name=get("model_name"),
-            search_info=_decode(get("search_info"), SearchInfo.from_dict),
-            tool_info=_decode(get("tool_info"), _list_of(ToolInfo.from_dict)),
-            message=_decode(get("message"), DeepResearchMessage.from_dict),
-            fininshed=get("fininshed"),
-            fininshed_reason=get("fininshed_reason"),
-            task_metric=_decode(get("task_metric"), TaskMetric.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.text = get("text")
+        self.finish_reason = get("finish_reason")
+        v = get("choices")
+        self.choices = [Choice.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.model_name = get("model_name")
+        v = get("search_info")
+        self.search_info = None if v is None else SearchInfo.from_dict(v)
+        v = get("tool_info")
+        self.tool_info = [ToolInfo.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("message")
+        self.message = None if v is None else DeepResearchMessage.from_dict(v)
+        self.fininshed = get("fininshed")
+        self.fininshed_reason = get("fininshed_reason")
+        v = get("task_metric")
+        self.task_metric = None if v is None else TaskMetric.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2606,49 +2727,59 @@ class GenerationParameters:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationParameters:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            result_format=get("result_format"),
-            temperature=get("temperature"),
-            top_p=get("top_p"),
-            top_k=get("top_k"),
-            max_tokens=get("max_tokens"),
-            max_completion_tokens=get("max_completion_tokens"),
-            max_input_tokens=get("max_input_tokens"),
-            seed=get("seed"),
-            incremental_output=get("incremental_output"),
-            enable_thinking=get("enable_thinking"),
-            thinking_budget=get("thinking_budget"),
-            reasoning_effort=get("reasoning_effort"),
-            enable_code_interpreter=get("enable_code_interpreter"),
-            repetition_penalty=get("repetition_penalty"),
-            presence_penalty=get("presence_penalty"),
-            logit_bias=get("logit_bias"),
-            vl_high_resolution_images=get("vl_high_resolution_images"),
-            vl_enable_image_hw_output=get("vl_enable_image_hw_output"),
-            ocr_options=_decode(get("ocr_options"), OcrOptions.from_dict),
-            response_format=_decode(get("response_format"), _decode_ResponseFormat),
-            output_format=get("output_format"),
-            logprobs=get("logprobs"),
-            top_logprobs=get("top_logprobs"),
-            n=get("n"),
-            stop=get("stop"),
-            tools=_decode(get("tools"), _list_of(Tool.from_dict)),
-            tool_choice=_decode(get("tool_choice"), _first_of((ToolChoiceFunction,))),
-            parallel_tool_calls=get("parallel_tool_calls"),
-            translation_options=_decode(get("translation_options"), TranslationOptions.from_dict),
-            asr_options=_decode(get("asr_options"), AsrOptions.from_dict),
-            enable_search=get("enable_search"),
-            search_options=_decode(get("search_options"), SearchOptions.from_dict),
-            enable_text_image_mixed=get("enable_text_image_mixed"),
-            skill=_decode(get("skill"), _list_of(Skill.from_dict)),
-            negative_prompt=get("negative_prompt"),
-            prompt_extend=get("prompt_extend"),
-            watermark=get("watermark"),
-            size=get("size"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.result_format = get("result_format")
+        self.temperature = get("temperature")
+        self.top_p = get("top_p")
+        self.top_k = get("top_k")
+        self.max_tokens = get("max_tokens")
+        self.max_completion_tokens = get("max_completion_tokens")
+        self.max_input_tokens = get("max_input_tokens")
+        self.seed = get("seed")
+        self.incremental_output = get("incremental_output")
+        self.enable_thinking = get("enable_thinking")
+        self.thinking_budget = get("thinking_budget")
+        self.reasoning_effort = get("reasoning_effort")
+        self.enable_code_interpreter = get("enable_code_interpreter")
+        self.repetition_penalty = get("repetition_penalty")
+        self.presence_penalty = get("presence_penalty")
+        self.logit_bias = get("logit_bias")
+        self.vl_high_resolution_images = get("vl_high_resolution_images")
+        self.vl_enable_image_hw_output = get("vl_enable_image_hw_output")
+        v = get("ocr_options")
+        self.ocr_options = None if v is None else OcrOptions.from_dict(v)
+        v = get("response_format")
+        self.response_format = None if v is None else _decode_ResponseFormat(v)
+        self.output_format = get("output_format")
+        self.logprobs = get("logprobs")
+        self.top_logprobs = get("top_logprobs")
+        self.n = get("n")
+        self.stop = get("stop")
+        v = get("tools")
+        self.tools = [Tool.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("tool_choice")
+        self.tool_choice = None if v is None else _first_of((ToolChoiceFunction,))(v)
+        self.parallel_tool_calls = get("parallel_tool_calls")
+        v = get("translation_options")
+        self.translation_options = None if v is None else TranslationOptions.from_dict(v)
+        v = get("asr_options")
+        self.asr_options = None if v is None else AsrOptions.from_dict(v)
+        self.enable_search = get("enable_search")
+        v = get("search_options")
+        self.search_options = None if v is None else SearchOptions.from_dict(v)
+        self.enable_text_image_mixed = get("enable_text_image_mixed")
+        v = get("skill")
+        self.skill = [Skill.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.negative_prompt = get("negative_prompt")
+        self.prompt_extend = get("prompt_extend")
+        self.watermark = get("watermark")
+        self.size = get("size")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2768,14 +2899,18 @@ class GenerationRequest:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationRequest:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            model=get("model"),
-            input=_decode(get("input"), GenerationInput.from_dict),
-            parameters=_decode(get("parameters"), GenerationParameters.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.model = get("model")
+        v = get("input")
+        self.input = None if v is None else GenerationInput.from_dict(v)
+        v = get("parameters")
+        self.parameters = None if v is None else GenerationParameters.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2831,17 +2966,22 @@ class GenerationResponse:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationResponse:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            status_code=get("status_code"),
-            request_id=get("request_id"),
-            code=get("code"),
-            message=get("message"),
-            output=_decode(get("output"), GenerationOutput.from_dict),
-            usage=_decode(get("usage"), Usage.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.status_code = get("status_code")
+        self.request_id = get("request_id")
+        self.code = get("code")
+        self.message = get("message")
+        v = get("output")
+        self.output = None if v is None else GenerationOutput.from_dict(v)
+        v = get("usage")
+        self.usage = None if v is None else Usage.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.partial = False
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2908,17 +3048,20 @@ class ImagePart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ImagePart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            image=get("image"),
-            type=get("type", "image"),
-            min_pixels=get("min_pixels"),
-            max_pixels=get("max_pixels"),
-            enable_rotate=get("enable_rotate"),
-            cache_control=_decode(get("cache_control"), CacheControl.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.image = get("image")
+        self.type = get("type", "image")
+        self.min_pixels = get("min_pixels")
+        self.max_pixels = get("max_pixels")
+        self.enable_rotate = get("enable_rotate")
+        v = get("cache_control")
+        self.cache_control = None if v is None else CacheControl.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -2975,16 +3118,18 @@ class InputTokensDetails:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> InputTokensDetails:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            text_tokens=get("text_tokens"),
-            image_tokens=get("image_tokens"),
-            audio_tokens=get("audio_tokens"),
-            video_tokens=get("video_tokens"),
-            cached_tokens=get("cached_tokens"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.text_tokens = get("text_tokens")
+        self.image_tokens = get("image_tokens")
+        self.audio_tokens = get("audio_tokens")
+        self.video_tokens = get("video_tokens")
+        self.cached_tokens = get("cached_tokens")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3037,15 +3182,17 @@ class JsonSchemaFormat:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JsonSchemaFormat:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            name=get("name"),
-            description=get("description"),
-            schema=get("schema"),
-            strict=get("strict"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.name = get("name")
+        self.description = get("description")
+        self.schema = get("schema")
+        self.strict = get("strict")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3092,13 +3239,16 @@ class OcrOptions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OcrOptions:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            task=get("task"),
-            task_config=_decode(get("task_config"), OcrTaskConfig.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.task = get("task")
+        v = get("task_config")
+        self.task_config = None if v is None else OcrTaskConfig.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3140,13 +3290,16 @@ class OcrResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OcrResult:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            words_info=_decode(get("words_info"), _list_of(OcrWord.from_dict)),
-            kv_result=get("kv_result"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("words_info")
+        self.words_info = [OcrWord.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.kv_result = get("kv_result")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3184,12 +3337,14 @@ class OcrTaskConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OcrTaskConfig:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            result_schema=get("result_schema"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.result_schema = get("result_schema")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3229,14 +3384,16 @@ class OcrWord:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OcrWord:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            text=get("text"),
-            location=get("location"),
-            rotate_rect=get("rotate_rect"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.text = get("text")
+        self.location = get("location")
+        self.rotate_rect = get("rotate_rect")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3283,15 +3440,17 @@ class OpenAIError:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OpenAIError:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            message=get("message"),
-            type=get("type"),
-            param=get("param"),
-            code=get("code"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.message = get("message")
+        self.type = get("type")
+        self.param = get("param")
+        self.code = get("code")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3331,12 +3490,15 @@ class OpenAIErrorBody:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OpenAIErrorBody:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            error=_decode(get("error"), OpenAIError.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("error")
+        self.error = None if v is None else OpenAIError.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3374,13 +3536,15 @@ class OutputTokensDetails:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> OutputTokensDetails:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            text_tokens=get("text_tokens"),
-            reasoning_tokens=get("reasoning_tokens"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.text_tokens = get("text_tokens")
+        self.reasoning_tokens = get("reasoning_tokens")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3419,13 +3583,15 @@ class PluginUsage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PluginUsage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            count=get("count"),
-            strategy=get("strategy"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.count = get("count")
+        self.strategy = get("strategy")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3468,14 +3634,16 @@ class PromptTokensDetails:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PromptTokensDetails:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            cached_tokens=get("cached_tokens"),
-            cache_creation_input_tokens=get("cache_creation_input_tokens"),
-            cache_type=get("cache_type"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.cached_tokens = get("cached_tokens")
+        self.cache_creation_input_tokens = get("cache_creation_input_tokens")
+        self.cache_type = get("cache_type")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3520,14 +3688,17 @@ class ResponseContentPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseContentPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            text=get("text"),
-            image=get("image"),
-            ocr_result=_decode(get("ocr_result"), OcrResult.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.text = get("text")
+        self.image = get("image")
+        v = get("ocr_result")
+        self.ocr_result = None if v is None else OcrResult.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3566,12 +3737,14 @@ class ResponseFormatJsonObject:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatJsonObject:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "json_object"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "json_object")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3611,13 +3784,16 @@ class ResponseFormatJsonSchema:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatJsonSchema:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "json_schema"),
-            json_schema=_decode(get("json_schema"), JsonSchemaFormat.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "json_schema")
+        v = get("json_schema")
+        self.json_schema = None if v is None else JsonSchemaFormat.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3653,12 +3829,14 @@ class ResponseFormatText:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseFormatText:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "text"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "text")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3708,16 +3886,21 @@ class ResponseMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResponseMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role"),
-            content=_decode(get("content"), _list_of(ResponseContentPart.from_dict)),
-            reasoning_content=get("reasoning_content"),
-            tool_calls=_decode(get("tool_calls"), _list_of(ToolCall.from_dict)),
-            annotations=_decode(get("annotations"), _list_of(Annotation.from_dict)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role")
+        v = get("content")
+        self.content = [ResponseContentPart.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.reasoning_content = get("reasoning_content")
+        v = get("tool_calls")
+        self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("annotations")
+        self.annotations = [Annotation.from_dict(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3763,13 +3946,17 @@ class SearchInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchInfo:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            search_results=_decode(get("search_results"), _list_of(SearchResult.from_dict)),
-            extra_tool_info=_decode(get("extra_tool_info"), _list_of(ExtraToolInfo.from_dict)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("search_results")
+        self.search_results = [SearchResult.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("extra_tool_info")
+        self.extra_tool_info = [ExtraToolInfo.from_dict(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3805,12 +3992,14 @@ class SearchIntentionOptions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchIntentionOptions:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            prompt_intervene=get("prompt_intervene"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.prompt_intervene = get("prompt_intervene")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3872,21 +4061,24 @@ class SearchOptions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchOptions:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            enable_source=get("enable_source"),
-            enable_citation=get("enable_citation"),
-            citation_format=get("citation_format"),
-            forced_search=get("forced_search"),
-            search_strategy=get("search_strategy"),
-            enable_search_extension=get("enable_search_extension"),
-            prepend_search_result=get("prepend_search_result"),
-            freshness=get("freshness"),
-            assigned_site_list=get("assigned_site_list"),
-            intention_options=_decode(get("intention_options"), SearchIntentionOptions.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.enable_source = get("enable_source")
+        self.enable_citation = get("enable_citation")
+        self.citation_format = get("citation_format")
+        self.forced_search = get("forced_search")
+        self.search_strategy = get("search_strategy")
+        self.enable_search_extension = get("enable_search_extension")
+        self.prepend_search_result = get("prepend_search_result")
+        self.freshness = get("freshness")
+        self.assigned_site_list = get("assigned_site_list")
+        v = get("intention_options")
+        self.intention_options = None if v is None else SearchIntentionOptions.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -3950,16 +4142,18 @@ class SearchResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchResult:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            index=get("index"),
-            title=get("title"),
-            url=get("url"),
-            site_name=get("site_name"),
-            icon=get("icon"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.index = get("index")
+        self.title = get("title")
+        self.url = get("url")
+        self.site_name = get("site_name")
+        self.icon = get("icon")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4004,13 +4198,15 @@ class Skill:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Skill:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type"),
-            mode=get("mode"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type")
+        self.mode = get("mode")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4059,13 +4255,16 @@ class SystemMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SystemMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "system"),
-            content=_decode(get("content"), _list_of(_decode_ContentPart)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "system")
+        v = get("content")
+        self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4107,14 +4306,16 @@ class TaskMetric:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TaskMetric:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            total=get("TOTAL"),
-            succeeded=get("SUCCEEDED"),
-            failed=get("FAILED"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.total = get("TOTAL")
+        self.succeeded = get("SUCCEEDED")
+        self.failed = get("FAILED")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4158,14 +4359,17 @@ class TextPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TextPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            text=get("text"),
-            type=get("type", "text"),
-            cache_control=_decode(get("cache_control"), CacheControl.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.text = get("text")
+        self.type = get("type", "text")
+        v = get("cache_control")
+        self.cache_control = None if v is None else CacheControl.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4212,15 +4416,18 @@ class TokenLogprob:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TokenLogprob:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-            top_logprobs=_decode(get("top_logprobs"), _list_of(TopLogprob.from_dict)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        v = get("top_logprobs")
+        self.top_logprobs = [TopLogprob.from_dict(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4266,13 +4473,16 @@ class Tool:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Tool:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "function"),
-            function=_decode(get("function"), FunctionDefinition.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "function")
+        v = get("function")
+        self.function = None if v is None else FunctionDefinition.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4319,15 +4529,18 @@ class ToolCall:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCall:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            index=get("index"),
-            id=get("id"),
-            type=get("type"),
-            function=_decode(get("function"), ToolCallFunction.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.index = get("index")
+        self.id = get("id")
+        self.type = get("type")
+        v = get("function")
+        self.function = None if v is None else ToolCallFunction.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4370,13 +4583,15 @@ class ToolCallFunction:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCallFunction:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            name=get("name"),
-            arguments=get("arguments"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.name = get("name")
+        self.arguments = get("arguments")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4419,13 +4634,16 @@ class ToolChoiceFunction:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceFunction:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type", "function"),
-            function=_decode(get("function"), ToolChoiceFunctionName.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type", "function")
+        v = get("function")
+        self.function = None if v is None else ToolChoiceFunctionName.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4461,12 +4679,14 @@ class ToolChoiceFunctionName:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolChoiceFunctionName:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            name=get("name"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.name = get("name")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4503,13 +4723,16 @@ class ToolInfo:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolInfo:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            type=get("type"),
-            code_interpreter=_decode(get("code_interpreter"), CodeInterpreterInfo.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.type = get("type")
+        v = get("code_interpreter")
+        self.code_interpreter = None if v is None else CodeInterpreterInfo.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4558,14 +4781,17 @@ class ToolMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "tool"),
-            content=_decode(get("content"), _list_of(_decode_ContentPart)),
-            tool_call_id=get("tool_call_id"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "tool")
+        v = get("content")
+        self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
+        self.tool_call_id = get("tool_call_id")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4609,14 +4835,16 @@ class TopLogprob:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TopLogprob:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            token=get("token"),
-            logprob=get("logprob"),
-            bytes=get("bytes"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.token = get("token")
+        self.logprob = get("logprob")
+        self.bytes = get("bytes")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4670,16 +4898,20 @@ class TranslationOptions:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranslationOptions:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            source_lang=get("source_lang"),
-            target_lang=get("target_lang"),
-            terms=_decode(get("terms"), _list_of(TranslationPair.from_dict)),
-            tm_list=_decode(get("tm_list"), _list_of(TranslationPair.from_dict)),
-            domains=get("domains"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.source_lang = get("source_lang")
+        self.target_lang = get("target_lang")
+        v = get("terms")
+        self.terms = [TranslationPair.from_dict(i) for i in v] if isinstance(v, list) else v
+        v = get("tm_list")
+        self.tm_list = [TranslationPair.from_dict(i) for i in v] if isinstance(v, list) else v
+        self.domains = get("domains")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4727,13 +4959,15 @@ class TranslationPair:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TranslationPair:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            source=get("source"),
-            target=get("target"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.source = get("source")
+        self.target = get("target")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4812,30 +5046,32 @@ class Usage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Usage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            input_tokens=get("input_tokens"),
-            output_tokens=get("output_tokens"),
-            total_tokens=get("total_tokens"),
-            image_tokens=get("image_tokens"),
-            video_tokens=get("video_tokens"),
-            audio_tokens=get("audio_tokens"),
-            seconds=get("seconds"),
-            cached_tokens=get("cached_tokens"),
-            prompt_tokens_details=_decode(
-                get("prompt_tokens_details"), PromptTokensDetails.from_dict
-            ),
-            input_tokens_details=_decode(get("input_tokens_details"), InputTokensDetails.from_dict),
-            output_tokens_details=_decode(
-                get("output_tokens_details"), OutputTokensDetails.from_dict
-            ),
-            plugins=_decode(get("plugins"), UsagePlugins.from_dict),
-            image_count=get("image_count"),
-            width=get("width"),
-            height=get("height"),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.input_tokens = get("input_tokens")
+        self.output_tokens = get("output_tokens")
+        self.total_tokens = get("total_tokens")
+        self.image_tokens = get("image_tokens")
+        self.video_tokens = get("video_tokens")
+        self.audio_tokens = get("audio_tokens")
+        self.seconds = get("seconds")
+        self.cached_tokens = get("cached_tokens")
+        v = get("prompt_tokens_details")
+        self.prompt_tokens_details = None if v is None else PromptTokensDetails.from_dict(v)
+        v = get("input_tokens_details")
+        self.input_tokens_details = None if v is None else InputTokensDetails.from_dict(v)
+        v = get("output_tokens_details")
+        self.output_tokens_details = None if v is None else OutputTokensDetails.from_dict(v)
+        v = get("plugins")
+        self.plugins = None if v is None else UsagePlugins.from_dict(v)
+        self.image_count = get("image_count")
+        self.width = get("width")
+        self.height = get("height")
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4904,14 +5140,19 @@ class UsagePlugins:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UsagePlugins:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            search=_decode(get("search"), PluginUsage.from_dict),
-            image_search=_decode(get("image_search"), PluginUsage.from_dict),
-            code_interpreter=_decode(get("code_interpreter"), PluginUsage.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        v = get("search")
+        self.search = None if v is None else PluginUsage.from_dict(v)
+        v = get("image_search")
+        self.image_search = None if v is None else PluginUsage.from_dict(v)
+        v = get("code_interpreter")
+        self.code_interpreter = None if v is None else PluginUsage.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -4956,13 +5197,16 @@ class UserMessage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> UserMessage:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            role=get("role", "user"),
-            content=_decode(get("content"), _list_of(_decode_ContentPart)),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.role = get("role", "user")
+        v = get("content")
+        self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -5017,17 +5261,20 @@ class VideoPart:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> VideoPart:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
+        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
         get: Callable[..., Any] = data.get
-        self = cls(
-            video=get("video"),
-            type=get("type", "video"),
-            fps=get("fps"),
-            min_pixels=get("min_pixels"),
-            max_pixels=get("max_pixels"),
-            cache_control=_decode(get("cache_control"), CacheControl.from_dict),
-        )
-        if not cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {k: v for k, v in data.items() if k not in cls._WIRE_KEYS}
+        self = _new(cls)
+        self.video = get("video")
+        self.type = get("type", "video")
+        self.fps = get("fps")
+        self.min_pixels = get("min_pixels")
+        self.max_pixels = get("max_pixels")
+        v = get("cache_control")
+        self.cache_control = None if v is None else CacheControl.from_dict(v)
+        if cls._WIRE_KEYS.issuperset(data):
+            self.extra_fields = {}
+        else:
+            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -5141,7 +5388,3 @@ _Message_BY_ROLE["tool"] = ToolMessage.from_dict
 _ResponseFormat_BY_TYPE["text"] = ResponseFormatText.from_dict
 _ResponseFormat_BY_TYPE["json_object"] = ResponseFormatJsonObject.from_dict
 _ResponseFormat_BY_TYPE["json_schema"] = ResponseFormatJsonSchema.from_dict
-
-
-def _decode(value: Any, decoder: Callable[[Any], Any]) -> Any:
-    return None if value is None else decoder(value)
