@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import clients as cl
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 @dataclass
@@ -143,7 +144,7 @@ def _timed_stream(pool: Pool, name: str) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def _rotate(names: list[str], k: int) -> list[str]:
+def _rotate(names: list[T], k: int) -> list[T]:
     k %= max(1, len(names))
     return names[k:] + names[:k]
 
@@ -151,8 +152,8 @@ def _rotate(names: list[str], k: int) -> list[str]:
 def _interleaved(
     pool: Pool,
     names: list[str],
-    warmup: Callable[[str], None],
-    step: Callable[[str], None],
+    warmup: Callable[[str], object],
+    step: Callable[[str], object],
     rounds: int,
     label: str,
 ) -> None:
@@ -257,9 +258,19 @@ IMPORTS: list[tuple[str, str]] = [
 
 
 def _run_python(code: str, cwd: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+    # Round 0 must be able to write .pyc files, as `pip install` does for every installed
+    # package: with PYTHONDONTWRITEBYTECODE set (some CI images, containers) each run would
+    # recompile an editable/source checkout from scratch while site-packages (httpx) has its
+    # .pyc files, which measures the compiler, not the import.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, capture_output=True, timeout=60, check=False
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     return time.perf_counter() - t0, proc
 
@@ -367,9 +378,9 @@ def bench_size(names: list[str] | None = None) -> list[Row]:
             todo.extend(r for r in _runtime_requires(dist) if r not in seen)
         own, note = _dist_size(root)
         total = own
-        for dep, dist in seen.items():
-            if dep != _canon(name) and dist is not None:
-                total += _dist_size(dist)[0]
+        for dep, dep_dist in seen.items():
+            if dep != _canon(name) and dep_dist is not None:
+                total += _dist_size(dep_dist)[0]
         deps = sorted(d for d in seen if d != _canon(name))
         missing = sorted(d for d, dist in seen.items() if dist is None)
         if missing:

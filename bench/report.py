@@ -351,7 +351,8 @@ def render(
         "interleaved the same way.",
         f'- **Import**: wall time of `python -c "import X"` in a fresh interpreter minus that '
         f"of `python -c pass`, median of {params['import_rounds']} interleaved rounds (after one "
-        "discarded round).",
+        "discarded round that writes the .pyc files, with `PYTHONDONTWRITEBYTECODE` unset for "
+        "the children, as after `pip install`).",
         "- **Size**: sum of the installed files (importlib.metadata RECORD) of the distribution "
         "and of its recursive runtime requirements (markers evaluated, extras excluded).",
         f"- **Concurrent streams**: a fresh interpreter per client opens "

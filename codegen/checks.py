@@ -227,7 +227,7 @@ class CheckWriter:
         lines = ["    if isinstance(value, dict):"]
         for name in names:
             lines += [
-                f"        if _has_keys(value, {name}._REQUIRED_KEYS):",
+                f"        if _has_keys(value, {tuple(self.by_name[name].required_keys)!r}):",
                 f"            _check_{name}(value, path, out)",
                 "            return",
             ]
@@ -249,7 +249,7 @@ class CheckWriter:
             when = " and ".join(self.condition(c) for c in rule.when) or "True"
             broken = " or ".join(self.condition(c, negate=True) for c in rule.then) or "False"
             first = rule.then[0].path if rule.then else rule.id
-            value = "stream" if first == "$stream" else f"_at(params, {first!r})"
+            value = "stream" if first == "$stream" else _param(first)
             docs = "; ".join(rule.docs)
             lines += [
                 f"    if {when} and ({broken}):",
@@ -259,7 +259,7 @@ class CheckWriter:
 
     def condition(self, c: ir.Condition, negate: bool = False) -> str:
         """A Python test for the condition (or for its negation)."""
-        x = "stream" if c.path == "$stream" else f"_at(params, {c.path!r})"
+        x = "stream" if c.path == "$stream" else _param(c.path)
         op, value = c.op, c.value
         if op == "absent":
             op, value = "present", not value
@@ -272,3 +272,10 @@ class CheckWriter:
                 return f"{x} is {'not ' if negate else ''}{value!r}"
             return f"{x} {'!=' if negate else '=='} {value!r}"
         return f"{x} {'not in' if negate else 'in'} {tuple(value)!r}"
+
+
+def _param(path: str) -> str:
+    """The expression for the parameter at a dotted path (`params` is always a mapping)."""
+    if "." in path:
+        return f"_at(params, {path!r})"
+    return f"params.get({path!r})"

@@ -97,23 +97,17 @@ class TypeNames:
         return t.kind == "union" and any(self.needs_decoding(v) for v in t.variants)
 
     def decoder(self, t: ir.TypeRef) -> str:
-        """An expression: a function that turns the wire value into the typed value."""
+        """An expression: a function that turns a wire object into the typed value (lists are
+        decoded inline by `decode_field`)."""
         if t.kind == "ref":
             assert t.name is not None
             if self.by_name[t.name].is_union:
                 return f"_decode_{t.name}"
             return f"{t.name}.from_dict"
-        if t.kind == "list":
-            assert t.items is not None
-            return f"_list_of({self.decoder(t.items)})"
         if t.kind == "union":
-            list_variants = [v for v in t.variants if v.kind == "list" and self.needs_decoding(v)]
-            obj_variants = [v for v in t.variants if v.kind == "ref"]
-            if list_variants and not obj_variants:
-                return self.decoder(list_variants[0])
-            names = ", ".join(str(v.name) for v in obj_variants)
+            names = ", ".join(str(v.name) for v in t.variants if v.kind == "ref")
             return f"_first_of(({names},))"
-        raise ValueError(t.kind)
+        raise ValueError(f"no object decoder for a {t.kind}")
 
     def _decoded_list(self, t: ir.TypeRef) -> ir.TypeRef | None:
         """The list type `decoder(t)` decodes as a list of items, or None when it does not."""
@@ -123,23 +117,23 @@ class TypeNames:
             return next(v for v in t.variants if v.kind == "list" and self.needs_decoding(v))
         return None
 
-    def decode_field(self, t: ir.TypeRef, var: str, depth: int = 0) -> str:
-        """An expression decoding the wire value `var` the way `decoder(t)` does (None stays
-        None, a non-list where a list is expected is kept as received), but straight-line: no
+    def decode_field(self, t: ir.TypeRef, var: str, none: str = "None", depth: int = 0) -> str:
+        """An expression decoding the wire value `var` the way `decoder(t)` does (None becomes
+        `none`, a non-list where a list is expected is kept as received), but straight-line: no
         helper call or closure per value on the decoding hot path."""
         lst = self._decoded_list(t)
         if lst is None:
-            return f"None if {var} is None else {self.decoder(t)}({var})"
+            return f"{none} if {var} is None else {self.decoder(t)}({var})"
         assert lst.items is not None
         item = f"i{depth}" if depth else "i"
         inner = self._decode_item(lst.items, item, depth + 1)
         return f"[{inner} for {item} in {var}] if isinstance({var}, list) else {var}"
 
     def _decode_item(self, t: ir.TypeRef, var: str, depth: int) -> str:
-        """A list item: decoded like `_list_of(decoder(t))` does, None included."""
+        """A list item, decoded like a field (None included)."""
         if self._decoded_list(t) is None:
             return f"{self.decoder(t)}({var})"
-        return f"({self.decode_field(t, var, depth)})"
+        return f"({self.decode_field(t, var, depth=depth)})"
 
 
 def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:
@@ -214,18 +208,14 @@ def checks_context(spec: ir.Spec) -> dict[str, Any]:
     """The validators' source, written before the template that places it."""
     writer = CheckWriter(spec)
     lines: list[str] = []
-    union_members: set[str] = set()
     for schema in request_schemas(spec):
         lines += ["", "", *writer.schema(schema)]
-        if schema.is_union and schema.discriminator is None:
-            union_members.update(str(v.name) for v in schema.variants if v.kind == "ref")
     rules = dict(spec.rules)
     for name in sorted({op.parameters for op in spec.operations}):
         lines += ["", "", *writer.rules(name, rules.get(name, ()))]
     return {
         "checks": writer,
         "checks_source": "\n".join(lines),
-        "union_members": sorted(union_members),
     }
 
 

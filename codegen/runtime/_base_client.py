@@ -6,6 +6,7 @@ Everything but sending and sleeping is here and pure: the sync and async clients
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -78,8 +79,14 @@ class CallOptions:
     upload: str | None = None
 
 
+@functools.cache
 def user_agent() -> str:
     return f"modelstudio/{VERSION} python/{platform.python_version()}"
+
+
+# A request URL parsed once: httpx parses a str URL on every request (~25 µs, a twentieth of a
+# loopback call), an httpx.URL it reuses as is. A client has one or two distinct URLs.
+_parsed_url = functools.lru_cache(maxsize=64)(httpx.URL)
 
 
 def compatible_base(base_url: str) -> str:
@@ -242,12 +249,13 @@ def prepare(
     if stream:
         idle = options.stream_idle_timeout or settings.stream_idle_timeout
         timeout = httpx.Timeout(timeout.connect, read=idle, write=timeout.write, pool=timeout.pool)
-    if contains_oss(body):
-        headers[OSS_RESOLVE_HEADER] = "enable"
     content = json.dumps(wire_body, ensure_ascii=False, separators=(",", ":")).encode()
+    # An oss:// string is in the JSON text as '"oss://': only then walk the body for it.
+    if (b'"oss://' in content or wire_body is not body) and contains_oss(body):
+        headers[OSS_RESOLVE_HEADER] = "enable"
     request = http.build_request(
         "POST",
-        url,
+        _parsed_url(url),
         content=content,
         headers=headers,
         timeout=timeout,

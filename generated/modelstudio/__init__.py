@@ -9,7 +9,8 @@ r = client.generation.create(model="qwen-plus", messages=[{"role": "user", "cont
 
 from __future__ import annotations
 
-from . import parts, types
+from typing import TYPE_CHECKING, Any
+
 from ._base_client import VERSION as __version__
 from ._base_client import InsecureTransportWarning
 from ._checks import ValidationWarning
@@ -35,6 +36,28 @@ from ._families import ModelFamily
 from ._model_table import FAMILIES, defaults_for, family_for
 from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
+
+if TYPE_CHECKING:
+    from . import parts, types
+
+# Imported on first use (PEP 562): the model classes cost more to define than the rest of the
+# package costs to import, and the client imports them with its first answer anyway.
+_LAZY_SUBMODULES = frozenset(("parts", "types"))
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_SUBMODULES})
+
 
 __all__ = [
     "FAMILIES",

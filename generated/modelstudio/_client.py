@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
 
@@ -20,7 +20,9 @@ from .resources import (
     Generation,
     Multimodal,
 )
-from .types import GenerationResponse
+
+if TYPE_CHECKING:
+    from .types import GenerationResponse
 
 
 class ModelStudio(SyncAPIClient):
@@ -112,7 +114,7 @@ class ModelStudio(SyncAPIClient):
         """
         sent = continuation_messages(messages, partial_text(response))
         result = self.generation.create(model=model, messages=sent, **kwargs)
-        return cast(GenerationResponse, result)
+        return cast("GenerationResponse", result)
 
     def __enter__(self) -> ModelStudio:
         return self
@@ -207,7 +209,7 @@ class AsyncModelStudio(AsyncAPIClient):
         """
         sent = continuation_messages(messages, partial_text(response))
         result = await self.generation.create(model=model, messages=sent, **kwargs)
-        return cast(GenerationResponse, result)
+        return cast("GenerationResponse", result)
 
     async def __aenter__(self) -> AsyncModelStudio:
         return self

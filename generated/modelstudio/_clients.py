@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,15 @@ from ._stream import AsyncStream, Stream
 from ._upload import PolicyCache, resolve_async, resolve_sync
 
 _UNSET: Any = object()
+# The pool of the httpx clients the SDK makes itself (as openai-python does): httpx's default
+# of 100 connections would make the 101st concurrent stream wait for a free connection.
+DEFAULT_CONNECTION_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+async def _async_sleep(delay: float) -> None:
+    import asyncio  # not at module level: a sync-only program need not import asyncio (~8 ms)
+
+    await asyncio.sleep(delay)
 
 
 class _ClientBase:
@@ -119,7 +127,7 @@ class SyncAPIClient(_ClientBase):
         self._owns_http = http_client is None
         self._upload_policies = PolicyCache()
         self._http = http_client or httpx.Client(
-            timeout=self._settings.timeout, follow_redirects=True
+            timeout=self._settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
 
     def _copy_with(self, settings: Settings) -> Any:
@@ -219,7 +227,7 @@ class AsyncAPIClient(_ClientBase):
         self._owns_http = http_client is None
         self._upload_policies = PolicyCache()
         self._http = http_client or httpx.AsyncClient(
-            timeout=self._settings.timeout, follow_redirects=True
+            timeout=self._settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
 
     def _copy_with(self, settings: Settings) -> Any:
@@ -278,7 +286,7 @@ class AsyncAPIClient(_ClientBase):
                 )
             if delay is None:
                 raise error
-            await asyncio.sleep(delay)
+            await _async_sleep(delay)
             attempt += 1
 
 

@@ -207,6 +207,18 @@ def _content_parts(body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any
                 yield f"input.messages[{i}].content[{j}]", part
 
 
+def _has_list_content(body: Mapping[str, Any]) -> bool:
+    """Whether any message has a list content: the only place `_content_parts` looks."""
+    payload = body.get("input")
+    messages = payload.get("messages") if isinstance(payload, Mapping) else None
+    if not isinstance(messages, list):
+        return False
+    for message in messages:
+        if isinstance(message, Mapping) and isinstance(message.get("content"), list):
+            return True
+    return False
+
+
 def normalize_sources(body: dict[str, Any]) -> None:
     """Replace `os.PathLike` media sources in `body` (in place) with `file://` URLs."""
     for _, part in _content_parts(body):
@@ -601,6 +613,8 @@ def media_problems(
     body: dict[str, Any], endpoint: str, upload: str
 ) -> tuple[list[Problem], MediaPlan | None]:
     """Normalize path sources in `body` (in place), then check its media against the model's row."""
+    if not _has_list_content(body):
+        return [], None  # no message has parts (the usual text chat): no media to check
     # the generated table module (imported late: it is rendered beside this copied module)
     family_for = importlib.import_module("._model_table", __package__).family_for
     normalize_sources(body)

@@ -16,8 +16,13 @@ class _Decodable(Protocol):
     def from_dict(cls, data: Mapping[str, Any]) -> Any: ...
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def encode(value: Any) -> Any:
     """A typed value (model instances, lists of them, dicts holding them) as plain JSON data."""
+    if value.__class__ in _SCALARS:
+        return value  # the common leaf: no `to_dict` lookup (a failed getattr is slow)
     to_dict = getattr(value, "to_dict", None)
     if to_dict is not None:
         return to_dict()
@@ -26,18 +31,6 @@ def encode(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: encode(v) for k, v in value.items()}
     return value
-
-
-@functools.cache
-def _list_of(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A decoder for lists of items; a non-list value is kept as received."""
-
-    def decode_list(value: Any) -> Any:
-        if isinstance(value, list):
-            return [decode(v) for v in value]
-        return value
-
-    return decode_list
 
 
 @functools.cache

@@ -139,6 +139,13 @@ class SSEDecoder:
             self._skip_lf = chunk[-1] == 0x0D
             chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buf = self._buf
+        if not buf and self._bom_done and chunk[-1] == 0x0A:
+            # The common read: whole lines (often one whole event), nothing pending. Decoding
+            # the read itself skips the buffer copies; an LF byte never ends inside a UTF-8
+            # character, so this decodes exactly as the buffered path below does.
+            lines = chunk.decode("utf-8", "replace").split("\n")
+            lines.pop()
+            return self._lines(lines)
         start = len(buf)
         buf += chunk
         if not self._bom_done:
@@ -185,23 +192,23 @@ class SSEDecoder:
                 event_type = ""
                 retry = None
                 comments = ()
-            elif line[0] == ":":
+                continue
+            # One partition per line, the common fields first (data, then the comments
+            # DashScope sends, then id and event).
+            name, _, value = line.partition(":")
+            if value and value[0] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif not name:
                 comments += (line[1:],)
-            elif line.startswith("data:"):
-                data.append(line[6:] if line.startswith(" ", 5) else line[5:])
-            else:
-                name, _, value = line.partition(":")
-                if value and value[0] == " ":
-                    value = value[1:]
-                if name == "id":
-                    if "\0" not in value:
-                        self.last_event_id = value
-                elif name == "event":
-                    event_type = value
-                elif name == "data":
-                    data.append(value)
-                elif name == "retry" and value.isascii() and value.isdigit():
-                    retry = self.retry = int(value)
+            elif name == "id":
+                if "\0" not in value:
+                    self.last_event_id = value
+            elif name == "event":
+                event_type = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                retry = self.retry = int(value)
         self._comments = comments
         self._event = event_type
         self._retry = retry

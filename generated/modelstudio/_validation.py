@@ -12,7 +12,6 @@ from typing import Any
 from ._checks import Problem, _at, _has_keys
 from ._families import check_model_rules
 from ._model_table import family_for
-from .types import AudioPart, DocUrlPart, ImagePart, TextPart, VideoPart
 
 _PATTERN_1 = re.compile("^[0-9]+\\*[0-9]+$")
 _PATTERN_0 = re.compile("^[A-Za-z0-9_-]{1,64}$")
@@ -1292,19 +1291,19 @@ def _check_ChatVideoUrlPart(value: Any, path: str, out: list[Problem]) -> None:
 
 def _check_ContentPart(value: Any, path: str, out: list[Problem]) -> None:
     if isinstance(value, dict):
-        if _has_keys(value, TextPart._REQUIRED_KEYS):
+        if _has_keys(value, ("text",)):
             _check_TextPart(value, path, out)
             return
-        if _has_keys(value, ImagePart._REQUIRED_KEYS):
+        if _has_keys(value, ("image",)):
             _check_ImagePart(value, path, out)
             return
-        if _has_keys(value, VideoPart._REQUIRED_KEYS):
+        if _has_keys(value, ("video",)):
             _check_VideoPart(value, path, out)
             return
-        if _has_keys(value, AudioPart._REQUIRED_KEYS):
+        if _has_keys(value, ("audio",)):
             _check_AudioPart(value, path, out)
             return
-        if _has_keys(value, DocUrlPart._REQUIRED_KEYS):
+        if _has_keys(value, ("doc_url",)):
             _check_DocUrlPart(value, path, out)
             return
     out.append(
@@ -3466,33 +3465,29 @@ def _rules_ChatCompletionRequest(
 def _rules_GenerationParameters(
     params: Mapping[str, Any], stream: bool, out: list[Problem]
 ) -> None:
-    if _at(params, "tools") is not None and (_at(params, "result_format") != "message"):
+    if params.get("tools") is not None and (params.get("result_format") != "message"):
         out.append(
             Problem(
                 "result_format",
-                _at(params, "result_format"),
+                params.get("result_format"),
                 "tools require result_format='message'",
                 "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools",
             )
         )
-    if (
-        _at(params, "tools") is not None
-        and _at(params, "n") is not None
-        and (_at(params, "n") != 1)
-    ):
+    if params.get("tools") is not None and params.get("n") is not None and (params.get("n") != 1):
         out.append(
             Problem(
                 "n",
-                _at(params, "n"),
+                params.get("n"),
                 "n is fixed to 1 when tools are given",
                 "001_815efe83d03b75c9.txt § n; 003_bb9708c812a53c71.txt § n",
             )
         )
-    if _at(params, "top_logprobs") is not None and (_at(params, "logprobs") is not True):
+    if params.get("top_logprobs") is not None and (params.get("logprobs") is not True):
         out.append(
             Problem(
                 "logprobs",
-                _at(params, "logprobs"),
+                params.get("logprobs"),
                 "top_logprobs takes effect only when logprobs=True",
                 "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs",
             )
@@ -3519,7 +3514,7 @@ def _rules_GenerationParameters(
                 "001_815efe83d03b75c9.txt § ocr_options task_config",
             )
         )
-    if _at(params, "incremental_output") is True and (stream is not True):
+    if params.get("incremental_output") is True and (stream is not True):
         out.append(
             Problem(
                 "$stream",
@@ -3528,47 +3523,47 @@ def _rules_GenerationParameters(
                 "001_815efe83d03b75c9.txt § incremental_output; 003_bb9708c812a53c71.txt § incremental_output",
             )
         )
-    if _at(params, "thinking_budget") is not None and (_at(params, "enable_thinking") is False):
+    if params.get("thinking_budget") is not None and (params.get("enable_thinking") is False):
         out.append(
             Problem(
                 "enable_thinking",
-                _at(params, "enable_thinking"),
+                params.get("enable_thinking"),
                 "thinking_budget takes effect only when thinking is enabled",
                 "001_815efe83d03b75c9.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode",
             )
         )
-    if _at(params, "tool_choice.type") == "function" and (_at(params, "enable_thinking") is True):
+    if _at(params, "tool_choice.type") == "function" and (params.get("enable_thinking") is True):
         out.append(
             Problem(
                 "enable_thinking",
-                _at(params, "enable_thinking"),
+                params.get("enable_thinking"),
                 "thinking mode does not support forcing a specific tool with tool_choice",
                 "003_bb9708c812a53c71.txt § tool_choice; 001_815efe83d03b75c9.txt § tool_choice",
             )
         )
-    if _at(params, "tool_choice.type") == "function" and (_at(params, "tools") is None):
+    if _at(params, "tool_choice.type") == "function" and (params.get("tools") is None):
         out.append(
             Problem(
                 "tools",
-                _at(params, "tools"),
+                params.get("tools"),
                 "tool_choice naming a function requires tools",
                 "001_815efe83d03b75c9.txt § tool_choice",
             )
         )
-    if _at(params, "enable_code_interpreter") is True and (_at(params, "enable_thinking") is False):
+    if params.get("enable_code_interpreter") is True and (params.get("enable_thinking") is False):
         out.append(
             Problem(
                 "enable_thinking",
-                _at(params, "enable_thinking"),
+                params.get("enable_thinking"),
                 "enable_code_interpreter works only in thinking mode",
                 "003_bb9708c812a53c71.txt § enable_code_interpreter; 001_815efe83d03b75c9.txt § enable_code_interpreter",
             )
         )
-    if _at(params, "search_options") is not None and (_at(params, "enable_search") is not True):
+    if params.get("search_options") is not None and (params.get("enable_search") is not True):
         out.append(
             Problem(
                 "enable_search",
-                _at(params, "enable_search"),
+                params.get("enable_search"),
                 "search_options takes effect only with enable_search=True",
                 "cnblogs-recorded/single-generation-message-search-nosse",
             )

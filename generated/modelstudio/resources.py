@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
@@ -18,26 +20,33 @@ from ._validation import (
     validate_multimodal_generation,
     validate_text_generation,
 )
-from .types import (
-    AsrOptions,
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatMessage,
-    ChatStreamOptions,
-    GenerationChunk,
-    GenerationResponse,
-    Message,
-    OcrOptions,
-    ResponseFormat,
-    SearchOptions,
-    Skill,
-    Tool,
-    ToolChoiceFunction,
-    TranslationOptions,
-)
 
 if TYPE_CHECKING:
     from ._clients import AsyncAPIClient, SyncAPIClient
+    from .types import (
+        AsrOptions,
+        ChatCompletion,
+        ChatCompletionChunk,
+        ChatMessage,
+        ChatStreamOptions,
+        GenerationChunk,
+        GenerationResponse,
+        Message,
+        OcrOptions,
+        ResponseFormat,
+        SearchOptions,
+        Skill,
+        Tool,
+        ToolChoiceFunction,
+        TranslationOptions,
+    )
+
+
+@functools.cache
+def _types() -> Any:
+    """`modelstudio.types`, imported on first use: defining the model classes is most of the
+    cost of importing the package, and a client that is only constructed never needs them."""
+    return importlib.import_module(".types", __package__)
 
 
 def _merge_extra(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
@@ -50,8 +59,14 @@ def _merge_extra(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
         params[key] = encode(value)
 
 
+def _text_generation_response(data: Mapping[str, Any]) -> GenerationResponse:
+    decoded: GenerationResponse = _types().GenerationResponse.from_dict(data)
+    return decoded
+
+
 def _text_generation_chunk(data: Mapping[str, Any]) -> GenerationChunk:
-    return GenerationChunk.from_dict(data)
+    decoded: GenerationChunk = _types().GenerationChunk.from_dict(data)
+    return decoded
 
 
 _TEXT_GENERATION = Endpoint(
@@ -60,7 +75,7 @@ _TEXT_GENERATION = Endpoint(
     endpoint="text-generation",
     wire="native",
     validate=validate_text_generation,
-    decode_response=GenerationResponse.from_dict,
+    decode_response=_text_generation_response,
     decode_chunk=_text_generation_chunk,
 )
 
@@ -939,8 +954,14 @@ class AsyncGeneration:
         return cast("GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]", result)
 
 
+def _multimodal_generation_response(data: Mapping[str, Any]) -> GenerationResponse:
+    decoded: GenerationResponse = _types().GenerationResponse.from_dict(data)
+    return decoded
+
+
 def _multimodal_generation_chunk(data: Mapping[str, Any]) -> GenerationChunk:
-    return GenerationChunk.from_dict(data)
+    decoded: GenerationChunk = _types().GenerationChunk.from_dict(data)
+    return decoded
 
 
 _MULTIMODAL_GENERATION = Endpoint(
@@ -949,7 +970,7 @@ _MULTIMODAL_GENERATION = Endpoint(
     endpoint="multimodal-generation",
     wire="native",
     validate=validate_multimodal_generation,
-    decode_response=GenerationResponse.from_dict,
+    decode_response=_multimodal_generation_response,
     decode_chunk=_multimodal_generation_chunk,
 )
 
@@ -1830,8 +1851,14 @@ class AsyncMultimodal:
         return cast("GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]", result)
 
 
+def _chat_completions_response(data: Mapping[str, Any]) -> ChatCompletion:
+    decoded: ChatCompletion = _types().ChatCompletion.from_dict(data)
+    return decoded
+
+
 def _chat_completions_chunk(data: Mapping[str, Any]) -> ChatCompletionChunk:
-    return ChatCompletionChunk.from_dict(data)
+    decoded: ChatCompletionChunk = _types().ChatCompletionChunk.from_dict(data)
+    return decoded
 
 
 _CHAT_COMPLETIONS = Endpoint(
@@ -1840,7 +1867,7 @@ _CHAT_COMPLETIONS = Endpoint(
     endpoint="compatible",
     wire="openai",
     validate=validate_chat_completions,
-    decode_response=ChatCompletion.from_dict,
+    decode_response=_chat_completions_response,
     decode_chunk=_chat_completions_chunk,
 )
 

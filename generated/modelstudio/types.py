@@ -17,6 +17,8 @@ from ._accumulate import Delta
 from ._serde import _first_of, encode
 
 _new = object.__new__
+_ABSENT: Any = None
+"""What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
 __all__ = [
     "Annotation",
@@ -932,7 +934,7 @@ class ChatImageUrlPart:
         self = _new(cls)
         self.type = get("type", "image_url")
         v = get("image_url")
-        self.image_url = None if v is None else ChatUrl.from_dict(v)
+        self.image_url = _ABSENT if v is None else ChatUrl.from_dict(v)
         self.min_pixels = get("min_pixels")
         self.max_pixels = get("max_pixels")
         if cls._WIRE_KEYS.issuperset(data):
@@ -1036,7 +1038,7 @@ class ChatInputAudioPart:
         self = _new(cls)
         self.type = get("type", "input_audio")
         v = get("input_audio")
-        self.input_audio = None if v is None else ChatInputAudio.from_dict(v)
+        self.input_audio = _ABSENT if v is None else ChatInputAudio.from_dict(v)
         if cls._WIRE_KEYS.issuperset(data):
             self.extra_fields = {}
         else:
@@ -1567,7 +1569,7 @@ class ChatVideoUrlPart:
         self = _new(cls)
         self.type = get("type", "video_url")
         v = get("video_url")
-        self.video_url = None if v is None else ChatUrl.from_dict(v)
+        self.video_url = _ABSENT if v is None else ChatUrl.from_dict(v)
         self.fps = get("fps")
         if cls._WIRE_KEYS.issuperset(data):
             self.extra_fields = {}
@@ -2904,7 +2906,7 @@ class GenerationRequest:
         self = _new(cls)
         self.model = get("model")
         v = get("input")
-        self.input = None if v is None else GenerationInput.from_dict(v)
+        self.input = _ABSENT if v is None else GenerationInput.from_dict(v)
         v = get("parameters")
         self.parameters = None if v is None else GenerationParameters.from_dict(v)
         if cls._WIRE_KEYS.issuperset(data):
@@ -3789,7 +3791,7 @@ class ResponseFormatJsonSchema:
         self = _new(cls)
         self.type = get("type", "json_schema")
         v = get("json_schema")
-        self.json_schema = None if v is None else JsonSchemaFormat.from_dict(v)
+        self.json_schema = _ABSENT if v is None else JsonSchemaFormat.from_dict(v)
         if cls._WIRE_KEYS.issuperset(data):
             self.extra_fields = {}
         else:
@@ -4478,7 +4480,7 @@ class Tool:
         self = _new(cls)
         self.type = get("type", "function")
         v = get("function")
-        self.function = None if v is None else FunctionDefinition.from_dict(v)
+        self.function = _ABSENT if v is None else FunctionDefinition.from_dict(v)
         if cls._WIRE_KEYS.issuperset(data):
             self.extra_fields = {}
         else:
@@ -4639,7 +4641,7 @@ class ToolChoiceFunction:
         self = _new(cls)
         self.type = get("type", "function")
         v = get("function")
-        self.function = None if v is None else ToolChoiceFunctionName.from_dict(v)
+        self.function = _ABSENT if v is None else ToolChoiceFunctionName.from_dict(v)
         if cls._WIRE_KEYS.issuperset(data):
             self.extra_fields = {}
         else:
