@@ -54,10 +54,6 @@ class ModelStudio(SyncAPIClient):
     multimodal: Multimodal
     chat: Chat
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._attach()
-
     def _attach(self) -> None:
         self.generation = Generation(self)
         self.multimodal = Multimodal(self)
@@ -148,10 +144,6 @@ class AsyncModelStudio(AsyncAPIClient):
     generation: AsyncGeneration
     multimodal: AsyncMultimodal
     chat: AsyncChat
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._attach()
 
     def _attach(self) -> None:
         self.generation = AsyncGeneration(self)

@@ -46,6 +46,25 @@ class _ClientBase:
     _settings: Settings
     _raw_response: bool = False
 
+    def _start(self, settings: Settings, owns_http: bool) -> None:
+        """The set-up both clients share, once their settings and connection pool exist."""
+        configure_from_env()
+        settings.warn_if_insecure()
+        self._settings = settings
+        self._owns_http = owns_http
+        self._upload_policies = PolicyCache()
+        self._attach()
+
+    def _attach(self) -> None:
+        """Create the API resources (the generated clients override this)."""
+
+    def _copy_with(self, settings: Settings) -> Any:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone._settings = settings
+        clone._owns_http = False
+        return clone
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self._settings.base_url!r})"
 
@@ -63,7 +82,7 @@ class _ClientBase:
 
         `client.with_raw_response.generation.create(...).headers["x-request-id"]`
         """
-        clone = self._copy_with(self._settings)  # type: ignore[attr-defined]
+        clone = self._copy_with(self._settings)
         clone._raw_response = True
         clone._attach()
         return clone
@@ -109,7 +128,7 @@ class SyncAPIClient(_ClientBase):
         upload: UploadMode | None = None,
         protocol: ProtocolName | None = None,
     ) -> None:
-        self._settings = Settings(
+        settings = Settings(
             upload=upload,
             protocol=protocol,
             api_key=api_key,
@@ -122,20 +141,10 @@ class SyncAPIClient(_ClientBase):
             validation=validation,
             default_headers=default_headers,
         )
-        configure_from_env()
-        self._settings.warn_if_insecure()
-        self._owns_http = http_client is None
-        self._upload_policies = PolicyCache()
         self._http = http_client or httpx.Client(
-            timeout=self._settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
+            timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
-
-    def _copy_with(self, settings: Settings) -> Any:
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._settings = settings
-        clone._owns_http = False
-        return clone
+        self._start(settings, owns_http=http_client is None)
 
     def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
@@ -209,7 +218,7 @@ class AsyncAPIClient(_ClientBase):
         upload: UploadMode | None = None,
         protocol: ProtocolName | None = None,
     ) -> None:
-        self._settings = Settings(
+        settings = Settings(
             upload=upload,
             protocol=protocol,
             api_key=api_key,
@@ -222,20 +231,10 @@ class AsyncAPIClient(_ClientBase):
             validation=validation,
             default_headers=default_headers,
         )
-        configure_from_env()
-        self._settings.warn_if_insecure()
-        self._owns_http = http_client is None
-        self._upload_policies = PolicyCache()
         self._http = http_client or httpx.AsyncClient(
-            timeout=self._settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
+            timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
-
-    def _copy_with(self, settings: Settings) -> Any:
-        clone = object.__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone._settings = settings
-        clone._owns_http = False
-        return clone
+        self._start(settings, owns_http=http_client is None)
 
     async def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
