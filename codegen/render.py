@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,16 @@ ARTEFACTS = {
     "client.py.j2": "_client.py",
     "init.py.j2": "__init__.py",
 }
+
+
+def _union_members(annotations: Iterable[str]) -> list[str]:
+    """The distinct members of the union of these annotations, in first-seen order."""
+    members: list[str] = []
+    for annotation in annotations:
+        for member in annotation.split(" | "):
+            if member not in members:
+                members.append(member)
+    return members
 
 
 class TypeNames:
@@ -58,11 +69,7 @@ class TypeNames:
                 return f"{t.name} | dict[str, Any]"
             return t.name
         if t.kind == "union":
-            parts: list[str] = []
-            for v in t.variants:
-                for p in self._annotation(v).split(" | "):
-                    if p not in parts:
-                        parts.append(p)
+            parts = _union_members(self._annotation(v) for v in t.variants)
             if any(v.kind == "ref" for v in t.variants) and "dict[str, Any]" not in parts:
                 parts.append("dict[str, Any]")
             return " | ".join(parts)
@@ -80,12 +87,7 @@ class TypeNames:
         if t.kind == "ref":
             return f"{t.name} | Mapping[str, Any]"
         if t.kind == "union":
-            parts: list[str] = []
-            for v in t.variants:
-                for p in self.param(v).split(" | "):
-                    if p not in parts:
-                        parts.append(p)
-            return " | ".join(parts)
+            return " | ".join(_union_members(self.param(v) for v in t.variants))
         return self._annotation(t)
 
     def needs_decoding(self, t: ir.TypeRef) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from modelstudio import ModelStudio, ValidationError, parts
 from modelstudio.testing import MockServer
-from tests.test_multimodal_media import mp4_bytes, png_bytes, user
+from tests.media import mp4_bytes, png_bytes, user
 
 D004 = "004_999108d049104343.txt"
 

@@ -28,7 +28,6 @@ from modelstudio.testing import MockServer
 KEY = "sk-transport-secret-0123456789"
 MSG = [{"role": "user", "content": "Hi"}]
 FAST = {"retry-after-ms": "10"}
-GEN = "/services/aigc/text-generation/generation"
 
 
 def ok_body(text: str = "Hello!") -> dict[str, Any]:

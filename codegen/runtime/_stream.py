@@ -54,6 +54,10 @@ _loads = json.loads
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+def _events(count: int) -> str:
+    return f"{count} event{'' if count == 1 else 's'}"
+
+
 def _str_or_none(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -161,12 +165,12 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(
                 f"The stream timed out: no data arrived within the read timeout "
-                f"(after {events} event{'' if events == 1 else 's'}).",
+                f"(after {_events(events)}).",
                 request_id=self.request_id,
             )
         return IncompleteStreamError(
             f"The connection broke before the final event of the stream "
-            f"(after {events} event{'' if events == 1 else 's'}): {exc or type(exc).__name__}",
+            f"(after {_events(events)}): {exc or type(exc).__name__}",
             received_events=events,
             request_id=self.request_id,
         )
@@ -179,18 +183,19 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
             )
 
     def _final_response(self) -> ResponseT:
+        """The response once the stream was read to its end, or the error that stopped it."""
+        if self._error is not None:
+            raise self._error
+        if not self._exhausted and not self._accumulator.finished:
+            events = self._accumulator.events
+            raise IncompleteStreamError(
+                f"The stream was closed before its final event (after {_events(events)}).",
+                received_events=events,
+                request_id=self.request_id,
+            )
         if not self._final:
             self._final.append(self._make_response(self._accumulator.final()))
         return self._final[0]
-
-    def _closed_early(self) -> IncompleteStreamError:
-        events = self._accumulator.events
-        return IncompleteStreamError(
-            f"The stream was closed before its final event "
-            f"(after {events} event{'' if events == 1 else 's'}).",
-            received_events=events,
-            request_id=self.request_id,
-        )
 
 
 class Stream(_StreamCore[ChunkT, ResponseT]):
@@ -290,10 +295,6 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
         if not self._exhausted and self._error is None:
             for _ in self._iterator:
                 pass
-        if self._error is not None:
-            raise self._error
-        if not self._exhausted and not self._accumulator.finished:
-            raise self._closed_early()
         return self._final_response()
 
     def __del__(self) -> None:
@@ -402,8 +403,4 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
         if not self._exhausted and self._error is None:
             async for _ in self._iterator:
                 pass
-        if self._error is not None:
-            raise self._error
-        if not self._exhausted and not self._accumulator.finished:
-            raise self._closed_early()
         return self._final_response()

@@ -87,6 +87,23 @@ class _ClientBase:
         clone._attach()
         return clone
 
+    def _result(
+        self,
+        endpoint: Endpoint,
+        call: PreparedCall,
+        response: httpx.Response,
+        stream_type: type[Stream[Any, Any]] | type[AsyncStream[Any, Any]] | None,
+    ) -> Any:
+        """The answer to a sent call: a stream of `stream_type`, else the decoded response;
+        wrapped in a `RawResponse` (parsed on demand) by `with_raw_response`."""
+
+        def parse() -> Any:
+            if stream_type is not None:
+                return stream_type(response, **_stream_parts(endpoint, call))
+            return decode_json_response(call, response, response.content)
+
+        return RawResponse(response, parse) if self._raw_response else parse()
+
     def _new_settings(self, changes: Mapping[str, Any]) -> Settings:
         current = self._settings
         values: dict[str, Any] = {
@@ -166,16 +183,7 @@ class SyncAPIClient(_ClientBase):
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
             )
         response = self._send(call)
-
-        def parse() -> Any:
-            if stream:
-                return Stream(
-                    response,
-                    **_stream_parts(endpoint, call),
-                )
-            return decode_json_response(call, response, response.content)
-
-        return RawResponse(response, parse) if self._raw_response else parse()
+        return self._result(endpoint, call, response, Stream if stream else None)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         attempt = 0
@@ -256,16 +264,7 @@ class AsyncAPIClient(_ClientBase):
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
             )
         response = await self._send(call)
-
-        def parse() -> Any:
-            if stream:
-                return AsyncStream(
-                    response,
-                    **_stream_parts(endpoint, call),
-                )
-            return decode_json_response(call, response, response.content)
-
-        return RawResponse(response, parse) if self._raw_response else parse()
+        return self._result(endpoint, call, response, AsyncStream if stream else None)
 
     async def _send(self, call: PreparedCall) -> httpx.Response:
         attempt = 0

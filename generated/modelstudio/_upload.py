@@ -16,12 +16,13 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from typing import BinaryIO
 
 import attrs
 import httpx
 
 from ._base_client import PreparedCall, Settings, user_agent
-from ._errors import APIConnectionError, APIStatusError, error_from_response_body
+from ._errors import APIConnectionError, error_from_response_body
 from ._media import OSS_RESOLVE_HEADER, LocalFile, MediaPlan, contains_oss, data_url
 
 POLICY_MARGIN_SECONDS = 15.0
@@ -106,7 +107,30 @@ def _policy_request(
     )
 
 
-def _parse_policy(response: httpx.Response, body: bytes, api_key: str) -> Policy:
+def _upload_request(
+    http: httpx.Client | httpx.AsyncClient,
+    settings: Settings,
+    policy: Policy,
+    key: str,
+    file: LocalFile,
+    fh: BinaryIO,
+) -> httpx.Request:
+    return http.build_request(
+        "POST",
+        policy.upload_host,
+        data=policy.form(key),
+        files={"file": (file.path.name, fh, file.mime)},
+        headers={"User-Agent": user_agent()},
+        timeout=settings.timeout,
+    )
+
+
+def _failed(what: str, exc: httpx.HTTPError) -> APIConnectionError:
+    return APIConnectionError(f"{what} failed: {type(exc).__name__}")
+
+
+def _parse_policy(response: httpx.Response, api_key: str) -> Policy:
+    body = response.content
     if response.status_code >= 400:
         raise error_from_response_body(
             response.status_code, response.headers, body, api_key=api_key
@@ -128,8 +152,16 @@ def _parse_policy(response: httpx.Response, body: bytes, api_key: str) -> Policy
         raise APIConnectionError("The upload policy response was not understood") from exc
 
 
-def _upload_error(response: httpx.Response, body: bytes) -> APIStatusError:
-    return error_from_response_body(response.status_code, response.headers, body)
+def _uploaded(
+    response: httpx.Response, settings: Settings, cache: PolicyCache, model: str, key: str
+) -> str:
+    """The `oss://` URL of the stored object; a refused upload raises (a 403 also drops the
+    cached policy, so the next upload fetches a new one)."""
+    if response.status_code >= 400:
+        if response.status_code == 403:
+            cache.drop(_cache_key(settings, model))
+        raise error_from_response_body(response.status_code, response.headers, response.content)
+    return f"oss://{key}"
 
 
 def _apply(file: LocalFile, url: str) -> None:
@@ -168,12 +200,8 @@ def _policy_sync(
         try:
             response = http.send(_policy_request(http, settings, model, extra_headers))
         except httpx.HTTPError as exc:
-            raise APIConnectionError(f"Upload policy request failed: {type(exc).__name__}") from exc
-        try:
-            body = response.read()
-        finally:
-            response.close()
-        policy = _parse_policy(response, body, settings.api_key)
+            raise _failed("Upload policy request", exc) from exc
+        policy = _parse_policy(response, settings.api_key)
         cache.put(key, policy)
     return policy
 
@@ -191,22 +219,10 @@ def upload_file_sync(
     key = policy.object_key(file.path.name)
     try:
         with open(file.path, "rb") as fh:
-            response = http.post(
-                policy.upload_host,
-                data=policy.form(key),
-                files={"file": (file.path.name, fh, file.mime)},
-                headers={"User-Agent": user_agent()},
-                timeout=settings.timeout,
-            )
+            response = http.send(_upload_request(http, settings, policy, key, file, fh))
     except httpx.HTTPError as exc:
-        raise APIConnectionError(
-            f"Upload of {file.path.name} failed: {type(exc).__name__}"
-        ) from exc
-    if response.status_code >= 400:
-        if response.status_code == 403:
-            cache.drop(_cache_key(settings, model))
-        raise _upload_error(response, response.content)
-    return f"oss://{key}"
+        raise _failed(f"Upload of {file.path.name}", exc) from exc
+    return _uploaded(response, settings, cache, model, key)
 
 
 def resolve_sync(
@@ -243,12 +259,8 @@ async def _policy_async(
         try:
             response = await http.send(_policy_request(http, settings, model, extra_headers))
         except httpx.HTTPError as exc:
-            raise APIConnectionError(f"Upload policy request failed: {type(exc).__name__}") from exc
-        try:
-            body = await response.aread()
-        finally:
-            await response.aclose()
-        policy = _parse_policy(response, body, settings.api_key)
+            raise _failed("Upload policy request", exc) from exc
+        policy = _parse_policy(response, settings.api_key)
         cache.put(key, policy)
     return policy
 
@@ -266,22 +278,10 @@ async def upload_file_async(
     key = policy.object_key(file.path.name)
     try:
         with open(file.path, "rb") as fh:
-            response = await http.post(
-                policy.upload_host,
-                data=policy.form(key),
-                files={"file": (file.path.name, fh, file.mime)},
-                headers={"User-Agent": user_agent()},
-                timeout=settings.timeout,
-            )
+            response = await http.send(_upload_request(http, settings, policy, key, file, fh))
     except httpx.HTTPError as exc:
-        raise APIConnectionError(
-            f"Upload of {file.path.name} failed: {type(exc).__name__}"
-        ) from exc
-    if response.status_code >= 400:
-        if response.status_code == 403:
-            cache.drop(_cache_key(settings, model))
-        raise _upload_error(response, response.content)
-    return f"oss://{key}"
+        raise _failed(f"Upload of {file.path.name}", exc) from exc
+    return _uploaded(response, settings, cache, model, key)
 
 
 async def resolve_async(

@@ -8,6 +8,7 @@ import select
 import socket
 import socketserver
 import struct
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -193,6 +194,13 @@ class MockHTTPServer(ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         self._connections: dict[socket.socket, threading.Thread] = {}
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that resets or drops its connection (as the fault-injection tests make it
+        # do) is normal traffic for a mock server, not an error to print.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     def server_bind(self) -> None:
         # Skip HTTPServer.server_bind: its getfqdn() can stall on a DNS lookup.

@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -256,6 +256,20 @@ def build_answer(
     return Answer(reasoning, text, calls, input_tokens, media_tokens)
 
 
+def answer_for(messages: list[Any], model: str, options: Mapping[str, Any]) -> Answer:
+    """`build_answer` with the options of a request: native `parameters` or an OpenAI body."""
+    thinking = options.get("enable_thinking")
+    tools = options.get("tools")
+    return build_answer(
+        messages,
+        model=model,
+        thinking=thinking if isinstance(thinking, bool) else None,
+        tools=tools if isinstance(tools, list) else None,
+        tool_choice=options.get("tool_choice"),
+        parallel_tool_calls=options.get("parallel_tool_calls") is True,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Streaming steps shared by both protocols
 # ---------------------------------------------------------------------------------------------
@@ -460,16 +474,7 @@ class Simulator:
         try:
             body, messages = self._native_request(req)
             params = body.get("parameters") or {}
-            answer = build_answer(
-                messages,
-                model=str(body["model"]),
-                thinking=params.get("enable_thinking")
-                if isinstance(params.get("enable_thinking"), bool)
-                else None,
-                tools=params.get("tools") if isinstance(params.get("tools"), list) else None,
-                tool_choice=params.get("tool_choice"),
-                parallel_tool_calls=params.get("parallel_tool_calls") is True,
-            )
+            answer = answer_for(messages, str(body["model"]), params)
         except ProtocolError as exc:
             if stream:
                 payload = {"code": exc.code, "message": exc.message, "request_id": request_id}
@@ -560,16 +565,7 @@ class Simulator:
                 self._run_validate(body)
             except ProtocolError as exc:
                 raise ProtocolError(exc.status, "invalid_parameter_error", exc.message) from None
-            answer = build_answer(
-                messages,
-                model=str(body["model"]),
-                thinking=body.get("enable_thinking")
-                if isinstance(body.get("enable_thinking"), bool)
-                else None,
-                tools=body.get("tools") if isinstance(body.get("tools"), list) else None,
-                tool_choice=body.get("tool_choice"),
-                parallel_tool_calls=body.get("parallel_tool_calls") is True,
-            )
+            answer = answer_for(messages, str(body["model"]), body)
         except ProtocolError as exc:
             return self._openai_error(exc.status, exc.code, exc.message, request_id)
         shape = _OpenAIShape(answer, str(body["model"]), request_id)
