@@ -384,15 +384,16 @@ def test_protocol_is_checked_and_kept_by_with_options() -> None:
 
 def test_the_openai_package_gets_answers_from_the_mock(srv: MockServer) -> None:
     with openai.OpenAI(api_key=KEY, base_url=srv.compatible_base_url, max_retries=0) as oc:
+        # qwen3.7-plus thinks without streaming (page 004); qwen-plus would need stream=True.
         completion = oc.chat.completions.create(
-            model="qwen-plus",
+            model="qwen3.7-plus",
             messages=[{"role": "user", "content": "hello"}],
             extra_body={"enable_thinking": True},
         )
         pieces = []
         usage = None
         for chunk in oc.chat.completions.create(
-            model="qwen-plus",
+            model="qwen3.7-plus",
             messages=[{"role": "user", "content": "hello"}],
             stream=True,
             stream_options={"include_usage": True},

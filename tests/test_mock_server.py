@@ -161,7 +161,12 @@ def test_answers_are_deterministic_and_usage_counts_all_messages(client: httpx.C
 
 
 def test_thinking_answer_has_reasoning_first(client: httpx.Client) -> None:
-    r = client.post(TEXT, json=gen_body("hi", result_format="message", enable_thinking=True))
+    # qwen3.6-plus thinks without streaming (page 004); the mock checks the table as well.
+    body = {
+        **gen_body("hi", result_format="message", enable_thinking=True),
+        "model": "qwen3.6-plus",
+    }
+    r = client.post(TEXT, json=body)
     message = r.json()["output"]["choices"][0]["message"]
     assert message["reasoning_content"]
     assert message["content"] == "Echo: hi"
@@ -169,8 +174,29 @@ def test_thinking_answer_has_reasoning_first(client: httpx.Client) -> None:
     assert usage["output_tokens_details"]["reasoning_tokens"] > 0
     assert usage["output_tokens"] == usage["output_tokens_details"]["reasoning_tokens"] + 2
 
-    r = client.post(TEXT, json={**gen_body("hi", result_format="message"), "model": "qwq-plus"})
-    assert "reasoning_content" in r.json()["output"]["choices"][0]["message"]
+    r = client.post(
+        TEXT,
+        json={**gen_body("hi", result_format="message"), "model": "qwq-plus"},
+        headers={"X-DashScope-SSE": "enable"},
+    )
+    assert '"reasoning_content":"' in r.text
+
+
+def test_requests_are_checked_against_the_spec_like_the_service_does() -> None:
+    auth = {"Authorization": "Bearer sk-x"}
+    with MockServer() as server:
+        url = server.base_url + TEXT
+        r = httpx.post(url, json=gen_body(temperature=2.5), headers=auth)
+        assert r.status_code == 400
+        assert r.json()["code"] == "InvalidParameter"
+        assert r.json()["message"] == "Parameter temperature must be >= 0 and < 2 (got 2.5)."
+        # thinking-only models answer only when streamed (a per-model rule of the table)
+        r = httpx.post(url, json={**gen_body(), "model": "qwq-plus"}, headers=auth)
+        assert r.status_code == 400
+        assert "stream=True" in r.json()["message"]
+    with MockServer(check_spec=False) as server:
+        url = server.base_url + TEXT
+        assert httpx.post(url, json=gen_body(temperature=2.5), headers=auth).status_code == 200
 
 
 def test_tool_call_then_tool_result(client: httpx.Client) -> None:
@@ -388,16 +414,16 @@ def test_bad_streaming_request_is_an_error_event(client: httpx.Client) -> None:
 
 def test_validate_hook() -> None:
     def validate(body: dict[str, Any]) -> str | None:
-        temperature = body.get("parameters", {}).get("temperature", 0)
-        return "Temperature should be in [0.0, 2.0)" if temperature >= 2 else None
+        seed = body.get("parameters", {}).get("seed")
+        return "This test server refuses seed 42." if seed == 42 else None
 
     with MockServer(validate=validate) as server:
         url = server.base_url + TEXT
         auth = {"Authorization": "Bearer sk-x"}
-        r = httpx.post(url, json=gen_body(temperature=2.5), headers=auth)
+        r = httpx.post(url, json=gen_body(seed=42), headers=auth)
         assert r.status_code == 400
-        assert r.json()["message"] == "Temperature should be in [0.0, 2.0)"
-        assert httpx.post(url, json=gen_body(temperature=0.5), headers=auth).status_code == 200
+        assert r.json()["message"] == "This test server refuses seed 42."
+        assert httpx.post(url, json=gen_body(seed=7), headers=auth).status_code == 200
 
 
 def test_unknown_path_is_404_json(client: httpx.Client) -> None:

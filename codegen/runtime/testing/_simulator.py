@@ -17,6 +17,7 @@ import attrs
 
 from ._models import RecordedRequest
 from ._script import Reply, StreamErrorScript
+from ._spec_check import spec_problem
 from ._wire import (
     JSON_CONTENT_TYPE,
     OPENAI_DONE,
@@ -329,9 +330,11 @@ class Simulator:
         validate: Validator | None,
         base_url: Callable[[], str],
         event_delay: float = 0.0,
+        check_spec: bool = True,
     ) -> None:
         self.api_key = api_key
         self.validate = validate
+        self.check_spec = check_spec
         self.base_url = base_url
         self.event_delay = event_delay
         self.uploads: dict[str, bytes] = {}
@@ -445,10 +448,11 @@ class Simulator:
                         400, "InvalidParameter", f"The OSS object {url} does not exist."
                     )
 
-    def _run_validate(self, body: dict[str, Any]) -> None:
-        if self.validate is None:
-            return
-        problem = self.validate(body)
+    def _run_validate(self, req: RecordedRequest, body: dict[str, Any], stream: bool) -> None:
+        """The spec's rules (unless turned off), then the caller's own `validate` hook."""
+        problem = spec_problem(req.path, body, stream) if self.check_spec else None
+        if problem is None and self.validate is not None:
+            problem = self.validate(body)
         if problem:
             raise ProtocolError(400, "InvalidParameter", problem)
 
@@ -470,7 +474,7 @@ class Simulator:
         )
         multimodal = req.path.rstrip("/") == MULTIMODAL_GENERATION
         try:
-            body, messages = self._native_request(req)
+            body, messages = self._native_request(req, stream)
             params = body.get("parameters") or {}
             answer = answer_for(messages, str(body["model"]), params)
         except ProtocolError as exc:
@@ -506,7 +510,9 @@ class Simulator:
             )
         return self._stream_reply(events, request_id)
 
-    def _native_request(self, req: RecordedRequest) -> tuple[dict[str, Any], list[Any]]:
+    def _native_request(
+        self, req: RecordedRequest, stream: bool
+    ) -> tuple[dict[str, Any], list[Any]]:
         body = req.json
         if not isinstance(body, dict):
             raise ProtocolError(400, "InvalidParameter", "Request body is not valid JSON.")
@@ -525,7 +531,9 @@ class Simulator:
             raise ProtocolError(400, "InvalidParameter", "Field required: input.messages")
         self._check_messages(messages)
         self._check_urls(req, messages)
-        self._run_validate(body)
+        # A legacy `input.prompt` request is checked as the one-message request it stands for.
+        checked = body if "messages" in inp else {**body, "input": {**inp, "messages": messages}}
+        self._run_validate(req, checked, stream)
         return body, messages
 
     # -- OpenAI-compatible ----------------------------------------------------------------------
@@ -560,7 +568,7 @@ class Simulator:
                 self._check_messages(messages)
                 assert isinstance(messages, list)
                 self._check_urls(req, messages)
-                self._run_validate(body)
+                self._run_validate(req, body, body.get("stream") is True)
             except ProtocolError as exc:
                 raise ProtocolError(exc.status, "invalid_parameter_error", exc.message) from None
             answer = answer_for(messages, str(body["model"]), body)

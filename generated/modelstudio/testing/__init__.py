@@ -33,8 +33,11 @@ class MockServer:
     """A DashScope look-alike on loopback; use as a context manager or `start()` / `stop()`.
 
     `api_key`: when set, any other bearer key gets 401 InvalidApiKey; when None, any non-empty
-    key is accepted. `validate`: called with each generation request body (after the built-in
-    checks); a returned string becomes a 400 InvalidParameter with that message.
+    key is accepted. Every generation request is checked against the spec with the SDK's own
+    generated validators (types, ranges, cross-field and per-model rules), as the service checks
+    it: a broken rule gets 400 InvalidParameter (`check_spec=False` turns this off). `validate`:
+    called with each request body after those checks; a returned string becomes a 400
+    InvalidParameter with that message.
     `event_delay`: seconds between simulated stream events (0 in tests; demos may slow down).
     """
 
@@ -46,6 +49,7 @@ class MockServer:
         *,
         validate: Validator | None = None,
         event_delay: float = 0.0,
+        check_spec: bool = True,
     ) -> None:
         self._host = host
         self._port = port
@@ -53,7 +57,11 @@ class MockServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._simulator = Simulator(
-            api_key=api_key, validate=validate, base_url=lambda: self.url, event_delay=event_delay
+            api_key=api_key,
+            validate=validate,
+            base_url=lambda: self.url,
+            event_delay=event_delay,
+            check_spec=check_spec,
         )
         self._server: MockHTTPServer | None = None
         self._thread: threading.Thread | None = None
