@@ -58,6 +58,22 @@ def _events(count: int) -> str:
     return f"{count} event{'' if count == 1 else 's'}"
 
 
+def _plain_data(sse: ServerSentEvent) -> dict[str, Any] | None:
+    """The data of an ordinary chunk event (a JSON object carrying no error), decoded with the
+    JSON scanner directly: the per-event fast path. None hands the event to `_chunk`, which
+    deals with errors, `[DONE]`, surrounding whitespace and bad JSON."""
+    if sse.event == "error":
+        return None
+    text = sse.data
+    try:
+        data, end = _scan(text, 0)
+    except (StopIteration, ValueError):
+        return None
+    if end != len(text) or data.__class__ is not dict or data.get("code") or data.get("error"):
+        return None
+    return data
+
+
 def _str_or_none(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value.strip()
@@ -223,30 +239,17 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
         decoder = SSEDecoder()
         feed = decoder.feed
         handle = self._chunk
-        scan = _scan
+        plain = _plain_data
         add = self._accumulator.add
         make_chunk = self._make_chunk
         try:
             try:
                 for raw in self._response.iter_bytes():
                     for sse in feed(raw):
-                        # Inlined fast path of _chunk(): a JSON object without an error code.
-                        if sse.event != "error":
-                            text = sse.data
-                            try:
-                                data, end = scan(text, 0)
-                            except (StopIteration, ValueError):
-                                data = None
-                            else:
-                                if end != len(text):
-                                    data = None
-                            if (
-                                data.__class__ is dict
-                                and not data.get("code")
-                                and not data.get("error")
-                            ):
-                                yield make_chunk(data, add(data))
-                                continue
+                        data = plain(sse)
+                        if data is not None:
+                            yield make_chunk(data, add(data))
+                            continue
                         chunk = handle(sse)
                         if chunk is not None:
                             yield chunk
@@ -332,30 +335,17 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
         decoder = SSEDecoder()
         feed = decoder.feed
         handle = self._chunk
-        scan = _scan
+        plain = _plain_data
         add = self._accumulator.add
         make_chunk = self._make_chunk
         try:
             try:
                 async for raw in self._response.aiter_bytes():
                     for sse in feed(raw):
-                        # Inlined fast path of _chunk(): a JSON object without an error code.
-                        if sse.event != "error":
-                            text = sse.data
-                            try:
-                                data, end = scan(text, 0)
-                            except (StopIteration, ValueError):
-                                data = None
-                            else:
-                                if end != len(text):
-                                    data = None
-                            if (
-                                data.__class__ is dict
-                                and not data.get("code")
-                                and not data.get("error")
-                            ):
-                                yield make_chunk(data, add(data))
-                                continue
+                        data = plain(sse)
+                        if data is not None:
+                            yield make_chunk(data, add(data))
+                            continue
                         chunk = handle(sse)
                         if chunk is not None:
                             yield chunk
