@@ -12,10 +12,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 regenerate: $(STAMP)
-	$(PY) -m codegen $(SPEC) --out generated/modelstudio
+	$(PY) -m codegen $(SPEC) --out generated
 
 check: $(STAMP)
-	$(PY) -m codegen $(SPEC) --out generated/modelstudio --check
+	$(PY) -m codegen $(SPEC) --out generated --check
 	$(PY) -m openapi_spec_validator $(SPEC)
 	$(VENV)/bin/ruff check codegen generated tests bench
 	$(VENV)/bin/ruff format --check codegen generated tests bench

@@ -1,4 +1,5 @@
-"""`python -m codegen SPEC --out DIR [--check]`: regenerate the package or check it is current."""
+"""`python -m codegen SPEC --out DIR [--check] [--binding NAME]`: regenerate every binding under
+DIR/<binding>/, or check that they are current."""
 
 from __future__ import annotations
 
@@ -6,27 +7,35 @@ import argparse
 import sys
 from pathlib import Path
 
-from .pipeline import generate, write_or_check
+from .bindings import bindings
+from .core.files import write_or_check
+from .core.load import load
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument("spec", type=Path)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the generated/ folder")
     parser.add_argument("--check", action="store_true", help="fail if --out differs")
+    parser.add_argument("--binding", action="append", help="only these bindings (repeatable)")
     args = parser.parse_args(argv)
-    result = generate(args.spec)
-    if result.problems:
-        for problem in result.problems:
+    spec, problems = load(args.spec)
+    if spec is None:
+        for problem in problems:
             print(problem, file=sys.stderr)
-        print(f"{len(result.problems)} problem(s) in {args.spec}", file=sys.stderr)
+        print(f"{len(problems)} problem(s) in {args.spec}", file=sys.stderr)
         return 1
-    stale = write_or_check(result.files, args.out, check=args.check)
-    if args.check and stale:
-        for name in stale:
-            print(f"{args.out / name}: differs from a fresh regeneration", file=sys.stderr)
-        return 1
-    return 0
+    failed = False
+    for binding in bindings():
+        if args.binding and binding.name not in args.binding:
+            continue
+        out = args.out / binding.name
+        stale = write_or_check(binding.generate(spec), out, check=args.check, keep=binding.keep)
+        if args.check and stale:
+            failed = True
+            for name in stale:
+                print(f"{out / name}: differs from a fresh regeneration", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

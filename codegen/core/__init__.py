@@ -1,0 +1,1 @@
+"""The language-neutral core: YAML with line numbers -> problems or the IR; file output."""

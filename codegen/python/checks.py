@@ -1,0 +1,281 @@
+"""Writes the Python source of the request validators: one function per request schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..core import ir
+
+PRIMITIVE_TEST = {
+    "str": ("isinstance({x}, str)", "must be a string"),
+    "int": ("isinstance({x}, int) and not isinstance({x}, bool)", "must be an integer"),
+    "float": ("isinstance({x}, (int, float)) and not isinstance({x}, bool)", "must be a number"),
+    "bool": ("isinstance({x}, bool)", "must be a boolean"),
+    "dict": ("isinstance({x}, dict)", "must be an object"),
+}
+
+
+def request_schemas(spec: ir.Spec) -> list[ir.Schema]:
+    """The schemas reachable from the operations' request bodies, in spec order."""
+    by_name = {s.name: s for s in spec.schemas}
+    seen: set[str] = set()
+    stack = [op.request for op in spec.operations]
+
+    def walk(t: ir.TypeRef) -> None:
+        if t.kind == "ref" and t.name:
+            stack.append(t.name)
+        if t.items:
+            walk(t.items)
+        for v in t.variants:
+            walk(v)
+
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        schema = by_name[name]
+        for f in schema.fields:
+            walk(f.type)
+        for v in schema.variants:
+            walk(v)
+    return [s for s in spec.schemas if s.name in seen]
+
+
+def describe(t: ir.TypeRef) -> str:
+    """How a type reads in an error message."""
+    if t.constraint.has_const:
+        return repr(t.constraint.const)
+    if t.kind == "list":
+        assert t.items is not None
+        return f"a list of {describe(t.items)}"
+    if t.kind == "ref":
+        return f"a {t.name} object"
+    if t.kind == "union":
+        return " or ".join(describe(v) for v in t.variants)
+    return {"str": "strings", "int": "integers", "float": "numbers", "bool": "booleans"}.get(
+        t.kind, "values"
+    )
+
+
+def fmt_number(value: float) -> str:
+    return repr(int(value)) if float(value).is_integer() else repr(value)
+
+
+class CheckWriter:
+    """Emits statements that append `Problem`s to `out` for a value `x` at `path`."""
+
+    def __init__(self, spec: ir.Spec) -> None:
+        self.by_name = {s.name: s for s in spec.schemas}
+        self.patterns: dict[str, str] = {}
+        self.counter = 0
+
+    def pattern_name(self, pattern: str) -> str:
+        if pattern not in self.patterns:
+            self.patterns[pattern] = f"_PATTERN_{len(self.patterns)}"
+        return self.patterns[pattern]
+
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}{self.counter}"
+
+    def value(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
+        pad = " " * indent
+
+        def fail(rule: str) -> str:
+            return f"{pad}    out.append(Problem({path}, {x}, {rule!r}, {docs}))"
+
+        c = t.constraint
+        lines: list[str] = []
+        if c.has_const:
+            return [f"{pad}if {x} != {c.const!r}:", fail(f"must be {c.const!r}")]
+        if t.kind == "ref":
+            return [f"{pad}_check_{t.name}({x}, {path}, out)"]
+        if t.kind == "union":
+            return self.union(t, x, path, docs, indent)
+        if t.kind == "list":
+            assert t.items is not None
+            lines += [f"{pad}if not isinstance({x}, list):", fail("must be a list")]
+            if c.min_items is not None:
+                lines += [f"{pad}elif len({x}) < {c.min_items}:",
+                          fail(f"must have at least {c.min_items} item(s)")]  # fmt: skip
+            if c.max_items is not None:
+                lines += [f"{pad}elif len({x}) > {c.max_items}:",
+                          fail(f"must have at most {c.max_items} item(s)")]  # fmt: skip
+            item = self.fresh("item")
+            index = self.fresh("i")
+            inner = self.value(
+                t.items, item, f'{path} + "[" + str({index}) + "]"', docs, indent + 8
+            )
+            if inner:
+                lines += [f"{pad}else:", f"{pad}    for {index}, {item} in enumerate({x}):", *inner]
+            return lines
+        if t.kind in PRIMITIVE_TEST:
+            test, rule = PRIMITIVE_TEST[t.kind]
+            lines += [f"{pad}if not ({test.format(x=x)}):", fail(rule)]
+            lines += self.bounds(c, x, fail, pad)
+            return lines
+        return lines
+
+    def bounds(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
+        lines: list[str] = []
+        if c.enum is not None:
+            allowed = ", ".join(repr(v) for v in c.enum)
+            lines += [f"{pad}elif {x} not in ({allowed},):", fail(f"must be one of {allowed}")]
+        lo = hi = None
+        if c.minimum is not None:
+            lo = (f"{x} < {c.minimum!r}", f">= {fmt_number(c.minimum)}")
+        if c.exclusive_minimum is not None:
+            lo = (f"{x} <= {c.exclusive_minimum!r}", f"> {fmt_number(c.exclusive_minimum)}")
+        if c.maximum is not None:
+            hi = (f"{x} > {c.maximum!r}", f"<= {fmt_number(c.maximum)}")
+        if c.exclusive_maximum is not None:
+            hi = (f"{x} >= {c.exclusive_maximum!r}", f"< {fmt_number(c.exclusive_maximum)}")
+        if lo or hi:
+            tests = " or ".join(b[0] for b in (lo, hi) if b)
+            ranges = " and ".join(b[1] for b in (lo, hi) if b)
+            lines += [f"{pad}elif {tests}:", fail(f"must be {ranges}")]
+        if c.min_length is not None:
+            lines += [f"{pad}elif len({x}) < {c.min_length}:",
+                      fail(f"must be at least {c.min_length} characters")]  # fmt: skip
+        if c.max_length is not None:
+            lines += [f"{pad}elif len({x}) > {c.max_length}:",
+                      fail(f"must be at most {c.max_length} characters")]  # fmt: skip
+        if c.pattern is not None:
+            name = self.pattern_name(c.pattern)
+            lines += [f"{pad}elif not {name}.search({x}):",
+                      fail(f"must match {c.pattern}")]  # fmt: skip
+        return lines
+
+    def union(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
+        """Accept the value when any variant accepts it; else one problem naming them all."""
+        pad = " " * indent
+        ok = self.fresh("ok")
+        lines = [f"{pad}{ok} = False"]
+        for variant in t.variants:
+            trial = self.fresh("trial")
+            lines.append(f"{pad}if not {ok}:")
+            lines.append(f"{pad}    {trial}: list[Problem] = []")
+            body = self.value(variant, x, path, docs, indent + 4)
+            lines += [
+                line.replace("out.append(", f"{trial}.append(").replace(", out)", f", {trial})")
+                for line in body
+            ]
+            lines.append(f"{pad}    {ok} = not {trial}")
+        lines += [
+            f"{pad}if not {ok}:",
+            f"{pad}    out.append(Problem({path}, {x}, {('must be ' + describe(t))!r}, {docs}))",
+        ]
+        return lines
+
+    def schema(self, schema: ir.Schema) -> list[str]:
+        docs = repr("; ".join(schema.docs))
+        lines = [f"def _check_{schema.name}(value: Any, path: str, out: list[Problem]) -> None:"]
+        if schema.is_union:
+            return lines + self.union_schema(schema, docs)
+        lines += [
+            "    if not isinstance(value, dict):",
+            f"        out.append(Problem(path, value, 'must be an object', {docs}))",
+            "        return",
+        ]
+        for f in schema.fields:
+            fdocs = repr("; ".join(f.docs))
+            fpath = f'path + ".{f.wire_name}"'
+            x = self.fresh("v")
+            lines.append(f"    {x} = value.get({f.wire_name!r})")
+            if f.required:
+                lines += [
+                    f"    if {x} is None:",
+                    f"        out.append(Problem({fpath}, None, 'is required', {fdocs}))",
+                ]
+                body = self.value(f.type, x, fpath, fdocs, 8)
+                if body:
+                    lines += ["    else:", *body]
+            else:
+                body = self.value(f.type, x, fpath, fdocs, 8)
+                if body:
+                    lines += [f"    if {x} is not None:", *body]
+        if schema.closed:
+            known = ", ".join(repr(f.wire_name) for f in schema.fields)
+            lines += [
+                f"    for key in value.keys() - {{{known}}}:",
+                f"        out.append(Problem(path + '.' + key, value[key], 'is not a known field', {docs}))",
+            ]
+        return lines
+
+    def union_schema(self, schema: ir.Schema, docs: str) -> list[str]:
+        disc = schema.discriminator
+        if disc is not None:
+            allowed = ", ".join(repr(v) for v, _ in disc.mapping)
+            lines = [
+                "    if not isinstance(value, dict):",
+                f"        out.append(Problem(path, value, 'must be an object', {docs}))",
+                "        return",
+                f"    kind = value.get({disc.property!r})",
+            ]
+            for i, (tag, target) in enumerate(disc.mapping):
+                lines += [
+                    f"    {'if' if i == 0 else 'elif'} kind == {tag!r}:",
+                    f"        _check_{target}(value, path, out)",
+                ]
+            lines += [
+                "    else:",
+                f"        out.append(Problem(path + '.{disc.property}', kind, {('must be one of ' + allowed)!r}, {docs}))",
+            ]
+            return lines
+        names = [str(v.name) for v in schema.variants if v.kind == "ref"]
+        lines = ["    if isinstance(value, dict):"]
+        for name in names:
+            lines += [
+                f"        if _has_keys(value, {tuple(self.by_name[name].required_keys)!r}):",
+                f"            _check_{name}(value, path, out)",
+                "            return",
+            ]
+        kinds = " or ".join(
+            "{" + ", ".join(repr(k) for k in self.by_name[n].required_keys) + "}" for n in names
+        )
+        lines += [
+            f"    out.append(Problem(path, value, {('must be an object with ' + kinds)!r}, {docs}))"
+        ]
+        return lines
+
+    def rules(self, schema_name: str, rules: tuple[ir.Rule, ...]) -> list[str]:
+        lines = [
+            f"def _rules_{schema_name}(params: Mapping[str, Any], stream: bool, out: list[Problem]) -> None:"
+        ]
+        if not rules:
+            return [*lines, "    return"]
+        for rule in rules:
+            when = " and ".join(self.condition(c) for c in rule.when) or "True"
+            broken = " or ".join(self.condition(c, negate=True) for c in rule.then) or "False"
+            first = rule.then[0].path if rule.then else rule.id
+            value = "stream" if first == "$stream" else _param(first)
+            docs = "; ".join(rule.docs)
+            lines += [
+                f"    if {when} and ({broken}):",
+                f"        out.append(Problem({first!r}, {value}, {rule.message!r}, {docs!r}))",
+            ]
+        return lines
+
+    def condition(self, c: ir.Condition, negate: bool = False) -> str:
+        """A Python test for the condition (or for its negation)."""
+        x = "stream" if c.path == "$stream" else _param(c.path)
+        op, value = c.op, c.value
+        if op == "absent":
+            op, value = "present", not value
+        if op == "not_const":
+            op, negate = "const", not negate
+        if op == "present":
+            return f"{x} is {'' if bool(value) == negate else 'not '}None"
+        if op == "const":
+            if isinstance(value, bool) or value is None:
+                return f"{x} is {'not ' if negate else ''}{value!r}"
+            return f"{x} {'!=' if negate else '=='} {value!r}"
+        return f"{x} {'not in' if negate else 'in'} {tuple(value)!r}"
+
+
+def _param(path: str) -> str:
+    """The expression for the parameter at a dotted path (`params` is always a mapping)."""
+    if "." in path:
+        return f"_at(params, {path!r})"
+    return f"params.get({path!r})"

@@ -1,0 +1,341 @@
+"""IR -> package source: the Jinja2 environment and the helpers templates call."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..core import ir
+from ..core.load import pascal
+from .checks import CheckWriter, request_schemas
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+# template -> path of the file it renders, relative to the package root
+ARTEFACTS = {
+    "types.py.j2": "types.py",
+    "validation.py.j2": "_validation.py",
+    "model_table.py.j2": "_model_table.py",
+    "resources.py.j2": "resources.py",
+    "client.py.j2": "_client.py",
+    "init.py.j2": "__init__.py",
+}
+
+
+def _union_members(annotations: Iterable[str]) -> list[str]:
+    """The distinct members of the union of these annotations, in first-seen order."""
+    members: list[str] = []
+    for annotation in annotations:
+        for member in annotation.split(" | "):
+            if member not in members:
+                members.append(member)
+    return members
+
+
+class TypeNames:
+    """Python spellings of IR types, in the context of one spec."""
+
+    def __init__(self, spec: ir.Spec) -> None:
+        self.spec = spec
+        self.by_name = {s.name: s for s in spec.schemas}
+
+    def annotation(self, t: ir.TypeRef) -> str:
+        """The attribute annotation of a decoded value (responses may carry raw dicts)."""
+        base = self._annotation(t)
+        return f"{base} | None" if t.nullable and base != "Any" else base
+
+    def _annotation(self, t: ir.TypeRef) -> str:
+        if t.kind in ("str", "int", "float", "bool"):
+            if t.constraint.has_const:
+                return f"Literal[{t.constraint.const!r}]"
+            return t.kind
+        if t.kind == "dict":
+            return "dict[str, Any]"
+        if t.kind == "list":
+            assert t.items is not None
+            return f"list[{self._annotation(t.items)}]"
+        if t.kind == "ref":
+            assert t.name is not None
+            target = self.by_name[t.name]
+            if target.is_union and target.discriminator is None:
+                return f"{t.name} | dict[str, Any]"
+            return t.name
+        if t.kind == "union":
+            parts = _union_members(self._annotation(v) for v in t.variants)
+            if any(v.kind == "ref" for v in t.variants) and "dict[str, Any]" not in parts:
+                parts.append("dict[str, Any]")
+            return " | ".join(parts)
+        return "Any"
+
+    def param(self, t: ir.TypeRef) -> str:
+        """The annotation of a keyword argument: classes or plain dicts, enums as Literal."""
+        if t.kind == "str" and t.constraint.enum:
+            return "Literal[" + ", ".join(repr(v) for v in t.constraint.enum) + "]"
+        if t.kind == "float":
+            return "float"
+        if t.kind == "list":
+            assert t.items is not None
+            return f"Sequence[{self.param(t.items)}]"
+        if t.kind == "ref":
+            return f"{t.name} | Mapping[str, Any]"
+        if t.kind == "union":
+            return " | ".join(_union_members(self.param(v) for v in t.variants))
+        return self._annotation(t)
+
+    def needs_decoding(self, t: ir.TypeRef) -> bool:
+        if t.kind == "ref":
+            return True
+        if t.kind == "list":
+            assert t.items is not None
+            return self.needs_decoding(t.items)
+        return t.kind == "union" and any(self.needs_decoding(v) for v in t.variants)
+
+    def decoder(self, t: ir.TypeRef) -> str:
+        """An expression: a function that turns a wire object into the typed value (lists are
+        decoded inline by `decode_field`)."""
+        if t.kind == "ref":
+            assert t.name is not None
+            if self.by_name[t.name].is_union:
+                return f"_decode_{t.name}"
+            return f"{t.name}.from_dict"
+        if t.kind == "union":
+            names = ", ".join(str(v.name) for v in t.variants if v.kind == "ref")
+            return f"_first_of(({names},))"
+        raise ValueError(f"no object decoder for a {t.kind}")
+
+    def _decoded_list(self, t: ir.TypeRef) -> ir.TypeRef | None:
+        """The list type `decoder(t)` decodes as a list of items, or None when it does not."""
+        if t.kind == "list":
+            return t
+        if t.kind == "union" and not any(v.kind == "ref" for v in t.variants):
+            return next(v for v in t.variants if v.kind == "list" and self.needs_decoding(v))
+        return None
+
+    def decode_field(self, t: ir.TypeRef, var: str, none: str = "None", depth: int = 0) -> str:
+        """An expression decoding the wire value `var` the way `decoder(t)` does (None becomes
+        `none`, a non-list where a list is expected is kept as received), but straight-line: no
+        helper call or closure per value on the decoding hot path."""
+        lst = self._decoded_list(t)
+        if lst is None:
+            return f"{none} if {var} is None else {self.decoder(t)}({var})"
+        assert lst.items is not None
+        item = f"i{depth}" if depth else "i"
+        inner = self._decode_item(lst.items, item, depth + 1)
+        return f"[{inner} for {item} in {var}] if isinstance({var}, list) else {var}"
+
+    def _decode_item(self, t: ir.TypeRef, var: str, depth: int) -> str:
+        """A list item, decoded like a field (None included)."""
+        if self._decoded_list(t) is None:
+            return f"{self.decoder(t)}({var})"
+        return f"({self.decode_field(t, var, depth=depth)})"
+
+
+def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:
+    """A triple-quoted docstring body for `text`, with the docs citations last."""
+    body = text.strip() or "(no description in the spec)"
+    if docs:
+        body += "\n\nDocs: " + "; ".join(docs) + "."
+    body = body.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    pad = " " * indent
+    lines = body.splitlines()
+    if len(lines) == 1 and len(lines[0]) + indent < 90:
+        return f'"""{lines[0]}"""'
+    wrapped: list[str] = []
+    for line in lines:
+        wrapped.extend(textwrap.wrap(line, 96 - indent) or [""])
+    return (
+        '"""'
+        + wrapped[0]
+        + "\n"
+        + "\n".join(pad + w if w else "" for w in wrapped[1:])
+        + "\n"
+        + pad
+        + '"""'
+    )
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["docstring"] = docstring
+    env.filters["py"] = repr
+    return env
+
+
+def _ruff(args: list[str], name: str, text: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", *args, "--stdin-filename", name, "-"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        dump = Path(tempfile.gettempdir()) / ("codegen-unformatted-" + name.replace("/", "-"))
+        dump.write_text(text, encoding="utf-8")
+        raise RuntimeError(f"ruff could not process generated {name} (see {dump}):\n{proc.stderr}")
+    return proc.stdout
+
+
+def ruff_format(files: dict[str, str]) -> dict[str, str]:
+    """Drop unused imports, sort imports and format, with ruff: deterministic, like the tree."""
+    out: dict[str, str] = {}
+    for name, text in files.items():
+        if name.endswith(".py"):
+            text = _ruff(["check", "--fix", "--select", "F401,I", "--exit-zero", "-q"], name, text)
+            text = _ruff(["format", "-q"], name, text)
+        out[name] = text
+    return out
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def checks_context(spec: ir.Spec) -> dict[str, Any]:
+    """The validators' source, written before the template that places it."""
+    writer = CheckWriter(spec)
+    lines: list[str] = []
+    for schema in request_schemas(spec):
+        lines += ["", "", *writer.schema(schema)]
+    rules = dict(spec.rules)
+    for name in sorted({op.parameters for op in spec.operations}):
+        lines += ["", "", *writer.rules(name, rules.get(name, ()))]
+    return {
+        "checks": writer,
+        "checks_source": "\n".join(lines),
+    }
+
+
+def operation_params(spec: ir.Spec, op: ir.Operation) -> tuple[ir.Field, ...]:
+    """The keyword arguments of an operation's `create()`, besides model/messages/stream."""
+    fields = spec.schema(op.parameters).fields
+    if op.wire == "openai":
+        return tuple(f for f in fields if f.wire_name not in ("model", "messages", "stream"))
+    return fields
+
+
+def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
+    request = {f.wire_name: f for f in spec.schema(op.request).fields}
+    if op.wire == "native":
+        input_ref = request["input"].type
+        assert input_ref.name is not None
+        request = {f.wire_name: f for f in spec.schema(input_ref.name).fields}
+    messages = request["messages"].type
+    return messages.items or ir.TypeRef(kind="dict")
+
+
+def refs_of(t: ir.TypeRef, out: set[str]) -> None:
+    if t.kind == "ref" and t.name:
+        out.add(t.name)
+    if t.items:
+        refs_of(t.items, out)
+    for v in t.variants:
+        refs_of(v, out)
+
+
+def create_docstring(names: TypeNames, op: ir.Operation, params: tuple[ir.Field, ...]) -> str:
+    lines = [op.summary or op.operation_id, ""]
+    if op.description:
+        lines += [op.description, ""]
+    lines += [
+        "Returns the typed response, or with `stream=True` a stream of typed chunks whose",
+        "`delta` holds what each event adds and whose `get_final_response()` gives the whole answer.",
+        "",
+        "Args:",
+        "    model: The model name, e.g. qwen-plus. Unknown models are sent as given.",
+        "    messages: The conversation, as typed messages or plain dicts.",
+        "    stream: Stream the answer as server-sent events.",
+    ]
+    for f in params:
+        text = " ".join(f.description.split()) or "(no description in the spec)"
+        if f.wire_name == "incremental_output" and op.wire == "native":
+            text += (
+                " When streaming and not given, the SDK sends true (the server's default is"
+                " false) so that each event carries only new text."
+            )
+        lines.append(f"    {f.py_name}: {text}")
+    lines += [
+        "    extra_parameters: Parameters this SDK does not name yet, sent as given.",
+        "    extra_headers: Headers added to this request.",
+        "    timeout: Seconds or an httpx.Timeout for this call.",
+        "    max_retries: Retries for this call (connection errors, 429, 5xx).",
+        "    stream_idle_timeout: Seconds of silence after which a stream fails.",
+        '    validation: "strict", "warn" or "off" for this call.',
+        '    upload: How local files travel: "auto" (inline up to 10 MB of base64, else',
+        '        uploaded), "oss" (always uploaded) or "inline" (never uploaded).',
+    ]
+    return docstring("\n".join(lines), 8, op.docs)
+
+
+def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
+    op_params = {op.operation_id: operation_params(spec, op) for op in spec.operations}
+    used: set[str] = set()
+    for op in spec.operations:
+        for f in op_params[op.operation_id]:
+            refs_of(f.type, used)
+        refs_of(messages_type(spec, op), used)
+        used.update({op.response, op.chunk or op.response})
+    op_class = {op.operation_id: pascal(op.resource[-1]) for op in spec.operations}
+    parents: dict[str, list[tuple[str, ir.Operation]]] = {}
+    attributes: list[tuple[str, str]] = []
+    for op in spec.operations:
+        if len(op.resource) == 2:
+            parents.setdefault(op.resource[0], []).append((op.resource[1], op))
+        else:
+            attributes.append((op.resource[0], op_class[op.operation_id]))
+    attributes += [(parent, pascal(parent)) for parent in parents]
+    classes = sorted({t for _, t in attributes} | {"Async" + t for _, t in attributes})
+    return {
+        "op_params": op_params,
+        "op_messages": {
+            op.operation_id: names.param(messages_type(spec, op)) for op in spec.operations
+        },
+        "op_has_incremental": {
+            k: any(f.wire_name == "incremental_output" for f in v) for k, v in op_params.items()
+        },
+        "op_docstring": {
+            op.operation_id: create_docstring(names, op, op_params[op.operation_id])
+            for op in spec.operations
+        },
+        "op_class": op_class,
+        "resource_parents": parents,
+        "resource_types": sorted(used),
+        "client_attributes": attributes,
+        "client_resource_classes": classes,
+    }
+
+
+def render(spec: ir.Spec, header: str, context: dict[str, Any]) -> dict[str, str]:
+    env = environment()
+    env.filters["snake"] = snake
+    env.globals["dict"] = dict
+    names = TypeNames(spec)
+    response_schemas = {op.response for op in spec.operations}
+    chunk_schemas = {op.chunk for op in spec.operations if op.chunk}
+    context = {
+        **context,
+        **checks_context(spec),
+        **resources_context(spec, names),
+        "response_schemas": response_schemas,
+        "chunk_schemas": chunk_schemas,
+    }
+    files: dict[str, str] = {}
+    for template, target in ARTEFACTS.items():
+        text = env.get_template(template).render(spec=spec, names=names, **context)
+        files[target] = header + text
+    return files
