@@ -1,8 +1,10 @@
-.PHONY: install regenerate check test demo bench clean
+.PHONY: install regenerate check test demo bench clean ts-install ts-check ts-test
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SPEC := spec/modelstudio.yaml
 STAMP := $(VENV)/.installed
+TS := generated/typescript
+TS_STAMP := $(TS)/node_modules/.installed
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -20,9 +22,24 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check codegen generated tests bench
 	$(VENV)/bin/ruff format --check codegen generated tests bench
 	$(VENV)/bin/mypy
+	$(MAKE) ts-check
 
 test: check
 	$(PY) -m pytest -q
+	$(MAKE) ts-test
+
+# TypeScript: dev dependencies from the committed lock file, strict tsc, node --test.
+ts-install: $(TS_STAMP)
+$(TS_STAMP): $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(TS_STAMP)
+
+ts-check: $(TS_STAMP)
+	cd $(TS) && node_modules/.bin/tsc -p . --noEmit
+
+ts-test: $(TS_STAMP) $(STAMP)
+	rm -rf $(TS)/dist
+	cd $(TS) && node_modules/.bin/tsc -p . && PYTHON=$(abspath $(PY)) node --test dist/test/*.test.js
 
 demo: $(STAMP)
 	$(PY) -m modelstudio._demo
