@@ -206,7 +206,7 @@ class CheckWriter:
                 ]
             lines += [
                 "  } else {",
-                f'    out.push(new Problem(path + {js("." + disc.property)}, kind, {js("must be one of " + allowed)}, {docs}, "enum"));',
+                f'    out.push(new Problem(path + {js("." + disc.property)}, kind, {js("must be one of " + allowed)}, {docs}, kind == null ? "required" : "enum"));',
                 "  }",
             ]
             return lines

@@ -62,6 +62,8 @@ export interface ClientOptions {
   fetch?: FetchLike | undefined;
   /** Receives retry lines (`info`) and request/answer lines (`debug`). */
   logger?: Logger | undefined;
+  /** How the client waits before a retry (milliseconds); tests record the delays with it. */
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
 }
 
 export interface RequestOptions {
@@ -161,7 +163,7 @@ function mergeExtra(into: Json, extra: unknown): void {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new APIUserAbortError());
     const onAbort = (): void => {
@@ -196,6 +198,7 @@ export class APIClient {
   readonly #defaultHeaders: Record<string, string>;
   readonly #fetch: FetchLike;
   readonly #logger: Logger | undefined;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #given: ClientOptions;
 
   constructor(options: ClientOptions = {}) {
@@ -236,6 +239,7 @@ export class APIClient {
     this.#defaultHeaders = { ...(options.defaultHeaders ?? {}) };
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#logger = options.logger ?? envLogger();
+    this.#sleep = options.sleep ?? sleep;
   }
 
   /** The options this client was made with, the key included (for `withOptions`). */
@@ -378,7 +382,7 @@ export class APIClient {
   ): Promise<void> {
     const delay = backoffDelay(attempt + 1, headers);
     this.#logger?.info(describeRetry(attempt + 1, maxRetries, reason, delay));
-    await sleep(delay * 1000, signal);
+    await this.#sleep(delay * 1000, signal);
   }
 }
 

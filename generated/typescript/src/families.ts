@@ -107,7 +107,7 @@ export function checkModelRules(
   // few models: only the two native endpoints are routed by the table.
   if (row.endpoints.length > 0 && endpoint !== "compatible" && !row.endpoints.includes(endpoint)) {
     const calls = row.endpoints.map((e) => ENDPOINT_CALLS[e] ?? e).join(" or ");
-    out.push(new Problem("model", row.family, `is not served by this endpoint; use ${calls}`, docs));
+    out.push(new Problem("model", row.family, `is not served by this endpoint; use ${calls}`, docs, "model"));
   }
   const thinking = params["enable_thinking"];
   if (row.thinking_mode === "thinking-only" && thinking === false) {

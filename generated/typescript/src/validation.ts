@@ -2,11 +2,12 @@
 // Do not edit: change the spec or codegen/ and run `make regenerate`.
 /**
  * Request validation generated from the spec: types, ranges, enums, patterns, cross-field rules
- * and per-model rules, all checked on the wire body before any `fetch`.
+ * per-model rules and media limits, all checked on the wire body before any `fetch`.
  */
 
 import { Problem, at, hasKeys, isObject } from "./checks.js";
 import { checkModelRules } from "./families.js";
+import { mediaProblems } from "./media.js";
 import { familyFor } from "./modelTable.js";
 
 const PATTERN_0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
@@ -382,7 +383,7 @@ function check_ChatContentPart(value: any, path: string, out: Problem[]): void {
   } else if (kind === "input_audio") {
     check_ChatInputAudioPart(value, path, out);
   } else {
-    out.push(new Problem(path + ".type", kind, "must be one of 'text', 'image_url', 'video', 'video_url', 'input_audio'", "004_999108d049104343.txt § OpenAI compatible; api-digest.md § 7", "enum"));
+    out.push(new Problem(path + ".type", kind, "must be one of 'text', 'image_url', 'video', 'video_url', 'input_audio'", "004_999108d049104343.txt § OpenAI compatible; api-digest.md § 7", kind == null ? "required" : "enum"));
   }
 }
 
@@ -476,7 +477,7 @@ function check_ChatMessage(value: any, path: string, out: Problem[]): void {
   } else if (kind === "tool") {
     check_ChatToolMessage(value, path, out);
   } else {
-    out.push(new Problem(path + ".role", kind, "must be one of 'system', 'user', 'assistant', 'tool'", "004_999108d049104343.txt § OpenAI compatible", "enum"));
+    out.push(new Problem(path + ".role", kind, "must be one of 'system', 'user', 'assistant', 'tool'", "004_999108d049104343.txt § OpenAI compatible", kind == null ? "required" : "enum"));
   }
 }
 
@@ -1275,7 +1276,7 @@ function check_Message(value: any, path: string, out: Problem[]): void {
   } else if (kind === "tool") {
     check_ToolMessage(value, path, out);
   } else {
-    out.push(new Problem(path + ".role", kind, "must be one of 'system', 'user', 'assistant', 'tool'", "001_815efe83d03b75c9.txt § Message types; 003_bb9708c812a53c71.txt § messages", "enum"));
+    out.push(new Problem(path + ".role", kind, "must be one of 'system', 'user', 'assistant', 'tool'", "001_815efe83d03b75c9.txt § Message types; 003_bb9708c812a53c71.txt § messages", kind == null ? "required" : "enum"));
   }
 }
 
@@ -1328,7 +1329,7 @@ function check_ResponseFormat(value: any, path: string, out: Problem[]): void {
   } else if (kind === "json_schema") {
     check_ResponseFormatJsonSchema(value, path, out);
   } else {
-    out.push(new Problem(path + ".type", kind, "must be one of 'text', 'json_object', 'json_schema'", "003_bb9708c812a53c71.txt § response_format; 001_815efe83d03b75c9.txt § response_format", "enum"));
+    out.push(new Problem(path + ".type", kind, "must be one of 'text', 'json_object', 'json_schema'", "003_bb9708c812a53c71.txt § response_format; 001_815efe83d03b75c9.txt § response_format", kind == null ? "required" : "enum"));
   }
 }
 
@@ -1946,9 +1947,9 @@ export function validateTextGeneration(body: Record<string, any>, stream: boolea
   const params: Record<string, any> = isObject(body["parameters"]) ? body["parameters"] : {};
   rules_GenerationParameters(params, stream, out);
   const model = body["model"];
-  if (typeof model === "string") {
-    checkModelRules(familyFor(model), "text-generation", params, stream, out);
-  }
+  const row = typeof model === "string" ? familyFor(model) : null;
+  if (row !== null) checkModelRules(row, "text-generation", params, stream, out);
+  for (const problem of mediaProblems(body, "text-generation", row)) out.push(problem);
   return out;
 }
 
@@ -1959,9 +1960,9 @@ export function validateMultimodalGeneration(body: Record<string, any>, stream: 
   const params: Record<string, any> = isObject(body["parameters"]) ? body["parameters"] : {};
   rules_GenerationParameters(params, stream, out);
   const model = body["model"];
-  if (typeof model === "string") {
-    checkModelRules(familyFor(model), "multimodal-generation", params, stream, out);
-  }
+  const row = typeof model === "string" ? familyFor(model) : null;
+  if (row !== null) checkModelRules(row, "multimodal-generation", params, stream, out);
+  for (const problem of mediaProblems(body, "multimodal-generation", row)) out.push(problem);
   return out;
 }
 
@@ -1972,9 +1973,8 @@ export function validateChatCompletions(body: Record<string, any>, stream: boole
   const params: Record<string, any> = body;
   rules_ChatCompletionRequest(params, stream, out);
   const model = body["model"];
-  if (typeof model === "string") {
-    checkModelRules(familyFor(model), "compatible", params, stream, out);
-  }
+  const row = typeof model === "string" ? familyFor(model) : null;
+  if (row !== null) checkModelRules(row, "compatible", params, stream, out);
   return out;
 }
 
