@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core import ir
-from ..python.checks import describe, fmt_number, request_schemas
+from ..core.shapes import describe, fmt_number, request_schemas
 from .names import literal
 
 __all__ = ["CheckWriter", "request_schemas"]

@@ -10,7 +10,7 @@ import jinja2
 
 from ..core import ir
 from ..core.load import pascal
-from ..python.render import messages_type, operation_params
+from ..core.shapes import messages_type, operation_params
 from .checks import CheckWriter, request_schemas
 from .names import TypeNames, jsdoc, literal
 
