@@ -268,6 +268,6 @@ class CheckWriter:
 
 
 def _param(path: str) -> str:
-    if "." in path:
-        return f"at(params, {js(path)})"
-    return f"params[{js(path)}]"
+    """The parameter at a dotted path; undefined where a step is missing or not an object."""
+    first, *rest = path.split(".")
+    return f"params[{js(first)}]" + "".join(f"?.[{js(step)}]" for step in rest)

@@ -189,8 +189,7 @@ export class Stream<Chunk, Final> implements AsyncIterable<Chunk> {
     const code = data["code"];
     if ((typeof code === "string" && code.trim()) || isObject(data["error"])) throw this.#statusError(sse, data);
     const delta: Delta = this.#accumulator.add(data);
-    // Not enumerable: a chunk serializes as the service sent it.
-    Object.defineProperty(data, "delta", { value: delta, enumerable: false, writable: true, configurable: true });
+    data["delta"] = delta;
     return data as Chunk;
   }
 

@@ -175,6 +175,8 @@ export class Accumulator {
   #drFinished = false;
   readonly #outputExtra: Json = {};
   #last: Json = {};
+  // The stream hangs each chunk's delta on it as `delta`: not part of the final response.
+  #lastDelta: Delta | null = null;
   #requestId: unknown = null;
   events = 0;
 
@@ -186,6 +188,7 @@ export class Accumulator {
     if (!this.#requestId) this.#requestId = chunk["request_id"];
     const output = chunk["output"];
     const delta = emptyDelta();
+    this.#lastDelta = delta;
     if (!isObject(output)) return delta;
     if (hasUnknown(output, KNOWN_OUTPUT_KEYS)) mergeExtra(this.#outputExtra, output, KNOWN_OUTPUT_KEYS);
     if ("finish_reason" in output) {
@@ -313,6 +316,7 @@ export class Accumulator {
   /** The accumulated response in the non-streaming shape. */
   final(): Json {
     const result: Json = { ...this.#last };
+    if (result["delta"] === this.#lastDelta) delete result["delta"];
     if (this.#requestId) result["request_id"] = this.#requestId;
     const lastOutput = this.#last["output"];
     const output: Json = isObject(lastOutput) ? { ...lastOutput } : {};

@@ -5,7 +5,7 @@
  * per-model rules and media limits, all checked on the wire body before any `fetch`.
  */
 
-import { Problem, at, hasKeys, isObject } from "./checks.js";
+import { Problem, hasKeys, isObject } from "./checks.js";
 import { checkModelRules } from "./families.js";
 import { mediaProblems } from "./media.js";
 import { familyFor } from "./modelTable.js";
@@ -1914,11 +1914,11 @@ function rules_GenerationParameters(params: Record<string, any>, stream: boolean
   if (params["top_logprobs"] != null && (params["logprobs"] !== true)) {
     out.push(new Problem("logprobs", params["logprobs"], "top_logprobs takes effect only when logprobs=True", "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs", "rule"));
   }
-  if (at(params, "response_format.type") === "json_schema" && (at(params, "response_format.json_schema") == null)) {
-    out.push(new Problem("response_format.json_schema", at(params, "response_format.json_schema"), "response_format type 'json_schema' requires a json_schema object", "003_bb9708c812a53c71.txt § response_format", "rule"));
+  if (params["response_format"]?.["type"] === "json_schema" && (params["response_format"]?.["json_schema"] == null)) {
+    out.push(new Problem("response_format.json_schema", params["response_format"]?.["json_schema"], "response_format type 'json_schema' requires a json_schema object", "003_bb9708c812a53c71.txt § response_format", "rule"));
   }
-  if (at(params, "ocr_options.task_config") != null && (at(params, "ocr_options.task") !== "key_information_extraction")) {
-    out.push(new Problem("ocr_options.task", at(params, "ocr_options.task"), "ocr_options.task_config is used only with task='key_information_extraction'", "001_815efe83d03b75c9.txt § ocr_options task_config", "rule"));
+  if (params["ocr_options"]?.["task_config"] != null && (params["ocr_options"]?.["task"] !== "key_information_extraction")) {
+    out.push(new Problem("ocr_options.task", params["ocr_options"]?.["task"], "ocr_options.task_config is used only with task='key_information_extraction'", "001_815efe83d03b75c9.txt § ocr_options task_config", "rule"));
   }
   if (params["incremental_output"] === true && (stream !== true)) {
     out.push(new Problem("stream", stream, "incremental_output=True applies only to streaming calls", "001_815efe83d03b75c9.txt § incremental_output; 003_bb9708c812a53c71.txt § incremental_output", "rule"));
@@ -1926,10 +1926,10 @@ function rules_GenerationParameters(params: Record<string, any>, stream: boolean
   if (params["thinking_budget"] != null && (params["enable_thinking"] === false)) {
     out.push(new Problem("enable_thinking", params["enable_thinking"], "thinking_budget takes effect only when thinking is enabled", "001_815efe83d03b75c9.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode", "rule"));
   }
-  if (at(params, "tool_choice.type") === "function" && (params["enable_thinking"] === true)) {
+  if (params["tool_choice"]?.["type"] === "function" && (params["enable_thinking"] === true)) {
     out.push(new Problem("enable_thinking", params["enable_thinking"], "thinking mode does not support forcing a specific tool with tool_choice", "003_bb9708c812a53c71.txt § tool_choice; 001_815efe83d03b75c9.txt § tool_choice", "rule"));
   }
-  if (at(params, "tool_choice.type") === "function" && (params["tools"] == null)) {
+  if (params["tool_choice"]?.["type"] === "function" && (params["tools"] == null)) {
     out.push(new Problem("tools", params["tools"], "tool_choice naming a function requires tools", "001_815efe83d03b75c9.txt § tool_choice", "rule"));
   }
   if (params["enable_code_interpreter"] === true && (params["enable_thinking"] === false)) {
