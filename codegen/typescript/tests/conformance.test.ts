@@ -13,7 +13,6 @@ import { after, before, describe, test } from "node:test";
 import { Accumulator } from "../src/accumulate.js";
 import { ChatAccumulator } from "../src/accumulateChat.js";
 import { APIStatusError, ModelStudio, ValidationError, defaultsFor, familyFor } from "../src/index.js";
-import { decideForStatus } from "../src/retry.js";
 import { SSEDecoder } from "../src/sse.js";
 import { REPO } from "./mock.js";
 
@@ -141,6 +140,13 @@ async function consume(result: any): Promise<void> {
 
 class NotSent extends Error {}
 
+/** The call the error and retry suites make: any valid call of the operation. */
+function defaultArgs(op: string | undefined, stream: boolean): Record<string, unknown> {
+  const multimodal = op === "multimodal.create";
+  const content = multimodal ? [{ text: "Hi" }] : "Hi";
+  return { model: multimodal ? "qwen3-vl-plus" : "qwen-plus", messages: [{ role: "user", content }], stream };
+}
+
 // -- comparisons ------------------------------------------------------------------------------------
 
 /** `expected` as a JSON subset of `actual`: objects key by key, arrays element by element. */
@@ -255,24 +261,32 @@ const RUNNERS: Record<string, (c: Case) => Promise<void> | void> = {
   },
 
   async error(c) {
-    loopback.script([c.input.response]);
-    const client = new ModelStudio({ apiKey: KEY, baseURL: `${loopback.url}/api/v1`, maxRetries: 0 });
-    const args = { model: "qwen-plus", messages: [{ role: "user", content: "Hi" }], ...(c.input.args ?? {}), ...(c.input.stream ? { stream: true } : {}) };
+    // Served twice to a client with one retry left: a second request means it retried.
+    loopback.script([c.input.response, c.input.response]);
+    const delays: number[] = [];
+    const client = new ModelStudio({
+      apiKey: KEY,
+      baseURL: `${loopback.url}/api/v1`,
+      maxRetries: 1,
+      sleep: async (ms) => void delays.push(ms / 1000),
+    });
     let caught: unknown = null;
     try {
-      await consume(await operation(client, c.input.op)(args));
+      await consume(await operation(client, c.input.op)(defaultArgs(c.input.op, c.input.stream ?? false)));
     } catch (error) {
       caught = error;
     }
     assert.ok(caught instanceof Error, "expected an error");
     const e = c.expect;
     assert.equal(caught.constructor.name, e.class);
-    if (caught instanceof APIStatusError) {
-      if (e.status_code !== undefined) assert.equal(caught.status, e.status_code);
-      if (e.code !== undefined) assert.equal(caught.code, e.code);
-      if (e.message !== undefined) assert.equal(caught.message, e.message);
-      if (e.request_id !== undefined) assert.equal(caught.request_id, e.request_id);
-      if (e.retryable !== undefined) assert.equal(decideForStatus(caught.status, caught.code, caught.message).retry, e.retryable);
+    const status = caught as APIStatusError;
+    if (e.status_code !== undefined) assert.equal(status.status, e.status_code);
+    if (e.code !== undefined) assert.equal(status.code, e.code);
+    if (e.message !== undefined) assert.equal(status.message, e.message);
+    if (e.request_id !== undefined) assert.equal(status.request_id, e.request_id);
+    if (e.retryable !== undefined) {
+      assert.equal(loopback.arrived.length === 2, e.retryable, "retried");
+      assert.equal(delays.length, e.retryable ? 1 : 0);
     }
   },
 
@@ -285,10 +299,9 @@ const RUNNERS: Record<string, (c: Case) => Promise<void> | void> = {
       maxRetries: c.input.max_retries ?? 2,
       sleep: async (ms) => void delays.push(ms / 1000),
     });
-    const args = { model: "qwen-plus", messages: [{ role: "user", content: "Hi" }], ...(c.input.args ?? {}) };
     let caught: unknown = null;
     try {
-      await consume(await operation(client, c.input.op)(args));
+      await consume(await operation(client, c.input.op)(defaultArgs(c.input.op, false)));
     } catch (error) {
       caught = error;
     }

@@ -296,6 +296,8 @@ export class APIClient {
     const url = (native ? this.baseURL : compatibleBase(this.baseURL)) + endpoint.path;
     const headers = this.#headers(stream, native, options.headers);
     const payload = JSON.stringify(body);
+    // An uploaded temporary file (oss://...) is resolved by the service only when asked to.
+    if (payload.includes('"oss://')) headers["X-DashScope-OssResourceResolve"] = "enable";
     const maxRetries = options.maxRetries ?? this.maxRetries;
     const timeout = options.timeout ?? this.timeout;
     const signal = options.signal;
