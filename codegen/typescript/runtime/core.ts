@@ -200,6 +200,7 @@ export class APIClient {
   readonly #logger: Logger | undefined;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #given: ClientOptions;
+  readonly #headerSets: Array<Record<string, string> | undefined> = [];
 
   constructor(options: ClientOptions = {}) {
     const key = options.apiKey ?? env("DASHSCOPE_API_KEY");
@@ -263,7 +264,11 @@ export class APIClient {
     return `${this.constructor.name} ${JSON.stringify(this.toJSON())}`;
   }
 
-  #headers(stream: boolean, native: boolean, extra: Record<string, string> | undefined): Record<string, string> {
+  /** The headers of a call without per-call extras: built once per client and kind of call. */
+  #headerSet(stream: boolean, native: boolean): Record<string, string> {
+    const kind = stream ? (native ? 2 : 1) : 0;
+    const cached = this.#headerSets[kind];
+    if (cached !== undefined) return cached;
     const headers: Record<string, string> = {
       Authorization: `Bearer ${this.#apiKey}`,
       "Content-Type": "application/json",
@@ -274,7 +279,8 @@ export class APIClient {
       headers["Accept"] = "text/event-stream";
       if (native) headers["X-DashScope-SSE"] = "enable";
     }
-    Object.assign(headers, this.#defaultHeaders, extra ?? {});
+    Object.assign(headers, this.#defaultHeaders);
+    this.#headerSets[kind] = headers;
     return headers;
   }
 
@@ -292,10 +298,13 @@ export class APIClient {
       enforce(endpoint.validate(body, stream), mode, model);
     }
     const url = (native ? this.baseURL : compatibleBase(this.baseURL)) + endpoint.path;
-    const headers = this.#headers(stream, native, options.headers);
     const payload = JSON.stringify(body);
+    let headers = this.#headerSet(stream, native);
     // An uploaded temporary file (oss://...) is resolved by the service only when asked to.
-    if (payload.includes('"oss://')) headers["X-DashScope-OssResourceResolve"] = "enable";
+    const oss = payload.includes('"oss://');
+    if (oss || options.headers) {
+      headers = { ...headers, ...(oss ? { "X-DashScope-OssResourceResolve": "enable" } : {}), ...options.headers };
+    }
     const maxRetries = options.maxRetries ?? this.maxRetries;
     const timeout = options.timeout ?? this.timeout;
     const signal = options.signal;
