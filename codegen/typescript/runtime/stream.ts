@@ -30,6 +30,8 @@ export interface StreamInit {
   readonly idleTimeout: number;
   readonly apiKey: string;
   readonly userSignal?: AbortSignal | null | undefined;
+  /** Called once the stream ended, failed or was left (releases the caller's signal). */
+  readonly onEnd?: (() => void) | undefined;
 }
 
 function events(n: number): string {
@@ -48,6 +50,7 @@ export class Stream<Chunk, Final> implements AsyncIterable<Chunk> {
   readonly #idleTimeout: number;
   readonly #apiKey: string;
   readonly #userSignal: AbortSignal | null;
+  readonly #onEnd: (() => void) | undefined;
   #iterator: AsyncGenerator<Chunk, void, undefined> | null = null;
   #error: unknown = null;
   #exhausted = false;
@@ -60,6 +63,7 @@ export class Stream<Chunk, Final> implements AsyncIterable<Chunk> {
     this.#idleTimeout = init.idleTimeout;
     this.#apiKey = init.apiKey;
     this.#userSignal = init.userSignal ?? null;
+    this.#onEnd = init.onEnd;
   }
 
   /** The request id from the events, else from the `x-request-id` header. */
@@ -147,6 +151,7 @@ export class Stream<Chunk, Final> implements AsyncIterable<Chunk> {
     } finally {
       if (!done) this.#controller.abort();
       reader?.releaseLock();
+      this.#onEnd?.();
     }
   }
 

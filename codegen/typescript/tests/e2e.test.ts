@@ -7,6 +7,7 @@ import {
   APIConnectionError,
   APIStatusError,
   APITimeoutError,
+  APIUserAbortError,
   AuthenticationError,
   BadRequestError,
   IncompleteStreamError,
@@ -193,6 +194,30 @@ describe("streaming", () => {
       break;
     }
     await assert.rejects(s.finalResponse(), IncompleteStreamError);
+  });
+
+  test("the caller's AbortSignal stops a stream with APIUserAbortError", async () => {
+    await mock.enqueue({
+      status: 200,
+      headers: { "Content-Type": "text/event-stream" },
+      chunks: ['data:{"output":{"text":"a","finish_reason":"null"}}\n\n', "never sent"],
+      stall_after: 1,
+    });
+    const controller = new AbortController();
+    const s = await client().generation.create({ model: "qwen-plus", messages: hi, stream: true }, { signal: controller.signal });
+    await assert.rejects(
+      (async () => {
+        for await (const chunk of s) {
+          assert.equal(chunk.delta.text, "a");
+          controller.abort();
+        }
+      })(),
+      APIUserAbortError,
+    );
+    await assert.rejects(
+      client().generation.create({ model: "qwen-plus", messages: hi }, { signal: controller.signal }),
+      APIUserAbortError,
+    );
   });
 
   test("a silent stream fails after streamIdleTimeout", async () => {

@@ -362,13 +362,18 @@ export class APIClient {
         throw error;
       }
       if (stream && !(response.headers.get("content-type") ?? "").includes("application/json")) {
-        done();
+        clearTimeout(timer); // from here on the stream idle timeout applies
         const accumulator = native
           ? new Accumulator(!(isObject(body["parameters"]) && body["parameters"]["incremental_output"] === false))
           : new ChatAccumulator(isObject(body["stream_options"]) && body["stream_options"]["include_usage"] === true);
         const idleTimeout = options.streamIdleTimeout ?? this.streamIdleTimeout;
-        if (signal) signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
-        return new Stream(response, controller, { accumulator, idleTimeout, apiKey: key, userSignal: signal });
+        return new Stream(response, controller, {
+          accumulator,
+          idleTimeout,
+          apiKey: key,
+          userSignal: signal,
+          onEnd: () => signal?.removeEventListener("abort", onAbort),
+        });
       }
       let text: string;
       try {
