@@ -133,9 +133,10 @@ def report(r: dict[str, Any], quick: bool) -> str:
         "without the time spent waiting for the server (robust when the machine is shared).",
         "- modelstudio calls validate every request (strict mode, the default); the stream figure "
         "includes SSE decoding, JSON parsing, delta accumulation and the chunk objects.",
-        "- The bare floors send the same bytes with the global `fetch`, then `JSON.parse` (or "
-        "split lines and `JSON.parse` each `data:` line); openai is `openai` on npm, pointed at "
-        "the compatible-mode base URL.",
+        "- The bare floors serialize the same body with `JSON.stringify` (as the Python floor "
+        "does with httpx `json=`), send it with the global `fetch`, then `JSON.parse` the answer "
+        "(or split lines and `JSON.parse` each `data:` line); openai is `openai` on npm, pointed "
+        "at the compatible-mode base URL.",
         "",
     ]
     return "\n".join(lines)

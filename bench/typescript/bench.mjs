@@ -24,28 +24,34 @@ const CALLS = quick ? 150 : 800;
 const WARMUP = quick ? 20 : 100;
 const STREAM_ROUNDS = quick ? 5 : 15;
 
-const nativeBody = JSON.stringify({ model: "qwen-plus", input: { messages: MESSAGES }, parameters: { result_format: "message" } });
-const nativeStreamBody = JSON.stringify({
+// Request bodies as objects: the floors serialize them on every call, as the Python floor does
+// (httpx `json=`) and as any caller of bare fetch must.
+const nativeBody = { model: "qwen-plus", input: { messages: MESSAGES }, parameters: { result_format: "message" } };
+const nativeStreamBody = {
   model: "qwen-plus",
   input: { messages: MESSAGES },
   parameters: { result_format: "message", incremental_output: true },
-});
-const compatBody = JSON.stringify({ model: "qwen-plus", messages: MESSAGES });
-const compatStreamBody = JSON.stringify({ model: "qwen-plus", messages: MESSAGES, stream: true });
+};
+const compatBody = { model: "qwen-plus", messages: MESSAGES };
+const compatStreamBody = { model: "qwen-plus", messages: MESSAGES, stream: true };
 const headers = { Authorization: `Bearer ${KEY}`, "Content-Type": "application/json" };
 
 const ms = new ModelStudio({ apiKey: KEY, baseURL: NATIVE });
 const oa = new OpenAI({ apiKey: KEY, baseURL: COMPAT });
 
 async function bareCall(url, body) {
-  const r = await fetch(url, { method: "POST", headers, body });
+  const r = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
   const data = JSON.parse(await r.text());
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
   return data;
 }
 
 async function bareStream(url, body, extra) {
-  const r = await fetch(url, { method: "POST", headers: { ...headers, Accept: "text/event-stream", ...extra }, body });
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { ...headers, Accept: "text/event-stream", ...extra },
+    body: JSON.stringify(body),
+  });
   const decoder = new TextDecoder();
   let rest = "";
   let n = 0;
