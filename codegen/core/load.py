@@ -160,7 +160,9 @@ class _Builder:
         keys = tuple(str(k) for k in raw)
         for key in keys:
             if key not in names:
-                self.problems.add(node.line_of("x-required-any"), f"x-required-any: {key!r} names no property")
+                self.problems.add(
+                    node.line_of("x-required-any"), f"x-required-any: {key!r} names no property"
+                )
         return keys
 
     def check_keywords(self, node: LineMap, where: str) -> None:

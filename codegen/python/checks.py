@@ -124,7 +124,10 @@ class CheckWriter:
         """NaN and Infinity are numbers to Python but not to JSON: never let one reach the wire."""
         if t.kind != "float":
             return []
-        return [f"{pad}elif not _isfinite({x}):", fail("must be a finite number (not NaN or Infinity)")]
+        return [
+            f"{pad}elif not _isfinite({x}):",
+            fail("must be a finite number (not NaN or Infinity)"),
+        ]
 
     def contains(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
         """`x-contains`: some item of the list is an object with the given key/value pairs."""

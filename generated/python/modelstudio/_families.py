@@ -147,7 +147,9 @@ SUPPORT_DOCS = {
 REQUIRES_DOCS = (
     "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output"
 )
-STREAM_DOCS = "001_815efe83d03b75c9.txt § stream; 004_999108d049104343.txt § Enable or disable thinking mode"
+STREAM_DOCS = (
+    "001_815efe83d03b75c9.txt § stream; 004_999108d049104343.txt § Enable or disable thinking mode"
+)
 
 
 def _supported(
@@ -204,7 +206,9 @@ def check_model_rules(
             ok, rule = _supported(row, flag, supports, thinking_on)
             if not ok:
                 where = SUPPORT_DOCS.get(flag)
-                out.append(Problem(param, params.get(param), rule, f"{where}; {docs}" if where else docs))
+                out.append(
+                    Problem(param, params.get(param), rule, f"{where}; {docs}" if where else docs)
+                )
     if endpoint != "compatible":
         for i, _ in _partial_messages(messages):
             ok, rule = _supported(row, "partial_mode", supports, thinking_on)

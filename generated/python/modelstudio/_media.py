@@ -57,7 +57,9 @@ UNIVERSAL_LIMITS: Mapping[str, int | float] = {
 FOUR_K_PIXELS = 3840 * 2160
 LARGE_IMAGE_FORMATS = ("image/jpeg", "image/png")
 _SIZE_PROBE = 256 * 1024  # header bytes read to find an image's width and height
-COMPATIBLE_SOURCE_DOCS = "004_999108d049104343.txt § File input methods (local file path: DashScope SDK only)"
+COMPATIBLE_SOURCE_DOCS = (
+    "004_999108d049104343.txt § File input methods (local file path: DashScope SDK only)"
+)
 AUDIO_BASE64_BYTES_MAX = 10 * MB
 # D004 § Supported image formats.
 IMAGE_FORMATS: Mapping[str, str] = {
@@ -565,7 +567,11 @@ def _check_remote(
 
 
 def _check_dimensions(
-    where: str, url: str, mime: str, size: tuple[int, int] | None, row: ModelFamily | None,
+    where: str,
+    url: str,
+    mime: str,
+    size: tuple[int, int] | None,
+    row: ModelFamily | None,
     out: list[Problem],
 ) -> None:
     """D004 § Image limits: both sides > 10 px, long:short <= 200:1, above 4K only JPEG/PNG."""
