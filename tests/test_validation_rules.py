@@ -144,6 +144,9 @@ RULES = [
          "ocr_options.task", "text_recognition", "only with task='key_information_extraction'",
          "ocr_options task_config", model="qwen-vl-ocr", resource="multimodal",
          messages=tuple(IMAGE)),
+    Rule("stream-needs-sse-header", {"extra_parameters": {"stream": True}},
+         {"extra_parameters": {"stream": True}, "stream": True},
+         "$stream", False, "X-DashScope-SSE", "§ stream"),
     Rule("forced-tool-needs-tools",
          {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
          {"tool_choice": {"type": "function", "function": {"name": "get_weather"}},
@@ -224,7 +227,10 @@ def test_rule_rejects_before_io_and_accepts_neighbour(
     sent = srv.requests[0].json
     assert sent["model"] == rule.model
     for name, value in rule.good.items():
-        if name != "stream":
+        if name == "extra_parameters":
+            for key, extra in value.items():
+                assert sent["parameters"][key] == extra
+        elif name != "stream":
             assert sent["parameters"][name] == value
 
 
