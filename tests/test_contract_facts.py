@@ -645,3 +645,25 @@ def test_mock_applies_default_incremental_output_and_thinking(srv: MockServer) -
     body = {"model": "qwen3.5-plus", "input": {"messages": _image_message()}}
     answer = httpx.post(url, json=body, headers={"Authorization": "Bearer sk-test"}, timeout=10)
     assert answer.json()["output"]["choices"][0]["message"]["reasoning_content"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(
+    ("param", "value", "good_model", "bad_model", "endpoint"),
+    [
+        ("output_format", "model_summary_report", "qwen-deep-research", "qwen-plus", "generation"),
+        ("asr_options", {"language": "en"}, "qwen3-asr-flash", "qwen-vl-max", "multimodal"),
+        ("ocr_options", {"task": "text_recognition"}, "qwen-vl-ocr-latest", "qwen-vl-max",
+         "multimodal"),
+    ],
+)  # fmt: skip
+def test_model_specific_parameters(
+    srv: MockServer, kind: str, param: str, value: Any, good_model: str, bad_model: str,
+    endpoint: str,
+) -> None:  # fmt: skip
+    """D000/D001: output_format only for qwen-deep-research, asr_options only for Qwen3 ASR,
+    ocr_options for Qwen-OCR; a model the table does not know is not refused."""
+    stream = {"stream": True} if good_model == "qwen-deep-research" else {}
+    accepted(srv, kind, endpoint, model=good_model, **{param: value}, **stream)
+    refused(srv, kind, endpoint, param, model=bad_model, **{param: value})
+    accepted(srv, kind, endpoint, model="my-model", **{param: value})

@@ -134,13 +134,29 @@ _SUPPORT_CHECKS = (
     ("code_interpreter", "enable_code_interpreter", lambda v: v is True),
     ("search", "enable_search", lambda v: v is True),
     ("max_input_tokens", "max_input_tokens", lambda v: v is not None),
+    ("output_format", "output_format", lambda v: v is not None),
+    ("asr_options", "asr_options", lambda v: v is not None),
+    ("ocr_options", "ocr_options", lambda v: v is not None),
 )
-ONLY_LISTED = frozenset(("n", "code_interpreter", "max_input_tokens", "partial_mode"))
+ONLY_LISTED = frozenset(
+    (
+        "n",
+        "code_interpreter",
+        "max_input_tokens",
+        "partial_mode",
+        "output_format",
+        "asr_options",
+        "ocr_options",
+    )
+)
 SUPPORT_DOCS = {
     "n": "003_bb9708c812a53c71.txt § n",
     "code_interpreter": "003_bb9708c812a53c71.txt § enable_code_interpreter",
     "max_input_tokens": "001_815efe83d03b75c9.txt § max_input_tokens",
     "partial_mode": "001_815efe83d03b75c9.txt § Assistant Message partial",
+    "output_format": "001_815efe83d03b75c9.txt § output_format (qwen-deep-research only)",
+    "asr_options": "001_815efe83d03b75c9.txt § asr_options (Qwen3 ASR only)",
+    "ocr_options": "001_815efe83d03b75c9.txt § ocr_options (Qwen-OCR)",
 }
 REQUIRES_DOCS = (
     "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output"
