@@ -667,3 +667,18 @@ def test_model_specific_parameters(
     accepted(srv, kind, endpoint, model=good_model, **{param: value}, **stream)
     refused(srv, kind, endpoint, param, model=bad_model, **{param: value})
     accepted(srv, kind, endpoint, model="my-model", **{param: value})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("endpoint", ["generation", "chat"])
+def test_nan_inside_a_free_form_object_is_refused(
+    srv: MockServer, kind: str, endpoint: str
+) -> None:
+    """A tool's JSON Schema is free-form, but a NaN in it would still be invalid JSON."""
+    schema = {"type": "object", "properties": {"t": {"type": "number", "maximum": math.inf}}}
+    bad = {"type": "function", "function": {**TOOL["function"], "parameters": schema}}
+    fmt = {"result_format": "message"} if endpoint == "generation" else {}
+    error = refused(srv, kind, endpoint, "tools[0].function.parameters.properties.t.maximum",
+                    model="qwen-plus", tools=[bad], **fmt)  # fmt: skip
+    assert "finite" in error.rule
+    accepted(srv, kind, endpoint, model="qwen-plus", tools=[TOOL], **fmt)

@@ -15,6 +15,9 @@ PRIMITIVE_TEST = {
 }
 
 
+FINITE_RULE = "must be a finite number (not NaN or Infinity)"
+
+
 def request_schemas(spec: ir.Spec) -> list[ir.Schema]:
     """The schemas reachable from the operations' request bodies, in spec order."""
     by_name = {s.name: s for s in spec.schemas}
@@ -114,20 +117,26 @@ class CheckWriter:
         if t.kind in PRIMITIVE_TEST:
             test, rule = PRIMITIVE_TEST[t.kind]
             lines += [f"{pad}if not ({test.format(x=x)}):", fail(rule)]
-            lines += self.finite(t, x, fail, pad)
+            lines += self.finite(t, x, path, docs, fail, pad)
             lines += self.bounds(c, x, fail, pad)
             lines += self.dict_values(t, x, path, docs, indent)
             return lines
         return lines
 
-    def finite(self, t: ir.TypeRef, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
+    def finite(
+        self, t: ir.TypeRef, x: str, path: str, docs: str, fail: Callable[[str], str], pad: str
+    ) -> list[str]:
         """NaN and Infinity are numbers to Python but not to JSON: never let one reach the wire."""
+        if t.kind == "dict" and t.items is None:
+            # a free-form object (a JSON Schema, a result_schema): no number inside may be NaN
+            at = self.fresh("at")
+            return [
+                f"{pad}elif ({at} := _non_finite_at({x})) is not None:",
+                f"{pad}    out.append(Problem({path} + {at}, None, {FINITE_RULE!r}, {docs}))",
+            ]
         if t.kind != "float":
             return []
-        return [
-            f"{pad}elif not _isfinite({x}):",
-            fail("must be a finite number (not NaN or Infinity)"),
-        ]
+        return [f"{pad}elif not _isfinite({x}):", fail(FINITE_RULE)]
 
     def contains(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
         """`x-contains`: some item of the list is an object with the given key/value pairs."""

@@ -294,65 +294,65 @@ def _check_ImagePart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v170 = value.get("image")
-    if v170 is None:
+    v171 = value.get("image")
+    if v171 is None:
         out.append(
             Problem(path + ".image", None, "is required", "000_07ad248dae989590.txt § image")
         )
     else:
-        if not (isinstance(v170, str)):
+        if not (isinstance(v171, str)):
             out.append(
                 Problem(
-                    path + ".image", v170, "must be a string", "000_07ad248dae989590.txt § image"
+                    path + ".image", v171, "must be a string", "000_07ad248dae989590.txt § image"
                 )
             )
-    v171 = value.get("type")
-    if v171 is not None:
-        if v171 != "image":
+    v172 = value.get("type")
+    if v172 is not None:
+        if v172 != "image":
             out.append(
                 Problem(
                     path + ".type",
-                    v171,
+                    v172,
                     "must be 'image'",
                     "cnblogs-recorded/conversation-generation-message-with-doc-url-sse",
                 )
             )
-    v172 = value.get("min_pixels")
-    if v172 is not None:
-        if not (isinstance(v172, int) and not isinstance(v172, bool)):
-            out.append(
-                Problem(
-                    path + ".min_pixels",
-                    v172,
-                    "must be an integer",
-                    "001_815efe83d03b75c9.txt § min_pixels; cnblogs-recorded/multimodal-generation-vl-ocr-nosse",
-                )
-            )
-    v173 = value.get("max_pixels")
+    v173 = value.get("min_pixels")
     if v173 is not None:
         if not (isinstance(v173, int) and not isinstance(v173, bool)):
             out.append(
                 Problem(
-                    path + ".max_pixels",
+                    path + ".min_pixels",
                     v173,
+                    "must be an integer",
+                    "001_815efe83d03b75c9.txt § min_pixels; cnblogs-recorded/multimodal-generation-vl-ocr-nosse",
+                )
+            )
+    v174 = value.get("max_pixels")
+    if v174 is not None:
+        if not (isinstance(v174, int) and not isinstance(v174, bool)):
+            out.append(
+                Problem(
+                    path + ".max_pixels",
+                    v174,
                     "must be an integer",
                     "001_815efe83d03b75c9.txt § max_pixels; 003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images",
                 )
             )
-    v174 = value.get("enable_rotate")
-    if v174 is not None:
-        if not (isinstance(v174, bool)):
+    v175 = value.get("enable_rotate")
+    if v175 is not None:
+        if not (isinstance(v175, bool)):
             out.append(
                 Problem(
                     path + ".enable_rotate",
-                    v174,
+                    v175,
                     "must be a boolean",
                     "001_815efe83d03b75c9.txt § OCR sample (enable_rotate); 002_b40ff7cb58e817d2.txt § OCR; cnblogs-recorded/multimodal-generation-vl-ocr-sse",
                 )
             )
-    v175 = value.get("cache_control")
-    if v175 is not None:
-        _check_CacheControl(v175, path + ".cache_control", out)
+    v176 = value.get("cache_control")
+    if v176 is not None:
+        _check_CacheControl(v176, path + ".cache_control", out)
 
 
 def _check_Message(value: Any, path: str, out: list[Problem]) -> None:
@@ -397,25 +397,25 @@ def _check_SystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v202 = value.get("role")
-    if v202 is None:
+    v205 = value.get("role")
+    if v205 is None:
         out.append(
             Problem(
                 path + ".role", None, "is required", "001_815efe83d03b75c9.txt § System Message"
             )
         )
     else:
-        if v202 != "system":
+        if v205 != "system":
             out.append(
                 Problem(
                     path + ".role",
-                    v202,
+                    v205,
                     "must be 'system'",
                     "001_815efe83d03b75c9.txt § System Message",
                 )
             )
-    v203 = value.get("content")
-    if v203 is None:
+    v206 = value.get("content")
+    if v206 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -425,39 +425,39 @@ def _check_SystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok204 = False
-        if not ok204:
-            trial205: list[Problem] = []
-            if not (isinstance(v203, str)):
-                trial205.append(
+        ok207 = False
+        if not ok207:
+            trial208: list[Problem] = []
+            if not (isinstance(v206, str)):
+                trial208.append(
                     Problem(
                         path + ".content",
-                        v203,
+                        v206,
                         "must be a string",
                         "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long",
                     )
                 )
-            ok204 = not trial205
-        if not ok204:
-            trial206: list[Problem] = []
-            if not isinstance(v203, list):
-                trial206.append(
+            ok207 = not trial208
+        if not ok207:
+            trial209: list[Problem] = []
+            if not isinstance(v206, list):
+                trial209.append(
                     Problem(
                         path + ".content",
-                        v203,
+                        v206,
                         "must be a list",
                         "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long",
                     )
                 )
             else:
-                for i208, item207 in enumerate(v203):
-                    _check_ContentPart(item207, path + ".content" + "[" + str(i208) + "]", trial206)
-            ok204 = not trial206
-        if not ok204:
+                for i211, item210 in enumerate(v206):
+                    _check_ContentPart(item210, path + ".content" + "[" + str(i211) + "]", trial209)
+            ok207 = not trial209
+        if not ok207:
             out.append(
                 Problem(
                     path + ".content",
-                    v203,
+                    v206,
                     "must be strings or a list of a ContentPart object",
                     "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long",
                 )
@@ -475,28 +475,28 @@ def _check_TextPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v209 = value.get("text")
-    if v209 is None:
+    v212 = value.get("text")
+    if v212 is None:
         out.append(Problem(path + ".text", None, "is required", "001_815efe83d03b75c9.txt § text"))
     else:
-        if not (isinstance(v209, str)):
+        if not (isinstance(v212, str)):
             out.append(
-                Problem(path + ".text", v209, "must be a string", "001_815efe83d03b75c9.txt § text")
+                Problem(path + ".text", v212, "must be a string", "001_815efe83d03b75c9.txt § text")
             )
-    v210 = value.get("type")
-    if v210 is not None:
-        if v210 != "text":
+    v213 = value.get("type")
+    if v213 is not None:
+        if v213 != "text":
             out.append(
                 Problem(
                     path + ".type",
-                    v210,
+                    v213,
                     "must be 'text'",
                     "cnblogs-recorded/conversation-generation-message-with-doc-url-sse",
                 )
             )
-    v211 = value.get("cache_control")
-    if v211 is not None:
-        _check_CacheControl(v211, path + ".cache_control", out)
+    v214 = value.get("cache_control")
+    if v214 is not None:
+        _check_CacheControl(v214, path + ".cache_control", out)
 
 
 def _check_ToolCall(value: Any, path: str, out: list[Problem]) -> None:
@@ -510,51 +510,51 @@ def _check_ToolCall(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v214 = value.get("index")
-    if v214 is not None:
-        if not (isinstance(v214, int) and not isinstance(v214, bool)):
+    v217 = value.get("index")
+    if v217 is not None:
+        if not (isinstance(v217, int) and not isinstance(v217, bool)):
             out.append(
                 Problem(
                     path + ".index",
-                    v214,
+                    v217,
                     "must be an integer",
                     "003_bb9708c812a53c71.txt § tool_calls index",
                 )
             )
-    v215 = value.get("id")
-    if v215 is not None:
-        if not (isinstance(v215, str)):
+    v218 = value.get("id")
+    if v218 is not None:
+        if not (isinstance(v218, str)):
             out.append(
                 Problem(
                     path + ".id",
-                    v215,
+                    v218,
                     "must be a string",
                     "003_bb9708c812a53c71.txt § tool_calls id",
                 )
             )
-    v216 = value.get("type")
-    if v216 is not None:
-        if not (isinstance(v216, str)):
+    v219 = value.get("type")
+    if v219 is not None:
+        if not (isinstance(v219, str)):
             out.append(
                 Problem(
                     path + ".type",
-                    v216,
+                    v219,
                     "must be a string",
                     "003_bb9708c812a53c71.txt § tool_calls type",
                 )
             )
-        elif v216 not in ("function",):
+        elif v219 not in ("function",):
             out.append(
                 Problem(
                     path + ".type",
-                    v216,
+                    v219,
                     "must be one of 'function'",
                     "003_bb9708c812a53c71.txt § tool_calls type",
                 )
             )
-    v217 = value.get("function")
-    if v217 is not None:
-        _check_ToolCallFunction(v217, path + ".function", out)
+    v220 = value.get("function")
+    if v220 is not None:
+        _check_ToolCallFunction(v220, path + ".function", out)
 
 
 def _check_ToolCallFunction(value: Any, path: str, out: list[Problem]) -> None:
@@ -565,24 +565,24 @@ def _check_ToolCallFunction(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v218 = value.get("name")
-    if v218 is not None:
-        if not (isinstance(v218, str)):
+    v221 = value.get("name")
+    if v221 is not None:
+        if not (isinstance(v221, str)):
             out.append(
                 Problem(
                     path + ".name",
-                    v218,
+                    v221,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § tool_calls function name",
                 )
             )
-    v219 = value.get("arguments")
-    if v219 is not None:
-        if not (isinstance(v219, str)):
+    v222 = value.get("arguments")
+    if v222 is not None:
+        if not (isinstance(v222, str)):
             out.append(
                 Problem(
                     path + ".arguments",
-                    v219,
+                    v222,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § tool_calls function arguments",
                 )
@@ -595,25 +595,25 @@ def _check_ToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § Tool Message")
         )
         return
-    v223 = value.get("role")
-    if v223 is None:
+    v226 = value.get("role")
+    if v226 is None:
         out.append(
             Problem(
                 path + ".role", None, "is required", "001_815efe83d03b75c9.txt § Tool Message role"
             )
         )
     else:
-        if v223 != "tool":
+        if v226 != "tool":
             out.append(
                 Problem(
                     path + ".role",
-                    v223,
+                    v226,
                     "must be 'tool'",
                     "001_815efe83d03b75c9.txt § Tool Message role",
                 )
             )
-    v224 = value.get("content")
-    if v224 is None:
+    v227 = value.get("content")
+    if v227 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -623,50 +623,50 @@ def _check_ToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok225 = False
-        if not ok225:
-            trial226: list[Problem] = []
-            if not (isinstance(v224, str)):
-                trial226.append(
+        ok228 = False
+        if not ok228:
+            trial229: list[Problem] = []
+            if not (isinstance(v227, str)):
+                trial229.append(
                     Problem(
                         path + ".content",
-                        v224,
+                        v227,
                         "must be a string",
                         "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse",
                     )
                 )
-            ok225 = not trial226
-        if not ok225:
-            trial227: list[Problem] = []
-            if not isinstance(v224, list):
-                trial227.append(
+            ok228 = not trial229
+        if not ok228:
+            trial230: list[Problem] = []
+            if not isinstance(v227, list):
+                trial230.append(
                     Problem(
                         path + ".content",
-                        v224,
+                        v227,
                         "must be a list",
                         "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse",
                     )
                 )
             else:
-                for i229, item228 in enumerate(v224):
-                    _check_ContentPart(item228, path + ".content" + "[" + str(i229) + "]", trial227)
-            ok225 = not trial227
-        if not ok225:
+                for i232, item231 in enumerate(v227):
+                    _check_ContentPart(item231, path + ".content" + "[" + str(i232) + "]", trial230)
+            ok228 = not trial230
+        if not ok228:
             out.append(
                 Problem(
                     path + ".content",
-                    v224,
+                    v227,
                     "must be strings or a list of a ContentPart object",
                     "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse",
                 )
             )
-    v230 = value.get("tool_call_id")
-    if v230 is not None:
-        if not (isinstance(v230, str)):
+    v233 = value.get("tool_call_id")
+    if v233 is not None:
+        if not (isinstance(v233, str)):
             out.append(
                 Problem(
                     path + ".tool_call_id",
-                    v230,
+                    v233,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § Tool Message tool_call_id; cnblogs-recorded/multimodal-generation-message-with-tools-sse",
                 )
@@ -684,25 +684,25 @@ def _check_UserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v242 = value.get("role")
-    if v242 is None:
+    v245 = value.get("role")
+    if v245 is None:
         out.append(
             Problem(
                 path + ".role", None, "is required", "001_815efe83d03b75c9.txt § User Message role"
             )
         )
     else:
-        if v242 != "user":
+        if v245 != "user":
             out.append(
                 Problem(
                     path + ".role",
-                    v242,
+                    v245,
                     "must be 'user'",
                     "001_815efe83d03b75c9.txt § User Message role",
                 )
             )
-    v243 = value.get("content")
-    if v243 is None:
+    v246 = value.get("content")
+    if v246 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -712,39 +712,39 @@ def _check_UserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok244 = False
-        if not ok244:
-            trial245: list[Problem] = []
-            if not (isinstance(v243, str)):
-                trial245.append(
+        ok247 = False
+        if not ok247:
+            trial248: list[Problem] = []
+            if not (isinstance(v246, str)):
+                trial248.append(
                     Problem(
                         path + ".content",
-                        v243,
+                        v246,
                         "must be a string",
                         "001_815efe83d03b75c9.txt § User Message content",
                     )
                 )
-            ok244 = not trial245
-        if not ok244:
-            trial246: list[Problem] = []
-            if not isinstance(v243, list):
-                trial246.append(
+            ok247 = not trial248
+        if not ok247:
+            trial249: list[Problem] = []
+            if not isinstance(v246, list):
+                trial249.append(
                     Problem(
                         path + ".content",
-                        v243,
+                        v246,
                         "must be a list",
                         "001_815efe83d03b75c9.txt § User Message content",
                     )
                 )
             else:
-                for i248, item247 in enumerate(v243):
-                    _check_ContentPart(item247, path + ".content" + "[" + str(i248) + "]", trial246)
-            ok244 = not trial246
-        if not ok244:
+                for i251, item250 in enumerate(v246):
+                    _check_ContentPart(item250, path + ".content" + "[" + str(i251) + "]", trial249)
+            ok247 = not trial249
+        if not ok247:
             out.append(
                 Problem(
                     path + ".content",
-                    v243,
+                    v246,
                     "must be strings or a list of a ContentPart object",
                     "001_815efe83d03b75c9.txt § User Message content",
                 )
@@ -762,136 +762,136 @@ def _check_VideoPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v249 = value.get("video")
-    if v249 is None:
+    v252 = value.get("video")
+    if v252 is None:
         out.append(
             Problem(path + ".video", None, "is required", "001_815efe83d03b75c9.txt § video")
         )
     else:
-        ok250 = False
-        if not ok250:
-            trial251: list[Problem] = []
-            if not (isinstance(v249, str)):
-                trial251.append(
+        ok253 = False
+        if not ok253:
+            trial254: list[Problem] = []
+            if not (isinstance(v252, str)):
+                trial254.append(
                     Problem(
                         path + ".video",
-                        v249,
+                        v252,
                         "must be a string",
                         "001_815efe83d03b75c9.txt § video",
                     )
                 )
-            ok250 = not trial251
-        if not ok250:
-            trial252: list[Problem] = []
-            if not isinstance(v249, list):
-                trial252.append(
+            ok253 = not trial254
+        if not ok253:
+            trial255: list[Problem] = []
+            if not isinstance(v252, list):
+                trial255.append(
                     Problem(
-                        path + ".video", v249, "must be a list", "001_815efe83d03b75c9.txt § video"
+                        path + ".video", v252, "must be a list", "001_815efe83d03b75c9.txt § video"
                     )
                 )
             else:
-                for i254, item253 in enumerate(v249):
-                    if not (isinstance(item253, str)):
-                        trial252.append(
+                for i257, item256 in enumerate(v252):
+                    if not (isinstance(item256, str)):
+                        trial255.append(
                             Problem(
-                                path + ".video" + "[" + str(i254) + "]",
-                                item253,
+                                path + ".video" + "[" + str(i257) + "]",
+                                item256,
                                 "must be a string",
                                 "001_815efe83d03b75c9.txt § video",
                             )
                         )
-            ok250 = not trial252
-        if not ok250:
+            ok253 = not trial255
+        if not ok253:
             out.append(
                 Problem(
                     path + ".video",
-                    v249,
+                    v252,
                     "must be strings or a list of strings",
                     "001_815efe83d03b75c9.txt § video",
                 )
             )
-    v255 = value.get("type")
-    if v255 is not None:
-        if v255 != "video":
+    v258 = value.get("type")
+    if v258 is not None:
+        if v258 != "video":
             out.append(
                 Problem(
                     path + ".type",
-                    v255,
+                    v258,
                     "must be 'video'",
                     "cnblogs-recorded/conversation-generation-message-with-doc-url-sse",
                 )
             )
-    v256 = value.get("fps")
-    if v256 is not None:
-        if not (isinstance(v256, (int, float)) and not isinstance(v256, bool)):
+    v259 = value.get("fps")
+    if v259 is not None:
+        if not (isinstance(v259, (int, float)) and not isinstance(v259, bool)):
             out.append(
                 Problem(
                     path + ".fps",
-                    v256,
+                    v259,
                     "must be a number",
                     "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse",
                 )
             )
-        elif not _isfinite(v256):
+        elif not _isfinite(v259):
             out.append(
                 Problem(
                     path + ".fps",
-                    v256,
+                    v259,
                     "must be a finite number (not NaN or Infinity)",
                     "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse",
                 )
             )
-        elif v256 < 0.1 or v256 > 10:
+        elif v259 < 0.1 or v259 > 10:
             out.append(
                 Problem(
                     path + ".fps",
-                    v256,
+                    v259,
                     "must be >= 0.1 and <= 10",
                     "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse",
                 )
             )
-    v257 = value.get("min_pixels")
-    if v257 is not None:
-        if not (isinstance(v257, int) and not isinstance(v257, bool)):
+    v260 = value.get("min_pixels")
+    if v260 is not None:
+        if not (isinstance(v260, int) and not isinstance(v260, bool)):
             out.append(
                 Problem(
                     path + ".min_pixels",
-                    v257,
+                    v260,
                     "must be an integer",
                     "004_999108d049104343.txt § Video (dimensions adjusted via max_pixels/min_pixels)",
                 )
             )
-    v258 = value.get("max_pixels")
-    if v258 is not None:
-        if not (isinstance(v258, int) and not isinstance(v258, bool)):
+    v261 = value.get("max_pixels")
+    if v261 is not None:
+        if not (isinstance(v261, int) and not isinstance(v261, bool)):
             out.append(
                 Problem(
                     path + ".max_pixels",
-                    v258,
+                    v261,
                     "must be an integer",
                     "004_999108d049104343.txt § Video (dimensions adjusted via max_pixels/min_pixels)",
                 )
             )
-    v259 = value.get("max_frames")
-    if v259 is not None:
-        if not (isinstance(v259, int) and not isinstance(v259, bool)):
+    v262 = value.get("max_frames")
+    if v262 is not None:
+        if not (isinstance(v262, int) and not isinstance(v262, bool)):
             out.append(
                 Problem(
                     path + ".max_frames",
-                    v259,
+                    v262,
                     "must be an integer",
                     "004_999108d049104343.txt § Video understanding (max_frames)",
                 )
             )
-        elif v259 < 1:
+        elif v262 < 1:
             out.append(
                 Problem(
                     path + ".max_frames",
-                    v259,
+                    v262,
                     "must be >= 1",
                     "004_999108d049104343.txt § Video understanding (max_frames)",
                 )
             )
-    v260 = value.get("cache_control")
-    if v260 is not None:
-        _check_CacheControl(v260, path + ".cache_control", out)
+    v263 = value.get("cache_control")
+    if v263 is not None:
+        _check_CacheControl(v263, path + ".cache_control", out)

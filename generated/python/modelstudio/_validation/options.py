@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .._checks import Problem
+from .._checks import Problem, _non_finite_at
 
 _PATTERN_0 = re.compile("^[A-Za-z0-9_-]{1,64}$")
 
@@ -152,6 +152,15 @@ def _check_FunctionDefinition(value: Any, path: str, out: list[Problem]) -> None
                     "003_bb9708c812a53c71.txt § tools function parameters (defaults to {})",
                 )
             )
+        elif (at102 := _non_finite_at(v101)) is not None:
+            out.append(
+                Problem(
+                    path + ".parameters" + at102,
+                    None,
+                    "must be a finite number (not NaN or Infinity)",
+                    "003_bb9708c812a53c71.txt § tools function parameters (defaults to {})",
+                )
+            )
 
 
 def _check_JsonSchemaFormat(value: Any, path: str, out: list[Problem]) -> None:
@@ -165,27 +174,36 @@ def _check_JsonSchemaFormat(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v176 = value.get("name")
-    if v176 is not None:
-        if not (isinstance(v176, str)):
-            out.append(Problem(path + ".name", v176, "must be a string", "api-digest.md § 3.3.3"))
-    v177 = value.get("description")
+    v177 = value.get("name")
     if v177 is not None:
         if not (isinstance(v177, str)):
-            out.append(
-                Problem(path + ".description", v177, "must be a string", "api-digest.md § 3.3.3")
-            )
-    v178 = value.get("schema")
+            out.append(Problem(path + ".name", v177, "must be a string", "api-digest.md § 3.3.3"))
+    v178 = value.get("description")
     if v178 is not None:
-        if not (isinstance(v178, dict)):
+        if not (isinstance(v178, str)):
             out.append(
-                Problem(path + ".schema", v178, "must be an object", "api-digest.md § 3.3.3")
+                Problem(path + ".description", v178, "must be a string", "api-digest.md § 3.3.3")
             )
-    v179 = value.get("strict")
+    v179 = value.get("schema")
     if v179 is not None:
-        if not (isinstance(v179, bool)):
+        if not (isinstance(v179, dict)):
             out.append(
-                Problem(path + ".strict", v179, "must be a boolean", "api-digest.md § 3.3.3")
+                Problem(path + ".schema", v179, "must be an object", "api-digest.md § 3.3.3")
+            )
+        elif (at180 := _non_finite_at(v179)) is not None:
+            out.append(
+                Problem(
+                    path + ".schema" + at180,
+                    None,
+                    "must be a finite number (not NaN or Infinity)",
+                    "api-digest.md § 3.3.3",
+                )
+            )
+    v181 = value.get("strict")
+    if v181 is not None:
+        if not (isinstance(v181, bool)):
+            out.append(
+                Problem(path + ".strict", v181, "must be a boolean", "api-digest.md § 3.3.3")
             )
 
 
@@ -200,8 +218,8 @@ def _check_OcrOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v180 = value.get("task")
-    if v180 is None:
+    v182 = value.get("task")
+    if v182 is None:
         out.append(
             Problem(
                 path + ".task",
@@ -211,16 +229,16 @@ def _check_OcrOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v180, str)):
+        if not (isinstance(v182, str)):
             out.append(
                 Problem(
                     path + ".task",
-                    v180,
+                    v182,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse",
                 )
             )
-        elif v180 not in (
+        elif v182 not in (
             "text_recognition",
             "key_information_extraction",
             "document_parsing",
@@ -232,14 +250,14 @@ def _check_OcrOptions(value: Any, path: str, out: list[Problem]) -> None:
             out.append(
                 Problem(
                     path + ".task",
-                    v180,
+                    v182,
                     "must be one of 'text_recognition', 'key_information_extraction', 'document_parsing', 'table_parsing', 'formula_recognition', 'multi_lan', 'advanced_recognition'",
                     "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse",
                 )
             )
-    v181 = value.get("task_config")
-    if v181 is not None:
-        _check_OcrTaskConfig(v181, path + ".task_config", out)
+    v183 = value.get("task_config")
+    if v183 is not None:
+        _check_OcrTaskConfig(v183, path + ".task_config", out)
 
 
 def _check_OcrTaskConfig(value: Any, path: str, out: list[Problem]) -> None:
@@ -253,8 +271,8 @@ def _check_OcrTaskConfig(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v182 = value.get("result_schema")
-    if v182 is None:
+    v184 = value.get("result_schema")
+    if v184 is None:
         out.append(
             Problem(
                 path + ".result_schema",
@@ -264,12 +282,21 @@ def _check_OcrTaskConfig(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v182, dict)):
+        if not (isinstance(v184, dict)):
             out.append(
                 Problem(
                     path + ".result_schema",
-                    v182,
+                    v184,
                     "must be an object",
+                    "001_815efe83d03b75c9.txt § result_schema",
+                )
+            )
+        elif (at185 := _non_finite_at(v184)) is not None:
+            out.append(
+                Problem(
+                    path + ".result_schema" + at185,
+                    None,
+                    "must be a finite number (not NaN or Infinity)",
                     "001_815efe83d03b75c9.txt § result_schema",
                 )
             )
@@ -315,8 +342,8 @@ def _check_ResponseFormatJsonObject(value: Any, path: str, out: list[Problem]) -
             )
         )
         return
-    v183 = value.get("type")
-    if v183 is None:
+    v186 = value.get("type")
+    if v186 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -326,11 +353,11 @@ def _check_ResponseFormatJsonObject(value: Any, path: str, out: list[Problem]) -
             )
         )
     else:
-        if v183 != "json_object":
+        if v186 != "json_object":
             out.append(
                 Problem(
                     path + ".type",
-                    v183,
+                    v186,
                     "must be 'json_object'",
                     "003_bb9708c812a53c71.txt § response_format type",
                 )
@@ -348,8 +375,8 @@ def _check_ResponseFormatJsonSchema(value: Any, path: str, out: list[Problem]) -
             )
         )
         return
-    v184 = value.get("type")
-    if v184 is None:
+    v187 = value.get("type")
+    if v187 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -359,17 +386,17 @@ def _check_ResponseFormatJsonSchema(value: Any, path: str, out: list[Problem]) -
             )
         )
     else:
-        if v184 != "json_schema":
+        if v187 != "json_schema":
             out.append(
                 Problem(
                     path + ".type",
-                    v184,
+                    v187,
                     "must be 'json_schema'",
                     "003_bb9708c812a53c71.txt § response_format type",
                 )
             )
-    v185 = value.get("json_schema")
-    if v185 is None:
+    v188 = value.get("json_schema")
+    if v188 is None:
         out.append(
             Problem(
                 path + ".json_schema",
@@ -379,7 +406,7 @@ def _check_ResponseFormatJsonSchema(value: Any, path: str, out: list[Problem]) -
             )
         )
     else:
-        _check_JsonSchemaFormat(v185, path + ".json_schema", out)
+        _check_JsonSchemaFormat(v188, path + ".json_schema", out)
 
 
 def _check_ResponseFormatText(value: Any, path: str, out: list[Problem]) -> None:
@@ -390,8 +417,8 @@ def _check_ResponseFormatText(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v186 = value.get("type")
-    if v186 is None:
+    v189 = value.get("type")
+    if v189 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -401,11 +428,11 @@ def _check_ResponseFormatText(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if v186 != "text":
+        if v189 != "text":
             out.append(
                 Problem(
                     path + ".type",
-                    v186,
+                    v189,
                     "must be 'text'",
                     "003_bb9708c812a53c71.txt § response_format type",
                 )
@@ -423,13 +450,13 @@ def _check_SearchIntentionOptions(value: Any, path: str, out: list[Problem]) -> 
             )
         )
         return
-    v187 = value.get("prompt_intervene")
-    if v187 is not None:
-        if not (isinstance(v187, str)):
+    v190 = value.get("prompt_intervene")
+    if v190 is not None:
+        if not (isinstance(v190, str)):
             out.append(
                 Problem(
                     path + ".prompt_intervene",
-                    v187,
+                    v190,
                     "must be a string",
                     "cnblogs-recorded/multimodal-generation-with-websearch-nosse",
                 )
@@ -447,119 +474,119 @@ def _check_SearchOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v188 = value.get("enable_source")
-    if v188 is not None:
-        if not (isinstance(v188, bool)):
-            out.append(
-                Problem(
-                    path + ".enable_source",
-                    v188,
-                    "must be a boolean",
-                    "cnblogs-recorded/single-generation-message-search-nosse",
-                )
-            )
-    v189 = value.get("enable_citation")
-    if v189 is not None:
-        if not (isinstance(v189, bool)):
-            out.append(
-                Problem(
-                    path + ".enable_citation",
-                    v189,
-                    "must be a boolean",
-                    "cnblogs-recorded/single-generation-message-search-nosse",
-                )
-            )
-    v190 = value.get("citation_format")
-    if v190 is not None:
-        if not (isinstance(v190, str)):
-            out.append(
-                Problem(
-                    path + ".citation_format",
-                    v190,
-                    "must be a string",
-                    "cnblogs-recorded/single-generation-message-search-nosse",
-                )
-            )
-    v191 = value.get("forced_search")
+    v191 = value.get("enable_source")
     if v191 is not None:
         if not (isinstance(v191, bool)):
             out.append(
                 Problem(
-                    path + ".forced_search",
+                    path + ".enable_source",
                     v191,
                     "must be a boolean",
                     "cnblogs-recorded/single-generation-message-search-nosse",
                 )
             )
-    v192 = value.get("search_strategy")
+    v192 = value.get("enable_citation")
     if v192 is not None:
-        if not (isinstance(v192, str)):
+        if not (isinstance(v192, bool)):
             out.append(
                 Problem(
-                    path + ".search_strategy",
+                    path + ".enable_citation",
                     v192,
+                    "must be a boolean",
+                    "cnblogs-recorded/single-generation-message-search-nosse",
+                )
+            )
+    v193 = value.get("citation_format")
+    if v193 is not None:
+        if not (isinstance(v193, str)):
+            out.append(
+                Problem(
+                    path + ".citation_format",
+                    v193,
                     "must be a string",
                     "cnblogs-recorded/single-generation-message-search-nosse",
                 )
             )
-    v193 = value.get("enable_search_extension")
-    if v193 is not None:
-        if not (isinstance(v193, bool)):
-            out.append(
-                Problem(
-                    path + ".enable_search_extension",
-                    v193,
-                    "must be a boolean",
-                    "cnblogs-recorded/single-generation-message-search-nosse",
-                )
-            )
-    v194 = value.get("prepend_search_result")
+    v194 = value.get("forced_search")
     if v194 is not None:
         if not (isinstance(v194, bool)):
             out.append(
                 Problem(
-                    path + ".prepend_search_result",
+                    path + ".forced_search",
                     v194,
+                    "must be a boolean",
+                    "cnblogs-recorded/single-generation-message-search-nosse",
+                )
+            )
+    v195 = value.get("search_strategy")
+    if v195 is not None:
+        if not (isinstance(v195, str)):
+            out.append(
+                Problem(
+                    path + ".search_strategy",
+                    v195,
+                    "must be a string",
+                    "cnblogs-recorded/single-generation-message-search-nosse",
+                )
+            )
+    v196 = value.get("enable_search_extension")
+    if v196 is not None:
+        if not (isinstance(v196, bool)):
+            out.append(
+                Problem(
+                    path + ".enable_search_extension",
+                    v196,
+                    "must be a boolean",
+                    "cnblogs-recorded/single-generation-message-search-nosse",
+                )
+            )
+    v197 = value.get("prepend_search_result")
+    if v197 is not None:
+        if not (isinstance(v197, bool)):
+            out.append(
+                Problem(
+                    path + ".prepend_search_result",
+                    v197,
                     "must be a boolean",
                     "cnblogs-recorded/single-generation-message-search-sse",
                 )
             )
-    v195 = value.get("freshness")
-    if v195 is not None:
-        if not (isinstance(v195, int) and not isinstance(v195, bool)):
+    v198 = value.get("freshness")
+    if v198 is not None:
+        if not (isinstance(v198, int) and not isinstance(v198, bool)):
             out.append(
                 Problem(
                     path + ".freshness",
-                    v195,
+                    v198,
                     "must be an integer",
                     "cnblogs-recorded/multimodal-generation-with-websearch-nosse",
                 )
             )
-    v196 = value.get("assigned_site_list")
-    if v196 is not None:
-        if not isinstance(v196, list):
+    v199 = value.get("assigned_site_list")
+    if v199 is not None:
+        if not isinstance(v199, list):
             out.append(
                 Problem(
                     path + ".assigned_site_list",
-                    v196,
+                    v199,
                     "must be a list",
                     "cnblogs-recorded/multimodal-generation-with-websearch-nosse",
                 )
             )
         else:
-            for i198, item197 in enumerate(v196):
-                if not (isinstance(item197, str)):
+            for i201, item200 in enumerate(v199):
+                if not (isinstance(item200, str)):
                     out.append(
                         Problem(
-                            path + ".assigned_site_list" + "[" + str(i198) + "]",
-                            item197,
+                            path + ".assigned_site_list" + "[" + str(i201) + "]",
+                            item200,
                             "must be a string",
                             "cnblogs-recorded/multimodal-generation-with-websearch-nosse",
                         )
                     )
-    v199 = value.get("intention_options")
-    if v199 is not None:
-        _check_SearchIntentionOptions(v199, path + ".intention_options", out)
+    v202 = value.get("intention_options")
+    if v202 is not None:
+        _check_SearchIntentionOptions(v202, path + ".intention_options", out)
 
 
 def _check_Skill(value: Any, path: str, out: list[Problem]) -> None:
@@ -573,8 +600,8 @@ def _check_Skill(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v200 = value.get("type")
-    if v200 is None:
+    v203 = value.get("type")
+    if v203 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -584,22 +611,22 @@ def _check_Skill(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v200, str)):
+        if not (isinstance(v203, str)):
             out.append(
                 Problem(
                     path + ".type",
-                    v200,
+                    v203,
                     "must be a string",
                     "cnblogs-recorded/conversation-generation-message-skill-ppt-sse",
                 )
             )
-    v201 = value.get("mode")
-    if v201 is not None:
-        if not (isinstance(v201, str)):
+    v204 = value.get("mode")
+    if v204 is not None:
+        if not (isinstance(v204, str)):
             out.append(
                 Problem(
                     path + ".mode",
-                    v201,
+                    v204,
                     "must be a string",
                     "cnblogs-recorded/conversation-generation-message-skill-ppt-sse",
                 )
@@ -617,23 +644,23 @@ def _check_Tool(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v212 = value.get("type")
-    if v212 is None:
+    v215 = value.get("type")
+    if v215 is None:
         out.append(
             Problem(path + ".type", None, "is required", "003_bb9708c812a53c71.txt § tools type")
         )
     else:
-        if v212 != "function":
+        if v215 != "function":
             out.append(
                 Problem(
                     path + ".type",
-                    v212,
+                    v215,
                     "must be 'function'",
                     "003_bb9708c812a53c71.txt § tools type",
                 )
             )
-    v213 = value.get("function")
-    if v213 is None:
+    v216 = value.get("function")
+    if v216 is None:
         out.append(
             Problem(
                 path + ".function",
@@ -643,7 +670,7 @@ def _check_Tool(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_FunctionDefinition(v213, path + ".function", out)
+        _check_FunctionDefinition(v216, path + ".function", out)
 
 
 def _check_ToolChoiceFunction(value: Any, path: str, out: list[Problem]) -> None:
@@ -657,30 +684,30 @@ def _check_ToolChoiceFunction(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v220 = value.get("type")
-    if v220 is None:
+    v223 = value.get("type")
+    if v223 is None:
         out.append(
             Problem(path + ".type", None, "is required", "001_815efe83d03b75c9.txt § tool_choice")
         )
     else:
-        if v220 != "function":
+        if v223 != "function":
             out.append(
                 Problem(
                     path + ".type",
-                    v220,
+                    v223,
                     "must be 'function'",
                     "001_815efe83d03b75c9.txt § tool_choice",
                 )
             )
-    v221 = value.get("function")
-    if v221 is None:
+    v224 = value.get("function")
+    if v224 is None:
         out.append(
             Problem(
                 path + ".function", None, "is required", "001_815efe83d03b75c9.txt § tool_choice"
             )
         )
     else:
-        _check_ToolChoiceFunctionName(v221, path + ".function", out)
+        _check_ToolChoiceFunctionName(v224, path + ".function", out)
 
 
 def _check_ToolChoiceFunctionName(value: Any, path: str, out: list[Problem]) -> None:
@@ -689,17 +716,17 @@ def _check_ToolChoiceFunctionName(value: Any, path: str, out: list[Problem]) -> 
             Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § tool_choice")
         )
         return
-    v222 = value.get("name")
-    if v222 is None:
+    v225 = value.get("name")
+    if v225 is None:
         out.append(
             Problem(path + ".name", None, "is required", "001_815efe83d03b75c9.txt § tool_choice")
         )
     else:
-        if not (isinstance(v222, str)):
+        if not (isinstance(v225, str)):
             out.append(
                 Problem(
                     path + ".name",
-                    v222,
+                    v225,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § tool_choice",
                 )
@@ -717,8 +744,8 @@ def _check_TranslationOptions(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v231 = value.get("source_lang")
-    if v231 is None:
+    v234 = value.get("source_lang")
+    if v234 is None:
         out.append(
             Problem(
                 path + ".source_lang",
@@ -728,17 +755,17 @@ def _check_TranslationOptions(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if not (isinstance(v231, str)):
+        if not (isinstance(v234, str)):
             out.append(
                 Problem(
                     path + ".source_lang",
-                    v231,
+                    v234,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § translation_options source_lang",
                 )
             )
-    v232 = value.get("target_lang")
-    if v232 is None:
+    v235 = value.get("target_lang")
+    if v235 is None:
         out.append(
             Problem(
                 path + ".target_lang",
@@ -748,50 +775,50 @@ def _check_TranslationOptions(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if not (isinstance(v232, str)):
+        if not (isinstance(v235, str)):
             out.append(
                 Problem(
                     path + ".target_lang",
-                    v232,
+                    v235,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § translation_options target_lang",
                 )
             )
-    v233 = value.get("terms")
-    if v233 is not None:
-        if not isinstance(v233, list):
+    v236 = value.get("terms")
+    if v236 is not None:
+        if not isinstance(v236, list):
             out.append(
                 Problem(
                     path + ".terms",
-                    v233,
+                    v236,
                     "must be a list",
                     "001_815efe83d03b75c9.txt § translation_options terms",
                 )
             )
         else:
-            for i235, item234 in enumerate(v233):
-                _check_TranslationPair(item234, path + ".terms" + "[" + str(i235) + "]", out)
-    v236 = value.get("tm_list")
-    if v236 is not None:
-        if not isinstance(v236, list):
+            for i238, item237 in enumerate(v236):
+                _check_TranslationPair(item237, path + ".terms" + "[" + str(i238) + "]", out)
+    v239 = value.get("tm_list")
+    if v239 is not None:
+        if not isinstance(v239, list):
             out.append(
                 Problem(
                     path + ".tm_list",
-                    v236,
+                    v239,
                     "must be a list",
                     "001_815efe83d03b75c9.txt § translation_options tm_list",
                 )
             )
         else:
-            for i238, item237 in enumerate(v236):
-                _check_TranslationPair(item237, path + ".tm_list" + "[" + str(i238) + "]", out)
-    v239 = value.get("domains")
-    if v239 is not None:
-        if not (isinstance(v239, str)):
+            for i241, item240 in enumerate(v239):
+                _check_TranslationPair(item240, path + ".tm_list" + "[" + str(i241) + "]", out)
+    v242 = value.get("domains")
+    if v242 is not None:
+        if not (isinstance(v242, str)):
             out.append(
                 Problem(
                     path + ".domains",
-                    v239,
+                    v242,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § translation_options domains",
                 )
@@ -809,8 +836,8 @@ def _check_TranslationPair(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v240 = value.get("source")
-    if v240 is None:
+    v243 = value.get("source")
+    if v243 is None:
         out.append(
             Problem(
                 path + ".source",
@@ -820,17 +847,17 @@ def _check_TranslationPair(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v240, str)):
+        if not (isinstance(v243, str)):
             out.append(
                 Problem(
                     path + ".source",
-                    v240,
+                    v243,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § translation_options terms source",
                 )
             )
-    v241 = value.get("target")
-    if v241 is None:
+    v244 = value.get("target")
+    if v244 is None:
         out.append(
             Problem(
                 path + ".target",
@@ -840,11 +867,11 @@ def _check_TranslationPair(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v241, str)):
+        if not (isinstance(v244, str)):
             out.append(
                 Problem(
                     path + ".target",
-                    v241,
+                    v244,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § translation_options terms target",
                 )

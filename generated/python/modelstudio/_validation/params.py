@@ -37,8 +37,8 @@ def _check_GenerationInput(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v102 = value.get("messages")
-    if v102 is None:
+    v103 = value.get("messages")
+    if v103 is None:
         out.append(
             Problem(
                 path + ".messages",
@@ -48,43 +48,43 @@ def _check_GenerationInput(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not isinstance(v102, list):
+        if not isinstance(v103, list):
             out.append(
                 Problem(
                     path + ".messages",
-                    v102,
+                    v103,
                     "must be a list",
                     "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse",
                 )
             )
-        elif len(v102) < 1:
+        elif len(v103) < 1:
             out.append(
                 Problem(
                     path + ".messages",
-                    v102,
+                    v103,
                     "must have at least 1 item(s)",
                     "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse",
                 )
             )
-        elif not any(isinstance(m, dict) and m.get("role") == "user" for m in v102):
+        elif not any(isinstance(m, dict) and m.get("role") == "user" for m in v103):
             out.append(
                 Problem(
                     path + ".messages",
-                    v102,
+                    v103,
                     "must hold a message with role='user'",
                     "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse",
                 )
             )
         else:
-            for i104, item103 in enumerate(v102):
-                _check_Message(item103, path + ".messages" + "[" + str(i104) + "]", out)
-    v105 = value.get("prompt")
-    if v105 is not None:
-        if not (isinstance(v105, str)):
+            for i105, item104 in enumerate(v103):
+                _check_Message(item104, path + ".messages" + "[" + str(i105) + "]", out)
+    v106 = value.get("prompt")
+    if v106 is not None:
+        if not (isinstance(v106, str)):
             out.append(
                 Problem(
                     path + ".prompt",
-                    v105,
+                    v106,
                     "must be a string",
                     "cnblogs-recorded/single-generation-text-nosse; cnblogs-recorded/auth-error-nosse",
                 )
@@ -102,696 +102,696 @@ def _check_GenerationParameters(value: Any, path: str, out: list[Problem]) -> No
             )
         )
         return
-    v106 = value.get("result_format")
-    if v106 is not None:
-        if not (isinstance(v106, str)):
+    v107 = value.get("result_format")
+    if v107 is not None:
+        if not (isinstance(v107, str)):
             out.append(
                 Problem(
                     path + ".result_format",
-                    v106,
+                    v107,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § result_format; 003_bb9708c812a53c71.txt § result_format",
                 )
             )
-        elif v106 not in (
+        elif v107 not in (
             "text",
             "message",
         ):
             out.append(
                 Problem(
                     path + ".result_format",
-                    v106,
+                    v107,
                     "must be one of 'text', 'message'",
                     "001_815efe83d03b75c9.txt § result_format; 003_bb9708c812a53c71.txt § result_format",
                 )
             )
-    v107 = value.get("temperature")
-    if v107 is not None:
-        if not (isinstance(v107, (int, float)) and not isinstance(v107, bool)):
-            out.append(
-                Problem(
-                    path + ".temperature",
-                    v107,
-                    "must be a number",
-                    "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature",
-                )
-            )
-        elif not _isfinite(v107):
-            out.append(
-                Problem(
-                    path + ".temperature",
-                    v107,
-                    "must be a finite number (not NaN or Infinity)",
-                    "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature",
-                )
-            )
-        elif v107 < 0 or v107 >= 2:
-            out.append(
-                Problem(
-                    path + ".temperature",
-                    v107,
-                    "must be >= 0 and < 2",
-                    "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature",
-                )
-            )
-    v108 = value.get("top_p")
+    v108 = value.get("temperature")
     if v108 is not None:
         if not (isinstance(v108, (int, float)) and not isinstance(v108, bool)):
             out.append(
                 Problem(
-                    path + ".top_p",
+                    path + ".temperature",
                     v108,
                     "must be a number",
-                    "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p",
+                    "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature",
                 )
             )
         elif not _isfinite(v108):
             out.append(
                 Problem(
-                    path + ".top_p",
+                    path + ".temperature",
                     v108,
+                    "must be a finite number (not NaN or Infinity)",
+                    "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature",
+                )
+            )
+        elif v108 < 0 or v108 >= 2:
+            out.append(
+                Problem(
+                    path + ".temperature",
+                    v108,
+                    "must be >= 0 and < 2",
+                    "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature",
+                )
+            )
+    v109 = value.get("top_p")
+    if v109 is not None:
+        if not (isinstance(v109, (int, float)) and not isinstance(v109, bool)):
+            out.append(
+                Problem(
+                    path + ".top_p",
+                    v109,
+                    "must be a number",
+                    "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p",
+                )
+            )
+        elif not _isfinite(v109):
+            out.append(
+                Problem(
+                    path + ".top_p",
+                    v109,
                     "must be a finite number (not NaN or Infinity)",
                     "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p",
                 )
             )
-        elif v108 <= 0 or v108 > 1:
+        elif v109 <= 0 or v109 > 1:
             out.append(
                 Problem(
                     path + ".top_p",
-                    v108,
+                    v109,
                     "must be > 0 and <= 1",
                     "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p",
                 )
             )
-    v109 = value.get("top_k")
-    if v109 is not None:
-        if not (isinstance(v109, int) and not isinstance(v109, bool)):
-            out.append(
-                Problem(
-                    path + ".top_k",
-                    v109,
-                    "must be an integer",
-                    "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k",
-                )
-            )
-        elif v109 < 0:
-            out.append(
-                Problem(
-                    path + ".top_k",
-                    v109,
-                    "must be >= 0",
-                    "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k",
-                )
-            )
-    v110 = value.get("max_tokens")
+    v110 = value.get("top_k")
     if v110 is not None:
         if not (isinstance(v110, int) and not isinstance(v110, bool)):
             out.append(
                 Problem(
-                    path + ".max_tokens",
+                    path + ".top_k",
                     v110,
                     "must be an integer",
-                    "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens",
+                    "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k",
                 )
             )
-        elif v110 < 1:
+        elif v110 < 0:
             out.append(
                 Problem(
-                    path + ".max_tokens",
+                    path + ".top_k",
                     v110,
-                    "must be >= 1",
-                    "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens",
+                    "must be >= 0",
+                    "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k",
                 )
             )
-    v111 = value.get("max_completion_tokens")
+    v111 = value.get("max_tokens")
     if v111 is not None:
         if not (isinstance(v111, int) and not isinstance(v111, bool)):
             out.append(
                 Problem(
-                    path + ".max_completion_tokens",
+                    path + ".max_tokens",
                     v111,
                     "must be an integer",
-                    "cnblogs-recorded/single-generation-message-nosse",
+                    "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens",
                 )
             )
-    v112 = value.get("max_input_tokens")
+        elif v111 < 1:
+            out.append(
+                Problem(
+                    path + ".max_tokens",
+                    v111,
+                    "must be >= 1",
+                    "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens",
+                )
+            )
+    v112 = value.get("max_completion_tokens")
     if v112 is not None:
         if not (isinstance(v112, int) and not isinstance(v112, bool)):
             out.append(
                 Problem(
-                    path + ".max_input_tokens",
+                    path + ".max_completion_tokens",
                     v112,
                     "must be an integer",
-                    "001_815efe83d03b75c9.txt § max_input_tokens; 000_07ad248dae989590.txt § max_input_tokens",
+                    "cnblogs-recorded/single-generation-message-nosse",
                 )
             )
-    v113 = value.get("seed")
+    v113 = value.get("max_input_tokens")
     if v113 is not None:
         if not (isinstance(v113, int) and not isinstance(v113, bool)):
             out.append(
                 Problem(
-                    path + ".seed",
+                    path + ".max_input_tokens",
                     v113,
+                    "must be an integer",
+                    "001_815efe83d03b75c9.txt § max_input_tokens; 000_07ad248dae989590.txt § max_input_tokens",
+                )
+            )
+    v114 = value.get("seed")
+    if v114 is not None:
+        if not (isinstance(v114, int) and not isinstance(v114, bool)):
+            out.append(
+                Problem(
+                    path + ".seed",
+                    v114,
                     "must be an integer",
                     "001_815efe83d03b75c9.txt § seed; 003_bb9708c812a53c71.txt § seed",
                 )
             )
-        elif v113 < 0 or v113 > 2147483647:
+        elif v114 < 0 or v114 > 2147483647:
             out.append(
                 Problem(
                     path + ".seed",
-                    v113,
+                    v114,
                     "must be >= 0 and <= 2147483647",
                     "001_815efe83d03b75c9.txt § seed; 003_bb9708c812a53c71.txt § seed",
                 )
             )
-    v114 = value.get("stream")
-    if v114 is not None:
-        if not (isinstance(v114, bool)):
-            out.append(
-                Problem(
-                    path + ".stream",
-                    v114,
-                    "must be a boolean",
-                    "003_bb9708c812a53c71.txt § stream; 001_815efe83d03b75c9.txt § stream",
-                )
-            )
-    v115 = value.get("incremental_output")
+    v115 = value.get("stream")
     if v115 is not None:
         if not (isinstance(v115, bool)):
             out.append(
                 Problem(
-                    path + ".incremental_output",
+                    path + ".stream",
                     v115,
                     "must be a boolean",
-                    "001_815efe83d03b75c9.txt § incremental_output; 003_bb9708c812a53c71.txt § incremental_output",
+                    "003_bb9708c812a53c71.txt § stream; 001_815efe83d03b75c9.txt § stream",
                 )
             )
-    v116 = value.get("enable_thinking")
+    v116 = value.get("incremental_output")
     if v116 is not None:
         if not (isinstance(v116, bool)):
             out.append(
                 Problem(
-                    path + ".enable_thinking",
+                    path + ".incremental_output",
                     v116,
+                    "must be a boolean",
+                    "001_815efe83d03b75c9.txt § incremental_output; 003_bb9708c812a53c71.txt § incremental_output",
+                )
+            )
+    v117 = value.get("enable_thinking")
+    if v117 is not None:
+        if not (isinstance(v117, bool)):
+            out.append(
+                Problem(
+                    path + ".enable_thinking",
+                    v117,
                     "must be a boolean",
                     "003_bb9708c812a53c71.txt § enable_thinking; 004_999108d049104343.txt § Thinking mode; 001_815efe83d03b75c9.txt § enable_thinking",
                 )
             )
-    v117 = value.get("thinking_budget")
-    if v117 is not None:
-        if not (isinstance(v117, int) and not isinstance(v117, bool)):
+    v118 = value.get("thinking_budget")
+    if v118 is not None:
+        if not (isinstance(v118, int) and not isinstance(v118, bool)):
             out.append(
                 Problem(
                     path + ".thinking_budget",
-                    v117,
+                    v118,
                     "must be an integer",
                     "003_bb9708c812a53c71.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode; cnblogs-recorded/single-generation-message-reasoning-sse",
                 )
             )
-    v118 = value.get("reasoning_effort")
-    if v118 is not None:
-        if not (isinstance(v118, str)):
+    v119 = value.get("reasoning_effort")
+    if v119 is not None:
+        if not (isinstance(v119, str)):
             out.append(
                 Problem(
                     path + ".reasoning_effort",
-                    v118,
+                    v119,
                     "must be a string",
                     "cnblogs-recorded/single-generation-message-reasoning-effort-nosse",
                 )
             )
-    v119 = value.get("enable_code_interpreter")
-    if v119 is not None:
-        if not (isinstance(v119, bool)):
+    v120 = value.get("enable_code_interpreter")
+    if v120 is not None:
+        if not (isinstance(v120, bool)):
             out.append(
                 Problem(
                     path + ".enable_code_interpreter",
-                    v119,
+                    v120,
                     "must be a boolean",
                     "003_bb9708c812a53c71.txt § enable_code_interpreter; cnblogs-recorded/single-generation-message-with-code-interpreter-sse",
                 )
             )
-    v120 = value.get("repetition_penalty")
-    if v120 is not None:
-        if not (isinstance(v120, (int, float)) and not isinstance(v120, bool)):
-            out.append(
-                Problem(
-                    path + ".repetition_penalty",
-                    v120,
-                    "must be a number",
-                    "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty",
-                )
-            )
-        elif not _isfinite(v120):
-            out.append(
-                Problem(
-                    path + ".repetition_penalty",
-                    v120,
-                    "must be a finite number (not NaN or Infinity)",
-                    "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty",
-                )
-            )
-        elif v120 <= 0:
-            out.append(
-                Problem(
-                    path + ".repetition_penalty",
-                    v120,
-                    "must be > 0",
-                    "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty",
-                )
-            )
-    v121 = value.get("presence_penalty")
+    v121 = value.get("repetition_penalty")
     if v121 is not None:
         if not (isinstance(v121, (int, float)) and not isinstance(v121, bool)):
             out.append(
                 Problem(
-                    path + ".presence_penalty",
+                    path + ".repetition_penalty",
                     v121,
                     "must be a number",
-                    "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty",
+                    "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty",
                 )
             )
         elif not _isfinite(v121):
             out.append(
                 Problem(
-                    path + ".presence_penalty",
+                    path + ".repetition_penalty",
                     v121,
+                    "must be a finite number (not NaN or Infinity)",
+                    "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty",
+                )
+            )
+        elif v121 <= 0:
+            out.append(
+                Problem(
+                    path + ".repetition_penalty",
+                    v121,
+                    "must be > 0",
+                    "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty",
+                )
+            )
+    v122 = value.get("presence_penalty")
+    if v122 is not None:
+        if not (isinstance(v122, (int, float)) and not isinstance(v122, bool)):
+            out.append(
+                Problem(
+                    path + ".presence_penalty",
+                    v122,
+                    "must be a number",
+                    "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty",
+                )
+            )
+        elif not _isfinite(v122):
+            out.append(
+                Problem(
+                    path + ".presence_penalty",
+                    v122,
                     "must be a finite number (not NaN or Infinity)",
                     "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty",
                 )
             )
-        elif v121 < -2.0 or v121 > 2.0:
+        elif v122 < -2.0 or v122 > 2.0:
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v121,
+                    v122,
                     "must be >= -2 and <= 2",
                     "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty",
                 )
             )
-    v122 = value.get("logit_bias")
-    if v122 is not None:
-        if not (isinstance(v122, dict)):
+    v123 = value.get("logit_bias")
+    if v123 is not None:
+        if not (isinstance(v123, dict)):
             out.append(
                 Problem(
                     path + ".logit_bias",
-                    v122,
+                    v123,
                     "must be an object",
                     "cnblogs-recorded/single-generation-message-roleplay-nosse",
                 )
             )
         else:
-            for key123, item124 in v122.items():
-                if not (isinstance(item124, (int, float)) and not isinstance(item124, bool)):
+            for key124, item125 in v123.items():
+                if not (isinstance(item125, (int, float)) and not isinstance(item125, bool)):
                     out.append(
                         Problem(
-                            path + ".logit_bias" + "." + str(key123),
-                            item124,
+                            path + ".logit_bias" + "." + str(key124),
+                            item125,
                             "must be a number",
                             "cnblogs-recorded/single-generation-message-roleplay-nosse",
                         )
                     )
-                elif not _isfinite(item124):
+                elif not _isfinite(item125):
                     out.append(
                         Problem(
-                            path + ".logit_bias" + "." + str(key123),
-                            item124,
+                            path + ".logit_bias" + "." + str(key124),
+                            item125,
                             "must be a finite number (not NaN or Infinity)",
                             "cnblogs-recorded/single-generation-message-roleplay-nosse",
                         )
                     )
-    v125 = value.get("vl_high_resolution_images")
-    if v125 is not None:
-        if not (isinstance(v125, bool)):
-            out.append(
-                Problem(
-                    path + ".vl_high_resolution_images",
-                    v125,
-                    "must be a boolean",
-                    "003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images",
-                )
-            )
-    v126 = value.get("vl_enable_image_hw_output")
+    v126 = value.get("vl_high_resolution_images")
     if v126 is not None:
         if not (isinstance(v126, bool)):
             out.append(
                 Problem(
-                    path + ".vl_enable_image_hw_output",
+                    path + ".vl_high_resolution_images",
                     v126,
+                    "must be a boolean",
+                    "003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images",
+                )
+            )
+    v127 = value.get("vl_enable_image_hw_output")
+    if v127 is not None:
+        if not (isinstance(v127, bool)):
+            out.append(
+                Problem(
+                    path + ".vl_enable_image_hw_output",
+                    v127,
                     "must be a boolean",
                     "001_815efe83d03b75c9.txt § vl_enable_image_hw_output; 003_bb9708c812a53c71.txt § vl_enable_image_hw_output",
                 )
             )
-    v127 = value.get("ocr_options")
-    if v127 is not None:
-        _check_OcrOptions(v127, path + ".ocr_options", out)
-    v128 = value.get("response_format")
+    v128 = value.get("ocr_options")
     if v128 is not None:
-        _check_ResponseFormat(v128, path + ".response_format", out)
-    v129 = value.get("output_format")
+        _check_OcrOptions(v128, path + ".ocr_options", out)
+    v129 = value.get("response_format")
     if v129 is not None:
-        if not (isinstance(v129, str)):
+        _check_ResponseFormat(v129, path + ".response_format", out)
+    v130 = value.get("output_format")
+    if v130 is not None:
+        if not (isinstance(v130, str)):
             out.append(
                 Problem(
                     path + ".output_format",
-                    v129,
+                    v130,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § output_format; 000_07ad248dae989590.txt § output_format",
                 )
             )
-        elif v129 not in (
+        elif v130 not in (
             "model_detailed_report",
             "model_summary_report",
         ):
             out.append(
                 Problem(
                     path + ".output_format",
-                    v129,
+                    v130,
                     "must be one of 'model_detailed_report', 'model_summary_report'",
                     "001_815efe83d03b75c9.txt § output_format; 000_07ad248dae989590.txt § output_format",
                 )
             )
-    v130 = value.get("logprobs")
-    if v130 is not None:
-        if not (isinstance(v130, bool)):
+    v131 = value.get("logprobs")
+    if v131 is not None:
+        if not (isinstance(v131, bool)):
             out.append(
                 Problem(
                     path + ".logprobs",
-                    v130,
+                    v131,
                     "must be a boolean",
                     "003_bb9708c812a53c71.txt § logprobs; cnblogs-recorded/single-generation-message-logprobs-nosse",
                 )
             )
-    v131 = value.get("top_logprobs")
-    if v131 is not None:
-        if not (isinstance(v131, int) and not isinstance(v131, bool)):
-            out.append(
-                Problem(
-                    path + ".top_logprobs",
-                    v131,
-                    "must be an integer",
-                    "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs",
-                )
-            )
-        elif v131 < 0 or v131 > 5:
-            out.append(
-                Problem(
-                    path + ".top_logprobs",
-                    v131,
-                    "must be >= 0 and <= 5",
-                    "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs",
-                )
-            )
-    v132 = value.get("n")
+    v132 = value.get("top_logprobs")
     if v132 is not None:
         if not (isinstance(v132, int) and not isinstance(v132, bool)):
             out.append(
                 Problem(
-                    path + ".n",
+                    path + ".top_logprobs",
                     v132,
+                    "must be an integer",
+                    "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs",
+                )
+            )
+        elif v132 < 0 or v132 > 5:
+            out.append(
+                Problem(
+                    path + ".top_logprobs",
+                    v132,
+                    "must be >= 0 and <= 5",
+                    "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs",
+                )
+            )
+    v133 = value.get("n")
+    if v133 is not None:
+        if not (isinstance(v133, int) and not isinstance(v133, bool)):
+            out.append(
+                Problem(
+                    path + ".n",
+                    v133,
                     "must be an integer",
                     "003_bb9708c812a53c71.txt § n; 001_815efe83d03b75c9.txt § n; cnblogs-recorded/single-generation-message-roleplay-nosse",
                 )
             )
-        elif v132 < 1 or v132 > 4:
+        elif v133 < 1 or v133 > 4:
             out.append(
                 Problem(
                     path + ".n",
-                    v132,
+                    v133,
                     "must be >= 1 and <= 4",
                     "003_bb9708c812a53c71.txt § n; 001_815efe83d03b75c9.txt § n; cnblogs-recorded/single-generation-message-roleplay-nosse",
                 )
             )
-    v133 = value.get("stop")
-    if v133 is not None:
-        ok134 = False
-        if not ok134:
-            trial135: list[Problem] = []
-            if not (isinstance(v133, str)):
-                trial135.append(
+    v134 = value.get("stop")
+    if v134 is not None:
+        ok135 = False
+        if not ok135:
+            trial136: list[Problem] = []
+            if not (isinstance(v134, str)):
+                trial136.append(
                     Problem(
                         path + ".stop",
-                        v133,
+                        v134,
                         "must be a string",
                         "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                     )
                 )
-            ok134 = not trial135
-        if not ok134:
-            trial136: list[Problem] = []
-            if not isinstance(v133, list):
-                trial136.append(
+            ok135 = not trial136
+        if not ok135:
+            trial137: list[Problem] = []
+            if not isinstance(v134, list):
+                trial137.append(
                     Problem(
                         path + ".stop",
-                        v133,
+                        v134,
                         "must be a list",
                         "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                     )
                 )
             else:
-                for i138, item137 in enumerate(v133):
-                    if not (isinstance(item137, str)):
-                        trial136.append(
+                for i139, item138 in enumerate(v134):
+                    if not (isinstance(item138, str)):
+                        trial137.append(
                             Problem(
-                                path + ".stop" + "[" + str(i138) + "]",
-                                item137,
+                                path + ".stop" + "[" + str(i139) + "]",
+                                item138,
                                 "must be a string",
                                 "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                             )
                         )
-            ok134 = not trial136
-        if not ok134:
-            trial139: list[Problem] = []
-            if not isinstance(v133, list):
-                trial139.append(
+            ok135 = not trial137
+        if not ok135:
+            trial140: list[Problem] = []
+            if not isinstance(v134, list):
+                trial140.append(
                     Problem(
                         path + ".stop",
-                        v133,
+                        v134,
                         "must be a list",
                         "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                     )
                 )
             else:
-                for i141, item140 in enumerate(v133):
-                    if not (isinstance(item140, int) and not isinstance(item140, bool)):
-                        trial139.append(
+                for i142, item141 in enumerate(v134):
+                    if not (isinstance(item141, int) and not isinstance(item141, bool)):
+                        trial140.append(
                             Problem(
-                                path + ".stop" + "[" + str(i141) + "]",
-                                item140,
+                                path + ".stop" + "[" + str(i142) + "]",
+                                item141,
                                 "must be an integer",
                                 "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                             )
                         )
-            ok134 = not trial139
-        if not ok134:
-            trial142: list[Problem] = []
-            if not isinstance(v133, list):
-                trial142.append(
+            ok135 = not trial140
+        if not ok135:
+            trial143: list[Problem] = []
+            if not isinstance(v134, list):
+                trial143.append(
                     Problem(
                         path + ".stop",
-                        v133,
+                        v134,
                         "must be a list",
                         "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                     )
                 )
             else:
-                for i144, item143 in enumerate(v133):
-                    if not isinstance(item143, list):
-                        trial142.append(
+                for i145, item144 in enumerate(v134):
+                    if not isinstance(item144, list):
+                        trial143.append(
                             Problem(
-                                path + ".stop" + "[" + str(i144) + "]",
-                                item143,
+                                path + ".stop" + "[" + str(i145) + "]",
+                                item144,
                                 "must be a list",
                                 "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                             )
                         )
                     else:
-                        for i146, item145 in enumerate(item143):
-                            if not (isinstance(item145, int) and not isinstance(item145, bool)):
-                                trial142.append(
+                        for i147, item146 in enumerate(item144):
+                            if not (isinstance(item146, int) and not isinstance(item146, bool)):
+                                trial143.append(
                                     Problem(
                                         path
                                         + ".stop"
                                         + "["
-                                        + str(i144)
+                                        + str(i145)
                                         + "]"
                                         + "["
-                                        + str(i146)
+                                        + str(i147)
                                         + "]",
-                                        item145,
+                                        item146,
                                         "must be an integer",
                                         "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                                     )
                                 )
-            ok134 = not trial142
-        if not ok134:
+            ok135 = not trial143
+        if not ok135:
             out.append(
                 Problem(
                     path + ".stop",
-                    v133,
+                    v134,
                     "must be strings or a list of strings or a list of integers or a list of a list of integers",
                     "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse",
                 )
             )
-    v147 = value.get("tools")
-    if v147 is not None:
-        if not isinstance(v147, list):
+    v148 = value.get("tools")
+    if v148 is not None:
+        if not isinstance(v148, list):
             out.append(
                 Problem(
                     path + ".tools",
-                    v147,
+                    v148,
                     "must be a list",
                     "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools",
                 )
             )
         else:
-            for i149, item148 in enumerate(v147):
-                _check_Tool(item148, path + ".tools" + "[" + str(i149) + "]", out)
-    v150 = value.get("tool_choice")
-    if v150 is not None:
-        ok151 = False
-        if not ok151:
-            trial152: list[Problem] = []
-            if not (isinstance(v150, str)):
-                trial152.append(
+            for i150, item149 in enumerate(v148):
+                _check_Tool(item149, path + ".tools" + "[" + str(i150) + "]", out)
+    v151 = value.get("tool_choice")
+    if v151 is not None:
+        ok152 = False
+        if not ok152:
+            trial153: list[Problem] = []
+            if not (isinstance(v151, str)):
+                trial153.append(
                     Problem(
                         path + ".tool_choice",
-                        v150,
+                        v151,
                         "must be a string",
                         "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse",
                     )
                 )
-            elif v150 not in (
+            elif v151 not in (
                 "none",
                 "auto",
             ):
-                trial152.append(
+                trial153.append(
                     Problem(
                         path + ".tool_choice",
-                        v150,
+                        v151,
                         "must be one of 'none', 'auto'",
                         "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse",
                     )
                 )
-            ok151 = not trial152
-        if not ok151:
-            trial153: list[Problem] = []
-            _check_ToolChoiceFunction(v150, path + ".tool_choice", trial153)
-            ok151 = not trial153
-        if not ok151:
+            ok152 = not trial153
+        if not ok152:
+            trial154: list[Problem] = []
+            _check_ToolChoiceFunction(v151, path + ".tool_choice", trial154)
+            ok152 = not trial154
+        if not ok152:
             out.append(
                 Problem(
                     path + ".tool_choice",
-                    v150,
+                    v151,
                     "must be strings or a ToolChoiceFunction object",
                     "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse",
                 )
             )
-    v154 = value.get("parallel_tool_calls")
-    if v154 is not None:
-        if not (isinstance(v154, bool)):
+    v155 = value.get("parallel_tool_calls")
+    if v155 is not None:
+        if not (isinstance(v155, bool)):
             out.append(
                 Problem(
                     path + ".parallel_tool_calls",
-                    v154,
+                    v155,
                     "must be a boolean",
                     "001_815efe83d03b75c9.txt § parallel_tool_calls; cnblogs-recorded/single-generation-message-with-parallel-tools-sse",
                 )
             )
-    v155 = value.get("translation_options")
-    if v155 is not None:
-        _check_TranslationOptions(v155, path + ".translation_options", out)
-    v156 = value.get("asr_options")
+    v156 = value.get("translation_options")
     if v156 is not None:
-        _check_AsrOptions(v156, path + ".asr_options", out)
-    v157 = value.get("enable_search")
+        _check_TranslationOptions(v156, path + ".translation_options", out)
+    v157 = value.get("asr_options")
     if v157 is not None:
-        if not (isinstance(v157, bool)):
+        _check_AsrOptions(v157, path + ".asr_options", out)
+    v158 = value.get("enable_search")
+    if v158 is not None:
+        if not (isinstance(v158, bool)):
             out.append(
                 Problem(
                     path + ".enable_search",
-                    v157,
+                    v158,
                     "must be a boolean",
                     "002_b40ff7cb58e817d2.txt § web search (enable_search); cnblogs-recorded/single-generation-message-search-nosse",
                 )
             )
-    v158 = value.get("search_options")
-    if v158 is not None:
-        _check_SearchOptions(v158, path + ".search_options", out)
-    v159 = value.get("enable_text_image_mixed")
+    v159 = value.get("search_options")
     if v159 is not None:
-        if not (isinstance(v159, bool)):
+        _check_SearchOptions(v159, path + ".search_options", out)
+    v160 = value.get("enable_text_image_mixed")
+    if v160 is not None:
+        if not (isinstance(v160, bool)):
             out.append(
                 Problem(
                     path + ".enable_text_image_mixed",
-                    v159,
+                    v160,
                     "must be a boolean",
                     "cnblogs-recorded/multimodal-generation-with-websearch-nosse",
                 )
             )
-    v160 = value.get("skill")
-    if v160 is not None:
-        if not isinstance(v160, list):
+    v161 = value.get("skill")
+    if v161 is not None:
+        if not isinstance(v161, list):
             out.append(
                 Problem(
                     path + ".skill",
-                    v160,
+                    v161,
                     "must be a list",
                     "cnblogs-recorded/conversation-generation-message-skill-ppt-sse",
                 )
             )
         else:
-            for i162, item161 in enumerate(v160):
-                _check_Skill(item161, path + ".skill" + "[" + str(i162) + "]", out)
-    v163 = value.get("negative_prompt")
-    if v163 is not None:
-        if not (isinstance(v163, str)):
+            for i163, item162 in enumerate(v161):
+                _check_Skill(item162, path + ".skill" + "[" + str(i163) + "]", out)
+    v164 = value.get("negative_prompt")
+    if v164 is not None:
+        if not (isinstance(v164, str)):
             out.append(
                 Problem(
                     path + ".negative_prompt",
-                    v163,
+                    v164,
                     "must be a string",
                     "cnblogs-recorded/multimodal-generation-image-nosse",
                 )
             )
-    v164 = value.get("prompt_extend")
-    if v164 is not None:
-        if not (isinstance(v164, bool)):
-            out.append(
-                Problem(
-                    path + ".prompt_extend",
-                    v164,
-                    "must be a boolean",
-                    "cnblogs-recorded/multimodal-generation-image-nosse",
-                )
-            )
-    v165 = value.get("watermark")
+    v165 = value.get("prompt_extend")
     if v165 is not None:
         if not (isinstance(v165, bool)):
             out.append(
                 Problem(
-                    path + ".watermark",
+                    path + ".prompt_extend",
                     v165,
                     "must be a boolean",
                     "cnblogs-recorded/multimodal-generation-image-nosse",
                 )
             )
-    v166 = value.get("size")
+    v166 = value.get("watermark")
     if v166 is not None:
-        if not (isinstance(v166, str)):
+        if not (isinstance(v166, bool)):
+            out.append(
+                Problem(
+                    path + ".watermark",
+                    v166,
+                    "must be a boolean",
+                    "cnblogs-recorded/multimodal-generation-image-nosse",
+                )
+            )
+    v167 = value.get("size")
+    if v167 is not None:
+        if not (isinstance(v167, str)):
             out.append(
                 Problem(
                     path + ".size",
-                    v166,
+                    v167,
                     "must be a string",
                     "cnblogs-recorded/multimodal-generation-image-nosse",
                 )
             )
-        elif not _PATTERN_1.search(v166):
+        elif not _PATTERN_1.search(v167):
             out.append(
                 Problem(
                     path + ".size",
-                    v166,
+                    v167,
                     "must match ^[0-9]+\\*[0-9]+$",
                     "cnblogs-recorded/multimodal-generation-image-nosse",
                 )
@@ -809,8 +809,8 @@ def _check_GenerationRequest(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v167 = value.get("model")
-    if v167 is None:
+    v168 = value.get("model")
+    if v168 is None:
         out.append(
             Problem(
                 path + ".model",
@@ -820,26 +820,26 @@ def _check_GenerationRequest(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v167, str)):
+        if not (isinstance(v168, str)):
             out.append(
                 Problem(
                     path + ".model",
-                    v167,
+                    v168,
                     "must be a string",
                     "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model",
                 )
             )
-        elif len(v167) < 1:
+        elif len(v168) < 1:
             out.append(
                 Problem(
                     path + ".model",
-                    v167,
+                    v168,
                     "must be at least 1 characters",
                     "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model",
                 )
             )
-    v168 = value.get("input")
-    if v168 is None:
+    v169 = value.get("input")
+    if v169 is None:
         out.append(
             Problem(
                 path + ".input",
@@ -849,7 +849,7 @@ def _check_GenerationRequest(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_GenerationInput(v168, path + ".input", out)
-    v169 = value.get("parameters")
-    if v169 is not None:
-        _check_GenerationParameters(v169, path + ".parameters", out)
+        _check_GenerationInput(v169, path + ".input", out)
+    v170 = value.get("parameters")
+    if v170 is not None:
+        _check_GenerationParameters(v170, path + ".parameters", out)
