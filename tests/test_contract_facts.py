@@ -682,3 +682,15 @@ def test_nan_inside_a_free_form_object_is_refused(
                     model="qwen-plus", tools=[bad], **fmt)  # fmt: skip
     assert "finite" in error.rule
     accepted(srv, kind, endpoint, model="qwen-plus", tools=[TOOL], **fmt)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cross_field_rules_hold_on_the_compatible_endpoint(srv: MockServer, kind: str) -> None:
+    """The x-rules of GenerationParameters that concern parameters chat.completions takes."""
+    error = refused(srv, kind, "chat", "n", model="qwen-plus", tools=[TOOL], n=2)
+    assert "fixed to 1" in error.rule
+    accepted(srv, kind, "chat", model="qwen-plus", tools=[TOOL], n=1)
+    refused(srv, kind, "chat", "logprobs", model="qwen-plus-2025-07-28", top_logprobs=2)
+    accepted(srv, kind, "chat", model="qwen-plus-2025-07-28", top_logprobs=2, logprobs=True)
+    refused(srv, kind, "chat", "tools", model="qwen-plus", tool_choice=FORCED)
+    accepted(srv, kind, "chat", model="qwen-plus", tool_choice=FORCED, tools=[TOOL])
