@@ -694,3 +694,80 @@ def test_cross_field_rules_hold_on_the_compatible_endpoint(srv: MockServer, kind
     accepted(srv, kind, "chat", model="qwen-plus-2025-07-28", top_logprobs=2, logprobs=True)
     refused(srv, kind, "chat", "tools", model="qwen-plus", tool_choice=FORCED)
     accepted(srv, kind, "chat", model="qwen-plus", tool_choice=FORCED, tools=[TOOL])
+
+
+# ---------------------------------------------------------------- every table row, every flag
+
+
+def _validate(row: Any, params: dict[str, Any], stream: bool, messages: Any = None) -> list[Any]:
+    model = _sample_name(row)
+    _, operation = _endpoint_of(row)
+    if messages is None:
+        messages = _image_message() if operation == "multimodalGeneration" else list(USER)
+    body = {"model": model, "input": {"messages": messages}, "parameters": params}
+    return [p for p in VALIDATORS[operation](body, stream) if p.param != "model"]
+
+
+def _base(row: Any, thinking: bool) -> dict[str, Any]:
+    """The parameters that put a row in a mode, with what that mode requires."""
+    params = modelstudio.defaults_for(_sample_name(row), enable_thinking=thinking)
+    if row.thinking_mode in (None, "none"):
+        params.pop("enable_thinking", None)
+    elif row.thinking_mode == "thinking-only":
+        params["enable_thinking"] = True
+    return params
+
+
+@pytest.mark.parametrize("row", FAMILIES, ids=lambda r: r.family)
+def test_every_row_streaming_only_flag(row: Any) -> None:
+    params = _base(row, False)
+    refusals = [p for p in _validate(row, params, stream=False) if p.param == "stream"]
+    assert bool(refusals) == row.streaming_only, refusals
+    assert [p for p in _validate(row, params, stream=True) if p.param == "stream"] == []
+
+
+@pytest.mark.parametrize("row", FAMILIES, ids=lambda r: r.family)
+def test_every_row_mode_requirements(row: Any) -> None:
+    thinking = row.thinking_mode in ("hybrid", "thinking-only")
+    params = _base(row, thinking)
+    wanted = {**row.requires, **(row.requires_when_thinking if thinking else {})}
+    for key, value in wanted.items():
+        other = "text" if key == "result_format" else False
+        problems = _validate(row, {**params, key: other}, stream=True)
+        assert [p.param for p in problems] == [key], (key, problems)
+        assert _validate(row, {**params, key: value}, stream=True) == []
+
+
+ONLY_LISTED_USES: dict[str, tuple[str, Any]] = {
+    "n": ("n", 2),
+    "max_input_tokens": ("max_input_tokens", 1000),
+    "code_interpreter": ("enable_code_interpreter", True),
+    "output_format": ("output_format", "model_summary_report"),
+    "asr_options": ("asr_options", {"language": "en"}),
+    "ocr_options": ("ocr_options", {"task": "text_recognition"}),
+}
+
+
+@pytest.mark.parametrize("flag", sorted(ONLY_LISTED_USES))
+@pytest.mark.parametrize("row", FAMILIES, ids=lambda r: r.family)
+def test_every_row_support_lists(row: Any, flag: str) -> None:
+    """A feature with an "only these models" list: a known row takes it only when it says so."""
+    param, value = ONLY_LISTED_USES[flag]
+    thinking = flag == "code_interpreter" and row.thinking_mode in ("hybrid", "thinking-only")
+    params = {**_base(row, thinking), param: value}
+    supports = {**row.supports, **(row.supports_when_thinking if thinking else {})}
+    problems = [p for p in _validate(row, params, stream=True) if p.param == param]
+    allowed = supports.get(flag) is True or row.match == ("*",)
+    assert (problems == []) == allowed, (flag, problems)
+
+
+@pytest.mark.parametrize("row", FAMILIES, ids=lambda r: r.family)
+def test_every_row_partial_mode(row: Any) -> None:
+    model = _sample_name(row)
+    _, operation = _endpoint_of(row)
+    user = _image_message() if operation == "multimodalGeneration" else list(USER)
+    messages = [*user, {"role": "assistant", "content": "Once", "partial": True}]
+    params = _base(row, False)
+    problems = [p for p in _validate(row, params, True, messages) if "partial" in p.param]
+    allowed = row.supports.get("partial_mode") is True or row.match == ("*",)
+    assert (problems == []) == allowed, (model, problems)
