@@ -163,9 +163,6 @@ SUPPORT_DOCS = {
 REQUIRES_DOCS = (
     "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output"
 )
-STREAM_DOCS = (
-    "001_815efe83d03b75c9.txt § stream; 004_999108d049104343.txt § Enable or disable thinking mode"
-)
 
 
 def _supported(
