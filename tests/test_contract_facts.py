@@ -771,3 +771,15 @@ def test_every_row_partial_mode(row: Any) -> None:
     problems = [p for p in _validate(row, params, True, messages) if "partial" in p.param]
     allowed = row.supports.get("partial_mode") is True or row.match == ("*",)
     assert (problems == []) == allowed, (model, problems)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_code_interpreter_only_on_the_named_models(srv: MockServer, kind: str) -> None:
+    """D003: only qwen3.5, qwen3-max, qwen3-max-2026-01-23 and qwen3-max-preview, thinking."""
+    thinking = {"enable_code_interpreter": True, "enable_thinking": True, "stream": True}
+    for model in ("qwen3-max", "qwen3-max-2026-01-23", "qwen3-max-preview"):
+        accepted(srv, kind, "generation", model=model, **thinking)
+    accepted(srv, kind, "multimodal", model="qwen3.5-plus", **thinking)
+    for model in ("qwen3-max-latest", "qwen3-max-2025-09-23", "qwen-plus"):
+        refused(srv, kind, "generation", "enable_code_interpreter", model=model, **thinking)
+    refused(srv, kind, "multimodal", "enable_code_interpreter", model="qwen3.6-plus", **thinking)
