@@ -59,7 +59,8 @@ def operation_params(spec: ir.Spec, op: ir.Operation) -> tuple[ir.Field, ...]:
     fields = spec.schema(op.parameters).fields
     if op.wire == "openai":
         return tuple(f for f in fields if f.wire_name not in ("model", "messages", "stream"))
-    return fields
+    # native `parameters.stream` is set from the `stream` keyword argument, with the SSE header
+    return tuple(f for f in fields if f.wire_name != "stream")
 
 
 def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
