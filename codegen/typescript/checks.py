@@ -12,6 +12,8 @@ from ..core import ir
 from ..core.shapes import describe, fmt_number, request_schemas
 from .names import literal
 
+FINITE_RULE = "must be a finite number (not NaN or Infinity)"
+
 __all__ = ["CheckWriter", "request_schemas"]
 
 PRIMITIVE_TEST = {
@@ -71,6 +73,7 @@ class CheckWriter:
             if c.max_items is not None:
                 lines += [f"{pad}}} else if ({x}.length > {c.max_items}) {{",
                           fail(f"must have at most {c.max_items} item(s)", "items")]  # fmt: skip
+            lines += self.contains(c, x, fail, pad)
             item = self.fresh("item")
             index = self.fresh("i")
             inner = self.value(t.items, item, f'{path} + "[" + {index} + "]"', docs, indent + 4)
@@ -86,9 +89,70 @@ class CheckWriter:
         if t.kind in PRIMITIVE_TEST:
             test, rule = PRIMITIVE_TEST[t.kind]
             lines += [f"{pad}if (!({test.format(x=x)})) {{", fail(rule, "type")]
+            lines += self.finite(t, x, path, docs, fail, pad)
             lines += self.bounds(c, x, fail, pad)
+            lines += self.dict_values(t, x, path, docs, indent)
             return [*lines, f"{pad}}}"]
         return lines
+
+    def finite(
+        self, t: ir.TypeRef, x: str, path: str, docs: str, fail: Callable[[str, str], str], pad: str
+    ) -> list[str]:
+        """NaN and Infinity are numbers to JavaScript but not to JSON (JSON.stringify sends null):
+        never let one reach the wire."""
+        if t.kind == "dict" and t.items is None:
+            at = self.fresh("at")
+            return [
+                f"{pad}}} else if (nonFiniteAt({x}) !== null) {{",
+                f"{pad}  const {at} = nonFiniteAt({x}) as string;",
+                f'{pad}  out.push(new Problem({path} + {at}, null, {js(FINITE_RULE)}, {docs}, "type"));',
+            ]
+        if t.kind != "float":
+            return []
+        return [f"{pad}}} else if (!Number.isFinite({x})) {{", fail(FINITE_RULE, "type")]
+
+    def contains(
+        self, c: ir.Constraint, x: str, fail: Callable[[str, str], str], pad: str
+    ) -> list[str]:
+        """`x-contains`: some item of the list is an object with the given key/value pairs."""
+        if not c.contains:
+            return []
+        test = " && ".join(f"m[{js(k)}] === {js(v)}" for k, v in c.contains)
+        want = " and ".join(f"{k}={v!r}" for k, v in c.contains)
+        return [
+            f"{pad}}} else if (!{x}.some((m: any) => isObject(m) && {test})) {{",
+            fail(f"must hold a message with {want}", "items"),
+        ]
+
+    def dict_values(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
+        """A free-form object whose values have a declared type (`additionalProperties`)."""
+        if t.kind != "dict" or t.items is None:
+            return []
+        pad = " " * indent
+        key = self.fresh("key")
+        item = self.fresh("item")
+        inner = self.value(t.items, item, f'{path} + "." + {key}', docs, indent + 4)
+        if not inner:
+            return []
+        return [
+            f"{pad}}} else {{",
+            f"{pad}  for (const [{key}, {item}] of Object.entries({x}) as Array<[string, any]>) {{",
+            *inner,
+            f"{pad}  }}",
+        ]
+
+    def required_any(self, schema: ir.Schema, docs: str) -> list[str]:
+        """`x-required-any`: at least one of the named properties must be present."""
+        if not schema.required_any:
+            return []
+        keys = schema.required_any
+        rule = "is required unless " + " or ".join(keys[1:]) + " is given"
+        test = " && ".join(f"value[{js(k)}] == null" for k in keys)
+        return [
+            f"  if ({test}) {{",
+            f'    out.push(new Problem(path + {js("." + keys[0])}, null, {js(rule)}, {docs}, "required"));',
+            "  }",
+        ]
 
     def bounds(
         self, c: ir.Constraint, x: str, fail: Callable[[str, str], str], pad: str
@@ -177,6 +241,7 @@ class CheckWriter:
                 lines += ["  } else {", *body, "  }"] if body else ["  }"]
             elif body:
                 lines += [f"  if ({x} != null) {{", *body, "  }"]
+        lines += self.required_any(schema, docs)
         if schema.closed:
             known = "[" + ", ".join(js(f.wire_name) for f in schema.fields) + "]"
             lines += [
@@ -231,16 +296,29 @@ class CheckWriter:
 
     def rules(self, schema_name: str, rules: tuple[ir.Rule, ...]) -> list[str]:
         lines = [
-            f"function rules_{schema_name}(params: Record<string, any>, stream: boolean, out: Problem[]): void {{"
+            f"function rules_{schema_name}(params: Record<string, any>, stream: boolean, out: Problem[], "
+            "effective: Record<string, any>): void {"
         ]
         if not rules:
-            return [*lines, "  void params;", "  void stream;", "  void out;", "}"]
+            return [
+                *lines,
+                "  void params;",
+                "  void stream;",
+                "  void out;",
+                "  void effective;",
+                "}",
+            ]
+        paths = [c.path for r in rules for c in (*r.when, *r.then)]
+        if not any(p.startswith("$effective.") for p in paths):
+            lines.append("  void effective;")
+        if "$stream" not in paths:
+            lines.append("  void stream;")
         for rule in rules:
             when = " && ".join(self.condition(c) for c in rule.when) or "true"
-            broken = " || ".join(self.condition(c, negate=True) for c in rule.then) or "false"
+            broken = " || ".join(self.broken(c) for c in rule.then) or "false"
             first = rule.then[0].path if rule.then else rule.id
             value = "stream" if first == "$stream" else _param(first)
-            first = "stream" if first == "$stream" else first  # the argument's name
+            first = "stream" if first == "$stream" else _shown_path(first)  # the argument's name
             docs = "; ".join(rule.docs)
             lines += [
                 f"  if ({when} && ({broken})) {{",
@@ -248,6 +326,14 @@ class CheckWriter:
                 "  }",
             ]
         return [*lines, "}"]
+
+    def broken(self, c: ir.Condition) -> str:
+        """A test that a `then` condition fails. A `$effective.` value that neither the call nor
+        the model's table row gives is undocumented: nothing to check."""
+        test = self.condition(c, negate=True)
+        if c.path.startswith("$effective."):
+            return f"({_param(c.path)} != null && {test})"
+        return test
 
     def condition(self, c: ir.Condition, negate: bool = False) -> str:
         """A TypeScript test for the condition (or for its negation)."""
@@ -267,7 +353,16 @@ class CheckWriter:
         return f"{'!' if negate else ''}{values}.includes({x})"
 
 
+def _shown_path(path: str) -> str:
+    """The parameter a problem names: `$effective.x` is reported as `x`."""
+    return path[len("$effective.") :] if path.startswith("$effective.") else path
+
+
 def _param(path: str) -> str:
-    """The parameter at a dotted path; undefined where a step is missing or not an object."""
+    """The parameter at a dotted path; undefined where a step is missing or not an object. A
+    `$effective.` path reads the value sent, else the model's documented default."""
+    source = "params"
+    if path.startswith("$effective."):
+        source, path = "effective", path[len("$effective.") :]
     first, *rest = path.split(".")
-    return f"params[{js(first)}]" + "".join(f"?.[{js(step)}]" for step in rest)
+    return f"{source}[{js(first)}]" + "".join(f"?.[{js(step)}]" for step in rest)

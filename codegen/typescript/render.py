@@ -72,7 +72,7 @@ def checks_context(spec: ir.Spec) -> dict[str, Any]:
     for name in sorted({op.parameters for op in spec.operations}):
         lines += ["", *writer.rules(name, rules.get(name, ()))]
     source = "\n".join(lines)
-    used = [h for h in ("at", "codePoints", "hasKeys") if re.search(rf"\b{h}\(", source)]
+    used = [h for h in ("codePoints", "hasKeys", "nonFiniteAt") if re.search(rf"\b{h}\(", source)]
     helpers = ["Problem", "isObject", *used]
     return {"checks": writer, "checks_source": source, "checks_helpers": sorted(helpers)}
 

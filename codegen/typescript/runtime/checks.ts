@@ -59,6 +59,24 @@ export function at(params: Record<string, any>, dotted: string): any {
   return value;
 }
 
+/** Where a NaN or an Infinity sits in a JSON-like value (".a[2]"; "" for the value itself), or
+ * null: JSON has no such numbers (JSON.stringify would send null), so none may reach the wire. */
+export function nonFiniteAt(value: unknown): string | null {
+  if (typeof value === "number") return Number.isFinite(value) ? null : "";
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const inner = nonFiniteAt(value[i]);
+      if (inner !== null) return `[${i}]${inner}`;
+    }
+  } else if (isObject(value)) {
+    for (const key of Object.keys(value)) {
+      const inner = nonFiniteAt(value[key]);
+      if (inner !== null) return `.${key}${inner}`;
+    }
+  }
+  return null;
+}
+
 export function hasKeys(value: Record<string, any>, keys: readonly string[]): boolean {
   for (const key of keys) if (!(key in value)) return false;
   return true;

@@ -20,6 +20,8 @@ import {
   redactKey,
 } from "./errors.js";
 import { DEFAULT_MAX_RETRIES, backoffDelay, decideForFailure, decideForStatus, describeRetry } from "./retry.js";
+import { fillRequired } from "./families.js";
+import { familyFor } from "./modelTable.js";
 import { Stream } from "./stream.js";
 
 export const VERSION = "0.1.0";
@@ -83,7 +85,8 @@ export interface Endpoint {
   readonly path: string;
   readonly endpoint: string;
   readonly wire: "native" | "openai" | string;
-  /** Send `incremental_output: true` when streaming and the caller did not say. */
+  /** Send what the model's mode requires when the call leaves it out (`x-requires*`), and
+   * `incremental_output: true` when streaming and the caller did not say. */
   readonly incrementalByDefault: boolean;
   readonly validate: (body: Record<string, any>, stream: boolean) => Problem[];
 }
@@ -127,10 +130,10 @@ export function nativeBody(endpoint: Endpoint, params: Json, stream: boolean): J
     const value = params[key];
     if (value !== undefined && value !== null) parameters[key] = value;
   }
-  if (stream && endpoint.incrementalByDefault && parameters["incremental_output"] === undefined) {
-    parameters["incremental_output"] = true;
-  }
   mergeExtra(parameters, params["extra_parameters"]);
+  if (endpoint.incrementalByDefault && typeof params["model"] === "string") {
+    fillRequired(familyFor(params["model"]), parameters, stream);
+  }
   const body: Json = { model: params["model"], input: { messages: params["messages"] } };
   if (Object.keys(parameters).length > 0) body["parameters"] = parameters;
   return body;

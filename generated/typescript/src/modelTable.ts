@@ -20,6 +20,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "002_b40ff7cb58e817d2.txt § 深入研究 (qwen-deep-research) samples; 000_07ad248dae989590.txt § parameters: output_format; 001_815efe83d03b75c9.txt § parameters: output_format; cnblogs-recorded/deep-research-planning-type-sse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-mt",
@@ -36,6 +38,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: translation_options; 001_815efe83d03b75c9.txt § parameters: translation_options; cnblogs-recorded/single-generation-message-translation-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-long",
@@ -52,6 +56,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § Document understanding (qwen-long-latest, fileid://); 002_b40ff7cb58e817d2.txt § 文档理解 (qwen-long); cnblogs-recorded/conversation-generation-message-with-files-sse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-doc",
@@ -68,6 +74,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "cnblogs-recorded/conversation-generation-message-with-doc-url-sse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-plus-character",
@@ -84,6 +92,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "cnblogs-recorded/single-generation-message-roleplay-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-max-preview",
@@ -100,6 +110,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: presence_penalty; 001_815efe83d03b75c9.txt § parameters: enable_code_interpreter; 001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter; cnblogs-recorded/single-generation-message-with-code-interpreter-sse",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"code_interpreter": true, "n": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen3-max",
@@ -116,6 +128,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 003_bb9708c812a53c71.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"code_interpreter": true, "n": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen3-max-other",
@@ -132,6 +146,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 003_bb9708c812a53c71.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-max",
@@ -148,6 +164,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; cnblogs-recorded/single-generation-message-logprobs-nosse; cnblogs-recorded/single-generation-message-with-tools-nosse; cnblogs-recorded/single-generation-message-json-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-max-snapshot",
@@ -164,6 +182,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § messages: assistant partial; 001_815efe83d03b75c9.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-max-old-snapshot",
@@ -180,6 +200,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-plus-latest",
@@ -196,6 +218,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: result_format; 000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: max_input_tokens; 000_07ad248dae989590.txt § parameters: n; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 002_b40ff7cb58e817d2.txt § 联网搜索 (enable_search) sample; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: n; cnblogs-recorded/single-generation-message-reasoning-sse",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-plus",
@@ -212,6 +236,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: n; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 000_07ad248dae989590.txt § Text generation / streaming / tool calling samples (qwen-plus); 002_b40ff7cb58e817d2.txt § 联网搜索 (enable_search) sample; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; cnblogs-recorded/single-generation-message-search-nosse",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-plus-2025-07-28",
@@ -228,6 +254,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: max_input_tokens; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-plus-2025-04-28",
@@ -244,6 +272,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-plus-snapshot",
@@ -260,6 +290,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-plus-old-snapshot",
@@ -276,6 +308,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-turbo",
@@ -292,6 +326,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-turbo-2025-04-28",
@@ -308,6 +344,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen-turbo-snapshot",
@@ -324,6 +362,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-turbo-old-snapshot",
@@ -340,6 +380,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § messages: assistant partial; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-flash",
@@ -356,6 +398,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: true,
     supports_when_thinking: {"n": false, "partial_mode": false, "response_format": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message", "incremental_output": true},
   },
   {
     family: "qwen3-coder-commercial",
@@ -372,6 +416,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § messages: assistant partial; 000_07ad248dae989590.txt § parameters: response_format; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-coder-open",
@@ -388,6 +434,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § messages: assistant partial; 001_815efe83d03b75c9.txt § messages: assistant partial; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-coder",
@@ -404,6 +452,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "003_bb9708c812a53c71.txt § parameters: model",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-math",
@@ -420,6 +470,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "003_bb9708c812a53c71.txt § parameters: model",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwq",
@@ -436,6 +488,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: result_format; 000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § parameters: max_tokens; 003_bb9708c812a53c71.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: top_k; 003_bb9708c812a53c71.txt § messages: system message",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"n": false},
+    requires: {"incremental_output": true},
+    requires_when_thinking: {},
   },
   {
     family: "qvq",
@@ -452,6 +506,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § parameters: presence_penalty; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: top_p; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "deepseek",
@@ -468,6 +524,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "cnblogs-recorded/single-generation-message-reasoning-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-ocr",
@@ -484,6 +542,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: ocr_options; 000_07ad248dae989590.txt § parameters: max_tokens; 000_07ad248dae989590.txt § parameters: repetition_penalty; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § messages: user min_pixels / max_pixels; 001_815efe83d03b75c9.txt § messages: user min_pixels / max_pixels; 001_815efe83d03b75c9.txt § OCR samples (enable_rotate); 002_b40ff7cb58e817d2.txt § 文字提取 (qwen-vl-ocr-latest, enable_rotate); 003_bb9708c812a53c71.txt § parameters: top_k; 004_999108d049104343.txt § Limits: Image limits; cnblogs-recorded/multimodal-generation-vl-ocr-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-max-2025-08-13",
@@ -500,6 +560,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 001_815efe83d03b75c9.txt § messages: user min_pixels; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-max",
@@ -516,6 +578,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § messages: user fps (Qwen2.5-VL series); 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits; cnblogs-recorded/multimodal-generation-vl-video-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-max-snapshot",
@@ -532,6 +596,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 001_815efe83d03b75c9.txt § messages: user min_pixels; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: top_k; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-plus-2025-08-15",
@@ -548,6 +614,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § parameters: presence_penalty; 001_815efe83d03b75c9.txt § messages: user min_pixels; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-plus-2025-07-10",
@@ -564,6 +632,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 001_815efe83d03b75c9.txt § messages: user min_pixels; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-plus-2025-01-25",
@@ -580,6 +650,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: presence_penalty; 000_07ad248dae989590.txt § parameters: repetition_penalty; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-plus-latest",
@@ -596,6 +668,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-plus",
@@ -612,6 +686,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § parameters: top_k; 000_07ad248dae989590.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits; cnblogs-recorded/multimodal-generation-vl-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-plus-snapshot",
@@ -628,6 +704,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: top_k; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-vl-other",
@@ -644,6 +722,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: tools; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen2.5-vl",
@@ -660,6 +740,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_p; 000_07ad248dae989590.txt § Video (image list + fps) sample (qwen2.5-vl-72b-instruct); 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Limits: Video limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-vl-plus-flash",
@@ -676,6 +758,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 001_815efe83d03b75c9.txt § messages: user min_pixels; 001_815efe83d03b75c9.txt § parameters: vl_high_resolution_images; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: logprobs; 003_bb9708c812a53c71.txt § parameters: thinking_budget; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"n": false},
+    requires: {},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen3-vl-235b-a22b-thinking",
@@ -692,6 +776,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 001_815efe83d03b75c9.txt § parameters: incremental_output; 003_bb9708c812a53c71.txt § parameters: top_p; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen3-vl-235b-a22b-instruct",
@@ -708,6 +794,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-vl-open-thinking",
@@ -724,6 +812,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen3-vl-open",
@@ -740,6 +830,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen3.7",
@@ -756,6 +848,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits: Image limits; 004_999108d049104343.txt § High-resolution images; 004_999108d049104343.txt § Fault tolerance and stability; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3.6",
@@ -772,6 +866,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "003_bb9708c812a53c71.txt § Endpoints (HTTP multimodal, such as qwen3.6-plus); 003_bb9708c812a53c71.txt § sample request/response (qwen3.6-plus, Generation.call); 003_bb9708c812a53c71.txt § parameters: top_p; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits; cnblogs-recorded/multimodal-generation-message-with-tools-sse; cnblogs-recorded/multimodal-generation-message-with-parallel-function-call-sse; cnblogs-recorded/multimodal-generation-with-websearch-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3.5",
@@ -788,6 +884,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "003_bb9708c812a53c71.txt § parameters: enable_thinking; 003_bb9708c812a53c71.txt § parameters: thinking_budget; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: enable_code_interpreter; 003_bb9708c812a53c71.txt § parameters: vl_high_resolution_images; 004_999108d049104343.txt § Enable or disable thinking mode; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"code_interpreter": true, "n": false},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-omni-captioner",
@@ -804,6 +902,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: top_p; cnblogs-recorded/multimodal-generation-audio-caption-sse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-omni-flash",
@@ -820,6 +920,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: enable_thinking; 001_815efe83d03b75c9.txt § parameters: top_p; 001_815efe83d03b75c9.txt § parameters: top_k; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: top_k",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen2.5-omni-7b",
@@ -836,6 +938,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: top_k; 003_bb9708c812a53c71.txt § parameters: top_k",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-asr-flash",
@@ -852,6 +956,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § ASR sample (qwen3-asr-flash); 000_07ad248dae989590.txt § parameters: asr_options; 000_07ad248dae989590.txt § messages: system content (Qwen3 ASR context); 001_815efe83d03b75c9.txt § parameters: asr_options; 002_b40ff7cb58e817d2.txt § 录音文件识别 (qwen3-asr-flash)",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen-audio",
@@ -868,6 +974,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "002_b40ff7cb58e817d2.txt § 音频理解 (qwen2-audio-instruct); 003_bb9708c812a53c71.txt § response: message.content (array for Qwen-Audio); cnblogs-recorded/multimodal-generation-audio-nosse",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-next-80b-a3b-instruct",
@@ -884,6 +992,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {"incremental_output": true},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-open-instruct",
@@ -900,6 +1010,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: logprobs",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {"incremental_output": true},
+    requires_when_thinking: {},
   },
   {
     family: "qwen3-open-thinking",
@@ -916,6 +1028,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: stream; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: logprobs; 004_999108d049104343.txt § Enable or disable thinking mode",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {"incremental_output": true},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen3-open-small",
@@ -932,6 +1046,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: n; 001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: thinking_budget",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"n": false},
+    requires: {"incremental_output": true},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen3-open-large",
@@ -948,6 +1064,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: enable_thinking; 000_07ad248dae989590.txt § parameters: stream; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: presence_penalty; 001_815efe83d03b75c9.txt § parameters: result_format; 003_bb9708c812a53c71.txt § parameters: top_p; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 003_bb9708c812a53c71.txt § parameters: logprobs",
     streaming_only_when_thinking: false,
     supports_when_thinking: {"n": false},
+    requires: {"incremental_output": true},
+    requires_when_thinking: {"result_format": "message"},
   },
   {
     family: "qwen2.5-open",
@@ -964,6 +1082,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § messages: assistant partial; 003_bb9708c812a53c71.txt § parameters: top_p",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
   {
     family: "default",
@@ -980,6 +1100,8 @@ export const FAMILIES: readonly ModelFamily[] = [
     docs: "000_07ad248dae989590.txt § parameters: result_format; 000_07ad248dae989590.txt § parameters: incremental_output; 000_07ad248dae989590.txt § parameters: n; 000_07ad248dae989590.txt § parameters: logprobs; 000_07ad248dae989590.txt § parameters: parallel_tool_calls; 001_815efe83d03b75c9.txt § parameters: enable_code_interpreter; 003_bb9708c812a53c71.txt § parameters: top_k; 003_bb9708c812a53c71.txt § parameters: presence_penalty; 004_999108d049104343.txt § Limits",
     streaming_only_when_thinking: false,
     supports_when_thinking: {},
+    requires: {},
+    requires_when_thinking: {},
   },
 ];
 
@@ -990,7 +1112,9 @@ export const familyFor: (model: string) => ModelFamily = makeLookup(FAMILIES);
  * The documented default of each parameter for `model`, in the thinking mode that applies.
  *
  * `enableThinking` left out means the model's own default mode. Models the table does not know
- * get the "all other models" row. Parameters without a documented default are absent.
+ * get the "all other models" row. Parameters without a documented default are absent. Where the
+ * mode allows only one value (thinking mode takes only result_format "message" on Qwen3 models,
+ * for example) that value is returned: it is what the SDK sends when the call leaves it out.
  */
 export function defaultsFor(model: string, options: { enableThinking?: boolean | null } = {}): Record<string, unknown> {
   return rowDefaults(familyFor(model), options.enableThinking ?? null);

@@ -5,8 +5,8 @@
  * per-model rules and media limits, all checked on the wire body before any `fetch`.
  */
 
-import { Problem, codePoints, hasKeys, isObject } from "./checks.js";
-import { checkModelRules } from "./families.js";
+import { Problem, codePoints, hasKeys, isObject, nonFiniteAt } from "./checks.js";
+import { checkModelRules, effectiveParams } from "./families.js";
 import { mediaProblems } from "./media.js";
 import { familyFor } from "./modelTable.js";
 
@@ -102,6 +102,9 @@ function check_AssistantMessage(value: any, path: string, out: Problem[]): void 
       out.push(new Problem(path + ".reasoning_content", v15, "must be a string", "003_bb9708c812a53c71.txt § reasoning_content (response message field)", "type"));
     }
   }
+  if (value["content"] == null && value["tool_calls"] == null) {
+    out.push(new Problem(path + ".content", null, "is required unless tool_calls is given", "001_815efe83d03b75c9.txt § Assistant Message; 004_999108d049104343.txt § Fault tolerance and stability", "required"));
+  }
 }
 
 function check_AudioPart(value: any, path: string, out: Problem[]): void {
@@ -170,6 +173,9 @@ function check_ChatAssistantMessage(value: any, path: string, out: Problem[]): v
       }
     }
   }
+  if (value["content"] == null && value["tool_calls"] == null) {
+    out.push(new Problem(path + ".content", null, "is required unless tool_calls is given", "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § Assistant Message content", "required"));
+  }
 }
 
 function check_ChatCompletionRequest(value: any, path: string, out: Problem[]): void {
@@ -195,6 +201,8 @@ function check_ChatCompletionRequest(value: any, path: string, out: Problem[]): 
       out.push(new Problem(path + ".messages", v25, "must be a list", "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § User Message (required); cnblogs-recorded/parameter-error-nosse", "type"));
     } else if (v25.length < 1) {
       out.push(new Problem(path + ".messages", v25, "must have at least 1 item(s)", "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § User Message (required); cnblogs-recorded/parameter-error-nosse", "items"));
+    } else if (!v25.some((m: any) => isObject(m) && m["role"] === "user")) {
+      out.push(new Problem(path + ".messages", v25, "must hold a message with role='user'", "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § User Message (required); cnblogs-recorded/parameter-error-nosse", "items"));
     } else {
       for (let i27 = 0; i27 < v25.length; i27++) {
         const item26: any = v25[i27];
@@ -216,6 +224,8 @@ function check_ChatCompletionRequest(value: any, path: string, out: Problem[]): 
   if (v30 != null) {
     if (!(typeof v30 === "number")) {
       out.push(new Problem(path + ".temperature", v30, "must be a number", "003_bb9708c812a53c71.txt § temperature", "type"));
+    } else if (!Number.isFinite(v30)) {
+      out.push(new Problem(path + ".temperature", v30, "must be a finite number (not NaN or Infinity)", "003_bb9708c812a53c71.txt § temperature", "type"));
     } else if (v30 < 0 || v30 >= 2) {
       out.push(new Problem(path + ".temperature", v30, "must be >= 0 and < 2", "003_bb9708c812a53c71.txt § temperature", "range"));
     }
@@ -224,6 +234,8 @@ function check_ChatCompletionRequest(value: any, path: string, out: Problem[]): 
   if (v31 != null) {
     if (!(typeof v31 === "number")) {
       out.push(new Problem(path + ".top_p", v31, "must be a number", "003_bb9708c812a53c71.txt § top_p", "type"));
+    } else if (!Number.isFinite(v31)) {
+      out.push(new Problem(path + ".top_p", v31, "must be a finite number (not NaN or Infinity)", "003_bb9708c812a53c71.txt § top_p", "type"));
     } else if (v31 <= 0 || v31 > 1) {
       out.push(new Problem(path + ".top_p", v31, "must be > 0 and <= 1", "003_bb9708c812a53c71.txt § top_p", "range"));
     }
@@ -256,6 +268,8 @@ function check_ChatCompletionRequest(value: any, path: string, out: Problem[]): 
   if (v35 != null) {
     if (!(typeof v35 === "number")) {
       out.push(new Problem(path + ".presence_penalty", v35, "must be a number", "003_bb9708c812a53c71.txt § presence_penalty", "type"));
+    } else if (!Number.isFinite(v35)) {
+      out.push(new Problem(path + ".presence_penalty", v35, "must be a finite number (not NaN or Infinity)", "003_bb9708c812a53c71.txt § presence_penalty", "type"));
     } else if (v35 < -2.0 || v35 > 2.0) {
       out.push(new Problem(path + ".presence_penalty", v35, "must be >= -2 and <= 2", "003_bb9708c812a53c71.txt § presence_penalty", "range"));
     }
@@ -685,6 +699,8 @@ function check_ChatVideoPart(value: any, path: string, out: Problem[]): void {
   if (v90 != null) {
     if (!(typeof v90 === "number")) {
       out.push(new Problem(path + ".fps", v90, "must be a number", "004_999108d049104343.txt § Video understanding (fps)", "type"));
+    } else if (!Number.isFinite(v90)) {
+      out.push(new Problem(path + ".fps", v90, "must be a finite number (not NaN or Infinity)", "004_999108d049104343.txt § Video understanding (fps)", "type"));
     } else if (v90 < 0.1 || v90 > 10) {
       out.push(new Problem(path + ".fps", v90, "must be >= 0.1 and <= 10", "004_999108d049104343.txt § Video understanding (fps)", "range"));
     }
@@ -714,6 +730,8 @@ function check_ChatVideoUrlPart(value: any, path: string, out: Problem[]): void 
   if (v93 != null) {
     if (!(typeof v93 === "number")) {
       out.push(new Problem(path + ".fps", v93, "must be a number", "004_999108d049104343.txt § Video understanding (fps)", "type"));
+    } else if (!Number.isFinite(v93)) {
+      out.push(new Problem(path + ".fps", v93, "must be a finite number (not NaN or Infinity)", "004_999108d049104343.txt § Video understanding (fps)", "type"));
     } else if (v93 < 0.1 || v93 > 10) {
       out.push(new Problem(path + ".fps", v93, "must be >= 0.1 and <= 10", "004_999108d049104343.txt § Video understanding (fps)", "range"));
     }
@@ -807,6 +825,9 @@ function check_FunctionDefinition(value: any, path: string, out: Problem[]): voi
   if (v101 != null) {
     if (!(isObject(v101))) {
       out.push(new Problem(path + ".parameters", v101, "must be an object", "003_bb9708c812a53c71.txt § tools function parameters (defaults to {})", "type"));
+    } else if (nonFiniteAt(v101) !== null) {
+      const at102 = nonFiniteAt(v101) as string;
+      out.push(new Problem(path + ".parameters" + at102, null, "must be a finite number (not NaN or Infinity)", "003_bb9708c812a53c71.txt § tools function parameters (defaults to {})", "type"));
     }
   }
 }
@@ -816,25 +837,27 @@ function check_GenerationInput(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § messages; 003_bb9708c812a53c71.txt § input", "type"));
     return;
   }
-  const v102: any = value["messages"];
-  if (v102 == null) {
+  const v103: any = value["messages"];
+  if (v103 == null) {
     out.push(new Problem(path + ".messages", null, "is required", "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse", "required"));
   } else {
-    if (!Array.isArray(v102)) {
-      out.push(new Problem(path + ".messages", v102, "must be a list", "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse", "type"));
-    } else if (v102.length < 1) {
-      out.push(new Problem(path + ".messages", v102, "must have at least 1 item(s)", "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse", "items"));
+    if (!Array.isArray(v103)) {
+      out.push(new Problem(path + ".messages", v103, "must be a list", "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse", "type"));
+    } else if (v103.length < 1) {
+      out.push(new Problem(path + ".messages", v103, "must have at least 1 item(s)", "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse", "items"));
+    } else if (!v103.some((m: any) => isObject(m) && m["role"] === "user")) {
+      out.push(new Problem(path + ".messages", v103, "must hold a message with role='user'", "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse", "items"));
     } else {
-      for (let i104 = 0; i104 < v102.length; i104++) {
-        const item103: any = v102[i104];
-        check_Message(item103, path + ".messages" + "[" + i104 + "]", out);
+      for (let i105 = 0; i105 < v103.length; i105++) {
+        const item104: any = v103[i105];
+        check_Message(item104, path + ".messages" + "[" + i105 + "]", out);
       }
     }
   }
-  const v105: any = value["prompt"];
-  if (v105 != null) {
-    if (!(typeof v105 === "string")) {
-      out.push(new Problem(path + ".prompt", v105, "must be a string", "cnblogs-recorded/single-generation-text-nosse; cnblogs-recorded/auth-error-nosse", "type"));
+  const v106: any = value["prompt"];
+  if (v106 != null) {
+    if (!(typeof v106 === "string")) {
+      out.push(new Problem(path + ".prompt", v106, "must be a string", "cnblogs-recorded/single-generation-text-nosse; cnblogs-recorded/auth-error-nosse", "type"));
     }
   }
 }
@@ -844,334 +867,350 @@ function check_GenerationParameters(value: any, path: string, out: Problem[]): v
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § Request parameters; 003_bb9708c812a53c71.txt § parameters", "type"));
     return;
   }
-  const v106: any = value["result_format"];
-  if (v106 != null) {
-    if (!(typeof v106 === "string")) {
-      out.push(new Problem(path + ".result_format", v106, "must be a string", "001_815efe83d03b75c9.txt § result_format; 003_bb9708c812a53c71.txt § result_format", "type"));
-    } else if (!["text", "message"].includes(v106)) {
-      out.push(new Problem(path + ".result_format", v106, "must be one of 'text', 'message'", "001_815efe83d03b75c9.txt § result_format; 003_bb9708c812a53c71.txt § result_format", "enum"));
-    }
-  }
-  const v107: any = value["temperature"];
+  const v107: any = value["result_format"];
   if (v107 != null) {
-    if (!(typeof v107 === "number")) {
-      out.push(new Problem(path + ".temperature", v107, "must be a number", "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature", "type"));
-    } else if (v107 < 0 || v107 >= 2) {
-      out.push(new Problem(path + ".temperature", v107, "must be >= 0 and < 2", "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature", "range"));
+    if (!(typeof v107 === "string")) {
+      out.push(new Problem(path + ".result_format", v107, "must be a string", "001_815efe83d03b75c9.txt § result_format; 003_bb9708c812a53c71.txt § result_format", "type"));
+    } else if (!["text", "message"].includes(v107)) {
+      out.push(new Problem(path + ".result_format", v107, "must be one of 'text', 'message'", "001_815efe83d03b75c9.txt § result_format; 003_bb9708c812a53c71.txt § result_format", "enum"));
     }
   }
-  const v108: any = value["top_p"];
+  const v108: any = value["temperature"];
   if (v108 != null) {
     if (!(typeof v108 === "number")) {
-      out.push(new Problem(path + ".top_p", v108, "must be a number", "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p", "type"));
-    } else if (v108 <= 0 || v108 > 1) {
-      out.push(new Problem(path + ".top_p", v108, "must be > 0 and <= 1", "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p", "range"));
+      out.push(new Problem(path + ".temperature", v108, "must be a number", "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature", "type"));
+    } else if (!Number.isFinite(v108)) {
+      out.push(new Problem(path + ".temperature", v108, "must be a finite number (not NaN or Infinity)", "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature", "type"));
+    } else if (v108 < 0 || v108 >= 2) {
+      out.push(new Problem(path + ".temperature", v108, "must be >= 0 and < 2", "001_815efe83d03b75c9.txt § temperature; 003_bb9708c812a53c71.txt § temperature", "range"));
     }
   }
-  const v109: any = value["top_k"];
+  const v109: any = value["top_p"];
   if (v109 != null) {
-    if (!(Number.isInteger(v109))) {
-      out.push(new Problem(path + ".top_k", v109, "must be an integer", "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k", "type"));
-    } else if (v109 < 0) {
-      out.push(new Problem(path + ".top_k", v109, "must be >= 0", "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k", "range"));
+    if (!(typeof v109 === "number")) {
+      out.push(new Problem(path + ".top_p", v109, "must be a number", "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p", "type"));
+    } else if (!Number.isFinite(v109)) {
+      out.push(new Problem(path + ".top_p", v109, "must be a finite number (not NaN or Infinity)", "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p", "type"));
+    } else if (v109 <= 0 || v109 > 1) {
+      out.push(new Problem(path + ".top_p", v109, "must be > 0 and <= 1", "001_815efe83d03b75c9.txt § top_p; 003_bb9708c812a53c71.txt § top_p", "range"));
     }
   }
-  const v110: any = value["max_tokens"];
+  const v110: any = value["top_k"];
   if (v110 != null) {
     if (!(Number.isInteger(v110))) {
-      out.push(new Problem(path + ".max_tokens", v110, "must be an integer", "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens", "type"));
-    } else if (v110 < 1) {
-      out.push(new Problem(path + ".max_tokens", v110, "must be >= 1", "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens", "range"));
+      out.push(new Problem(path + ".top_k", v110, "must be an integer", "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k", "type"));
+    } else if (v110 < 0) {
+      out.push(new Problem(path + ".top_k", v110, "must be >= 0", "001_815efe83d03b75c9.txt § top_k; 003_bb9708c812a53c71.txt § top_k", "range"));
     }
   }
-  const v111: any = value["max_completion_tokens"];
+  const v111: any = value["max_tokens"];
   if (v111 != null) {
     if (!(Number.isInteger(v111))) {
-      out.push(new Problem(path + ".max_completion_tokens", v111, "must be an integer", "cnblogs-recorded/single-generation-message-nosse", "type"));
+      out.push(new Problem(path + ".max_tokens", v111, "must be an integer", "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens", "type"));
+    } else if (v111 < 1) {
+      out.push(new Problem(path + ".max_tokens", v111, "must be >= 1", "001_815efe83d03b75c9.txt § max_tokens; 003_bb9708c812a53c71.txt § max_tokens", "range"));
     }
   }
-  const v112: any = value["max_input_tokens"];
+  const v112: any = value["max_completion_tokens"];
   if (v112 != null) {
     if (!(Number.isInteger(v112))) {
-      out.push(new Problem(path + ".max_input_tokens", v112, "must be an integer", "001_815efe83d03b75c9.txt § max_input_tokens; 000_07ad248dae989590.txt § max_input_tokens", "type"));
+      out.push(new Problem(path + ".max_completion_tokens", v112, "must be an integer", "cnblogs-recorded/single-generation-message-nosse", "type"));
     }
   }
-  const v113: any = value["seed"];
+  const v113: any = value["max_input_tokens"];
   if (v113 != null) {
     if (!(Number.isInteger(v113))) {
-      out.push(new Problem(path + ".seed", v113, "must be an integer", "001_815efe83d03b75c9.txt § seed; 003_bb9708c812a53c71.txt § seed", "type"));
-    } else if (v113 < 0 || v113 > 2147483647) {
-      out.push(new Problem(path + ".seed", v113, "must be >= 0 and <= 2147483647", "001_815efe83d03b75c9.txt § seed; 003_bb9708c812a53c71.txt § seed", "range"));
+      out.push(new Problem(path + ".max_input_tokens", v113, "must be an integer", "001_815efe83d03b75c9.txt § max_input_tokens; 000_07ad248dae989590.txt § max_input_tokens", "type"));
     }
   }
-  const v114: any = value["stream"];
+  const v114: any = value["seed"];
   if (v114 != null) {
-    if (!(typeof v114 === "boolean")) {
-      out.push(new Problem(path + ".stream", v114, "must be a boolean", "003_bb9708c812a53c71.txt § stream; 001_815efe83d03b75c9.txt § stream", "type"));
+    if (!(Number.isInteger(v114))) {
+      out.push(new Problem(path + ".seed", v114, "must be an integer", "001_815efe83d03b75c9.txt § seed; 003_bb9708c812a53c71.txt § seed", "type"));
+    } else if (v114 < 0 || v114 > 2147483647) {
+      out.push(new Problem(path + ".seed", v114, "must be >= 0 and <= 2147483647", "001_815efe83d03b75c9.txt § seed; 003_bb9708c812a53c71.txt § seed", "range"));
     }
   }
-  const v115: any = value["incremental_output"];
+  const v115: any = value["stream"];
   if (v115 != null) {
     if (!(typeof v115 === "boolean")) {
-      out.push(new Problem(path + ".incremental_output", v115, "must be a boolean", "001_815efe83d03b75c9.txt § incremental_output; 003_bb9708c812a53c71.txt § incremental_output", "type"));
+      out.push(new Problem(path + ".stream", v115, "must be a boolean", "003_bb9708c812a53c71.txt § stream; 001_815efe83d03b75c9.txt § stream", "type"));
     }
   }
-  const v116: any = value["enable_thinking"];
+  const v116: any = value["incremental_output"];
   if (v116 != null) {
     if (!(typeof v116 === "boolean")) {
-      out.push(new Problem(path + ".enable_thinking", v116, "must be a boolean", "003_bb9708c812a53c71.txt § enable_thinking; 004_999108d049104343.txt § Thinking mode; 001_815efe83d03b75c9.txt § enable_thinking", "type"));
+      out.push(new Problem(path + ".incremental_output", v116, "must be a boolean", "001_815efe83d03b75c9.txt § incremental_output; 003_bb9708c812a53c71.txt § incremental_output", "type"));
     }
   }
-  const v117: any = value["thinking_budget"];
+  const v117: any = value["enable_thinking"];
   if (v117 != null) {
-    if (!(Number.isInteger(v117))) {
-      out.push(new Problem(path + ".thinking_budget", v117, "must be an integer", "003_bb9708c812a53c71.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode; cnblogs-recorded/single-generation-message-reasoning-sse", "type"));
+    if (!(typeof v117 === "boolean")) {
+      out.push(new Problem(path + ".enable_thinking", v117, "must be a boolean", "003_bb9708c812a53c71.txt § enable_thinking; 004_999108d049104343.txt § Thinking mode; 001_815efe83d03b75c9.txt § enable_thinking", "type"));
     }
   }
-  const v118: any = value["reasoning_effort"];
+  const v118: any = value["thinking_budget"];
   if (v118 != null) {
-    if (!(typeof v118 === "string")) {
-      out.push(new Problem(path + ".reasoning_effort", v118, "must be a string", "cnblogs-recorded/single-generation-message-reasoning-effort-nosse", "type"));
+    if (!(Number.isInteger(v118))) {
+      out.push(new Problem(path + ".thinking_budget", v118, "must be an integer", "003_bb9708c812a53c71.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode; cnblogs-recorded/single-generation-message-reasoning-sse", "type"));
     }
   }
-  const v119: any = value["enable_code_interpreter"];
+  const v119: any = value["reasoning_effort"];
   if (v119 != null) {
-    if (!(typeof v119 === "boolean")) {
-      out.push(new Problem(path + ".enable_code_interpreter", v119, "must be a boolean", "003_bb9708c812a53c71.txt § enable_code_interpreter; cnblogs-recorded/single-generation-message-with-code-interpreter-sse", "type"));
+    if (!(typeof v119 === "string")) {
+      out.push(new Problem(path + ".reasoning_effort", v119, "must be a string", "cnblogs-recorded/single-generation-message-reasoning-effort-nosse", "type"));
     }
   }
-  const v120: any = value["repetition_penalty"];
+  const v120: any = value["enable_code_interpreter"];
   if (v120 != null) {
-    if (!(typeof v120 === "number")) {
-      out.push(new Problem(path + ".repetition_penalty", v120, "must be a number", "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty", "type"));
-    } else if (v120 <= 0) {
-      out.push(new Problem(path + ".repetition_penalty", v120, "must be > 0", "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty", "range"));
+    if (!(typeof v120 === "boolean")) {
+      out.push(new Problem(path + ".enable_code_interpreter", v120, "must be a boolean", "003_bb9708c812a53c71.txt § enable_code_interpreter; cnblogs-recorded/single-generation-message-with-code-interpreter-sse", "type"));
     }
   }
-  const v121: any = value["presence_penalty"];
+  const v121: any = value["repetition_penalty"];
   if (v121 != null) {
     if (!(typeof v121 === "number")) {
-      out.push(new Problem(path + ".presence_penalty", v121, "must be a number", "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty", "type"));
-    } else if (v121 < -2.0 || v121 > 2.0) {
-      out.push(new Problem(path + ".presence_penalty", v121, "must be >= -2 and <= 2", "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty", "range"));
+      out.push(new Problem(path + ".repetition_penalty", v121, "must be a number", "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty", "type"));
+    } else if (!Number.isFinite(v121)) {
+      out.push(new Problem(path + ".repetition_penalty", v121, "must be a finite number (not NaN or Infinity)", "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty", "type"));
+    } else if (v121 <= 0) {
+      out.push(new Problem(path + ".repetition_penalty", v121, "must be > 0", "001_815efe83d03b75c9.txt § repetition_penalty; 003_bb9708c812a53c71.txt § repetition_penalty", "range"));
     }
   }
-  const v122: any = value["logit_bias"];
+  const v122: any = value["presence_penalty"];
   if (v122 != null) {
-    if (!(isObject(v122))) {
-      out.push(new Problem(path + ".logit_bias", v122, "must be an object", "cnblogs-recorded/single-generation-message-roleplay-nosse", "type"));
+    if (!(typeof v122 === "number")) {
+      out.push(new Problem(path + ".presence_penalty", v122, "must be a number", "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty", "type"));
+    } else if (!Number.isFinite(v122)) {
+      out.push(new Problem(path + ".presence_penalty", v122, "must be a finite number (not NaN or Infinity)", "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty", "type"));
+    } else if (v122 < -2.0 || v122 > 2.0) {
+      out.push(new Problem(path + ".presence_penalty", v122, "must be >= -2 and <= 2", "001_815efe83d03b75c9.txt § presence_penalty; 003_bb9708c812a53c71.txt § presence_penalty", "range"));
     }
   }
-  const v123: any = value["vl_high_resolution_images"];
+  const v123: any = value["logit_bias"];
   if (v123 != null) {
-    if (!(typeof v123 === "boolean")) {
-      out.push(new Problem(path + ".vl_high_resolution_images", v123, "must be a boolean", "003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images", "type"));
+    if (!(isObject(v123))) {
+      out.push(new Problem(path + ".logit_bias", v123, "must be an object", "cnblogs-recorded/single-generation-message-roleplay-nosse", "type"));
+    } else {
+      for (const [key124, item125] of Object.entries(v123) as Array<[string, any]>) {
+        if (!(typeof item125 === "number")) {
+          out.push(new Problem(path + ".logit_bias" + "." + key124, item125, "must be a number", "cnblogs-recorded/single-generation-message-roleplay-nosse", "type"));
+        } else if (!Number.isFinite(item125)) {
+          out.push(new Problem(path + ".logit_bias" + "." + key124, item125, "must be a finite number (not NaN or Infinity)", "cnblogs-recorded/single-generation-message-roleplay-nosse", "type"));
+        }
+      }
     }
   }
-  const v124: any = value["vl_enable_image_hw_output"];
-  if (v124 != null) {
-    if (!(typeof v124 === "boolean")) {
-      out.push(new Problem(path + ".vl_enable_image_hw_output", v124, "must be a boolean", "001_815efe83d03b75c9.txt § vl_enable_image_hw_output; 003_bb9708c812a53c71.txt § vl_enable_image_hw_output", "type"));
-    }
-  }
-  const v125: any = value["ocr_options"];
-  if (v125 != null) {
-    check_OcrOptions(v125, path + ".ocr_options", out);
-  }
-  const v126: any = value["response_format"];
+  const v126: any = value["vl_high_resolution_images"];
   if (v126 != null) {
-    check_ResponseFormat(v126, path + ".response_format", out);
+    if (!(typeof v126 === "boolean")) {
+      out.push(new Problem(path + ".vl_high_resolution_images", v126, "must be a boolean", "003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images", "type"));
+    }
   }
-  const v127: any = value["output_format"];
+  const v127: any = value["vl_enable_image_hw_output"];
   if (v127 != null) {
-    if (!(typeof v127 === "string")) {
-      out.push(new Problem(path + ".output_format", v127, "must be a string", "001_815efe83d03b75c9.txt § output_format; 000_07ad248dae989590.txt § output_format", "type"));
-    } else if (!["model_detailed_report", "model_summary_report"].includes(v127)) {
-      out.push(new Problem(path + ".output_format", v127, "must be one of 'model_detailed_report', 'model_summary_report'", "001_815efe83d03b75c9.txt § output_format; 000_07ad248dae989590.txt § output_format", "enum"));
+    if (!(typeof v127 === "boolean")) {
+      out.push(new Problem(path + ".vl_enable_image_hw_output", v127, "must be a boolean", "001_815efe83d03b75c9.txt § vl_enable_image_hw_output; 003_bb9708c812a53c71.txt § vl_enable_image_hw_output", "type"));
     }
   }
-  const v128: any = value["logprobs"];
+  const v128: any = value["ocr_options"];
   if (v128 != null) {
-    if (!(typeof v128 === "boolean")) {
-      out.push(new Problem(path + ".logprobs", v128, "must be a boolean", "003_bb9708c812a53c71.txt § logprobs; cnblogs-recorded/single-generation-message-logprobs-nosse", "type"));
-    }
+    check_OcrOptions(v128, path + ".ocr_options", out);
   }
-  const v129: any = value["top_logprobs"];
+  const v129: any = value["response_format"];
   if (v129 != null) {
-    if (!(Number.isInteger(v129))) {
-      out.push(new Problem(path + ".top_logprobs", v129, "must be an integer", "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs", "type"));
-    } else if (v129 < 0 || v129 > 5) {
-      out.push(new Problem(path + ".top_logprobs", v129, "must be >= 0 and <= 5", "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs", "range"));
-    }
+    check_ResponseFormat(v129, path + ".response_format", out);
   }
-  const v130: any = value["n"];
+  const v130: any = value["output_format"];
   if (v130 != null) {
-    if (!(Number.isInteger(v130))) {
-      out.push(new Problem(path + ".n", v130, "must be an integer", "003_bb9708c812a53c71.txt § n; 001_815efe83d03b75c9.txt § n; cnblogs-recorded/single-generation-message-roleplay-nosse", "type"));
-    } else if (v130 < 1 || v130 > 4) {
-      out.push(new Problem(path + ".n", v130, "must be >= 1 and <= 4", "003_bb9708c812a53c71.txt § n; 001_815efe83d03b75c9.txt § n; cnblogs-recorded/single-generation-message-roleplay-nosse", "range"));
+    if (!(typeof v130 === "string")) {
+      out.push(new Problem(path + ".output_format", v130, "must be a string", "001_815efe83d03b75c9.txt § output_format; 000_07ad248dae989590.txt § output_format", "type"));
+    } else if (!["model_detailed_report", "model_summary_report"].includes(v130)) {
+      out.push(new Problem(path + ".output_format", v130, "must be one of 'model_detailed_report', 'model_summary_report'", "001_815efe83d03b75c9.txt § output_format; 000_07ad248dae989590.txt § output_format", "enum"));
     }
   }
-  const v131: any = value["stop"];
+  const v131: any = value["logprobs"];
   if (v131 != null) {
-    let ok132 = false;
-    if (!ok132) {
-      const trial133: Problem[] = [];
-      if (!(typeof v131 === "string")) {
-        trial133.push(new Problem(path + ".stop", v131, "must be a string", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
-      }
-      ok132 = trial133.length === 0;
+    if (!(typeof v131 === "boolean")) {
+      out.push(new Problem(path + ".logprobs", v131, "must be a boolean", "003_bb9708c812a53c71.txt § logprobs; cnblogs-recorded/single-generation-message-logprobs-nosse", "type"));
     }
-    if (!ok132) {
-      const trial134: Problem[] = [];
-      if (!Array.isArray(v131)) {
-        trial134.push(new Problem(path + ".stop", v131, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
-      } else {
-        for (let i136 = 0; i136 < v131.length; i136++) {
-          const item135: any = v131[i136];
-          if (!(typeof item135 === "string")) {
-            trial134.push(new Problem(path + ".stop" + "[" + i136 + "]", item135, "must be a string", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
-          }
-        }
-      }
-      ok132 = trial134.length === 0;
+  }
+  const v132: any = value["top_logprobs"];
+  if (v132 != null) {
+    if (!(Number.isInteger(v132))) {
+      out.push(new Problem(path + ".top_logprobs", v132, "must be an integer", "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs", "type"));
+    } else if (v132 < 0 || v132 > 5) {
+      out.push(new Problem(path + ".top_logprobs", v132, "must be >= 0 and <= 5", "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs", "range"));
     }
-    if (!ok132) {
+  }
+  const v133: any = value["n"];
+  if (v133 != null) {
+    if (!(Number.isInteger(v133))) {
+      out.push(new Problem(path + ".n", v133, "must be an integer", "003_bb9708c812a53c71.txt § n; 001_815efe83d03b75c9.txt § n; cnblogs-recorded/single-generation-message-roleplay-nosse", "type"));
+    } else if (v133 < 1 || v133 > 4) {
+      out.push(new Problem(path + ".n", v133, "must be >= 1 and <= 4", "003_bb9708c812a53c71.txt § n; 001_815efe83d03b75c9.txt § n; cnblogs-recorded/single-generation-message-roleplay-nosse", "range"));
+    }
+  }
+  const v134: any = value["stop"];
+  if (v134 != null) {
+    let ok135 = false;
+    if (!ok135) {
+      const trial136: Problem[] = [];
+      if (!(typeof v134 === "string")) {
+        trial136.push(new Problem(path + ".stop", v134, "must be a string", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+      }
+      ok135 = trial136.length === 0;
+    }
+    if (!ok135) {
       const trial137: Problem[] = [];
-      if (!Array.isArray(v131)) {
-        trial137.push(new Problem(path + ".stop", v131, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+      if (!Array.isArray(v134)) {
+        trial137.push(new Problem(path + ".stop", v134, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
       } else {
-        for (let i139 = 0; i139 < v131.length; i139++) {
-          const item138: any = v131[i139];
-          if (!(Number.isInteger(item138))) {
-            trial137.push(new Problem(path + ".stop" + "[" + i139 + "]", item138, "must be an integer", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+        for (let i139 = 0; i139 < v134.length; i139++) {
+          const item138: any = v134[i139];
+          if (!(typeof item138 === "string")) {
+            trial137.push(new Problem(path + ".stop" + "[" + i139 + "]", item138, "must be a string", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
           }
         }
       }
-      ok132 = trial137.length === 0;
+      ok135 = trial137.length === 0;
     }
-    if (!ok132) {
+    if (!ok135) {
       const trial140: Problem[] = [];
-      if (!Array.isArray(v131)) {
-        trial140.push(new Problem(path + ".stop", v131, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+      if (!Array.isArray(v134)) {
+        trial140.push(new Problem(path + ".stop", v134, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
       } else {
-        for (let i142 = 0; i142 < v131.length; i142++) {
-          const item141: any = v131[i142];
-          if (!Array.isArray(item141)) {
-            trial140.push(new Problem(path + ".stop" + "[" + i142 + "]", item141, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+        for (let i142 = 0; i142 < v134.length; i142++) {
+          const item141: any = v134[i142];
+          if (!(Number.isInteger(item141))) {
+            trial140.push(new Problem(path + ".stop" + "[" + i142 + "]", item141, "must be an integer", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+          }
+        }
+      }
+      ok135 = trial140.length === 0;
+    }
+    if (!ok135) {
+      const trial143: Problem[] = [];
+      if (!Array.isArray(v134)) {
+        trial143.push(new Problem(path + ".stop", v134, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+      } else {
+        for (let i145 = 0; i145 < v134.length; i145++) {
+          const item144: any = v134[i145];
+          if (!Array.isArray(item144)) {
+            trial143.push(new Problem(path + ".stop" + "[" + i145 + "]", item144, "must be a list", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
           } else {
-            for (let i144 = 0; i144 < item141.length; i144++) {
-              const item143: any = item141[i144];
-              if (!(Number.isInteger(item143))) {
-                trial140.push(new Problem(path + ".stop" + "[" + i142 + "]" + "[" + i144 + "]", item143, "must be an integer", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
+            for (let i147 = 0; i147 < item144.length; i147++) {
+              const item146: any = item144[i147];
+              if (!(Number.isInteger(item146))) {
+                trial143.push(new Problem(path + ".stop" + "[" + i145 + "]" + "[" + i147 + "]", item146, "must be an integer", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
               }
             }
           }
         }
       }
-      ok132 = trial140.length === 0;
+      ok135 = trial143.length === 0;
     }
-    if (!ok132) {
-      out.push(new Problem(path + ".stop", v131, "must be strings or a list of strings or a list of integers or a list of a list of integers", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
-    }
-  }
-  const v145: any = value["tools"];
-  if (v145 != null) {
-    if (!Array.isArray(v145)) {
-      out.push(new Problem(path + ".tools", v145, "must be a list", "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools", "type"));
-    } else {
-      for (let i147 = 0; i147 < v145.length; i147++) {
-        const item146: any = v145[i147];
-        check_Tool(item146, path + ".tools" + "[" + i147 + "]", out);
-      }
+    if (!ok135) {
+      out.push(new Problem(path + ".stop", v134, "must be strings or a list of strings or a list of integers or a list of a list of integers", "001_815efe83d03b75c9.txt § stop; 003_bb9708c812a53c71.txt § stop; cnblogs-recorded/single-generation-text-nosse", "type"));
     }
   }
-  const v148: any = value["tool_choice"];
+  const v148: any = value["tools"];
   if (v148 != null) {
-    let ok149 = false;
-    if (!ok149) {
-      const trial150: Problem[] = [];
-      if (!(typeof v148 === "string")) {
-        trial150.push(new Problem(path + ".tool_choice", v148, "must be a string", "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "type"));
-      } else if (!["none", "auto"].includes(v148)) {
-        trial150.push(new Problem(path + ".tool_choice", v148, "must be one of 'none', 'auto'", "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "enum"));
+    if (!Array.isArray(v148)) {
+      out.push(new Problem(path + ".tools", v148, "must be a list", "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools", "type"));
+    } else {
+      for (let i150 = 0; i150 < v148.length; i150++) {
+        const item149: any = v148[i150];
+        check_Tool(item149, path + ".tools" + "[" + i150 + "]", out);
       }
-      ok149 = trial150.length === 0;
-    }
-    if (!ok149) {
-      const trial151: Problem[] = [];
-      check_ToolChoiceFunction(v148, path + ".tool_choice", trial151);
-      ok149 = trial151.length === 0;
-    }
-    if (!ok149) {
-      out.push(new Problem(path + ".tool_choice", v148, "must be strings or a ToolChoiceFunction object", "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "type"));
     }
   }
-  const v152: any = value["parallel_tool_calls"];
-  if (v152 != null) {
-    if (!(typeof v152 === "boolean")) {
-      out.push(new Problem(path + ".parallel_tool_calls", v152, "must be a boolean", "001_815efe83d03b75c9.txt § parallel_tool_calls; cnblogs-recorded/single-generation-message-with-parallel-tools-sse", "type"));
+  const v151: any = value["tool_choice"];
+  if (v151 != null) {
+    let ok152 = false;
+    if (!ok152) {
+      const trial153: Problem[] = [];
+      if (!(typeof v151 === "string")) {
+        trial153.push(new Problem(path + ".tool_choice", v151, "must be a string", "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "type"));
+      } else if (!["none", "auto"].includes(v151)) {
+        trial153.push(new Problem(path + ".tool_choice", v151, "must be one of 'none', 'auto'", "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "enum"));
+      }
+      ok152 = trial153.length === 0;
+    }
+    if (!ok152) {
+      const trial154: Problem[] = [];
+      check_ToolChoiceFunction(v151, path + ".tool_choice", trial154);
+      ok152 = trial154.length === 0;
+    }
+    if (!ok152) {
+      out.push(new Problem(path + ".tool_choice", v151, "must be strings or a ToolChoiceFunction object", "001_815efe83d03b75c9.txt § tool_choice; 003_bb9708c812a53c71.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "type"));
     }
   }
-  const v153: any = value["translation_options"];
-  if (v153 != null) {
-    check_TranslationOptions(v153, path + ".translation_options", out);
-  }
-  const v154: any = value["asr_options"];
-  if (v154 != null) {
-    check_AsrOptions(v154, path + ".asr_options", out);
-  }
-  const v155: any = value["enable_search"];
+  const v155: any = value["parallel_tool_calls"];
   if (v155 != null) {
     if (!(typeof v155 === "boolean")) {
-      out.push(new Problem(path + ".enable_search", v155, "must be a boolean", "002_b40ff7cb58e817d2.txt § web search (enable_search); cnblogs-recorded/single-generation-message-search-nosse", "type"));
+      out.push(new Problem(path + ".parallel_tool_calls", v155, "must be a boolean", "001_815efe83d03b75c9.txt § parallel_tool_calls; cnblogs-recorded/single-generation-message-with-parallel-tools-sse", "type"));
     }
   }
-  const v156: any = value["search_options"];
+  const v156: any = value["translation_options"];
   if (v156 != null) {
-    check_SearchOptions(v156, path + ".search_options", out);
+    check_TranslationOptions(v156, path + ".translation_options", out);
   }
-  const v157: any = value["enable_text_image_mixed"];
+  const v157: any = value["asr_options"];
   if (v157 != null) {
-    if (!(typeof v157 === "boolean")) {
-      out.push(new Problem(path + ".enable_text_image_mixed", v157, "must be a boolean", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+    check_AsrOptions(v157, path + ".asr_options", out);
+  }
+  const v158: any = value["enable_search"];
+  if (v158 != null) {
+    if (!(typeof v158 === "boolean")) {
+      out.push(new Problem(path + ".enable_search", v158, "must be a boolean", "002_b40ff7cb58e817d2.txt § web search (enable_search); cnblogs-recorded/single-generation-message-search-nosse", "type"));
     }
   }
-  const v158: any = value["skill"];
-  if (v158 != null) {
-    if (!Array.isArray(v158)) {
-      out.push(new Problem(path + ".skill", v158, "must be a list", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
+  const v159: any = value["search_options"];
+  if (v159 != null) {
+    check_SearchOptions(v159, path + ".search_options", out);
+  }
+  const v160: any = value["enable_text_image_mixed"];
+  if (v160 != null) {
+    if (!(typeof v160 === "boolean")) {
+      out.push(new Problem(path + ".enable_text_image_mixed", v160, "must be a boolean", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+    }
+  }
+  const v161: any = value["skill"];
+  if (v161 != null) {
+    if (!Array.isArray(v161)) {
+      out.push(new Problem(path + ".skill", v161, "must be a list", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
     } else {
-      for (let i160 = 0; i160 < v158.length; i160++) {
-        const item159: any = v158[i160];
-        check_Skill(item159, path + ".skill" + "[" + i160 + "]", out);
+      for (let i163 = 0; i163 < v161.length; i163++) {
+        const item162: any = v161[i163];
+        check_Skill(item162, path + ".skill" + "[" + i163 + "]", out);
       }
     }
   }
-  const v161: any = value["negative_prompt"];
-  if (v161 != null) {
-    if (!(typeof v161 === "string")) {
-      out.push(new Problem(path + ".negative_prompt", v161, "must be a string", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
-    }
-  }
-  const v162: any = value["prompt_extend"];
-  if (v162 != null) {
-    if (!(typeof v162 === "boolean")) {
-      out.push(new Problem(path + ".prompt_extend", v162, "must be a boolean", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
-    }
-  }
-  const v163: any = value["watermark"];
-  if (v163 != null) {
-    if (!(typeof v163 === "boolean")) {
-      out.push(new Problem(path + ".watermark", v163, "must be a boolean", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
-    }
-  }
-  const v164: any = value["size"];
+  const v164: any = value["negative_prompt"];
   if (v164 != null) {
     if (!(typeof v164 === "string")) {
-      out.push(new Problem(path + ".size", v164, "must be a string", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
-    } else if (!PATTERN_1.test(v164)) {
-      out.push(new Problem(path + ".size", v164, "must match ^[0-9]+\\*[0-9]+$", "cnblogs-recorded/multimodal-generation-image-nosse", "pattern"));
+      out.push(new Problem(path + ".negative_prompt", v164, "must be a string", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
+    }
+  }
+  const v165: any = value["prompt_extend"];
+  if (v165 != null) {
+    if (!(typeof v165 === "boolean")) {
+      out.push(new Problem(path + ".prompt_extend", v165, "must be a boolean", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
+    }
+  }
+  const v166: any = value["watermark"];
+  if (v166 != null) {
+    if (!(typeof v166 === "boolean")) {
+      out.push(new Problem(path + ".watermark", v166, "must be a boolean", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
+    }
+  }
+  const v167: any = value["size"];
+  if (v167 != null) {
+    if (!(typeof v167 === "string")) {
+      out.push(new Problem(path + ".size", v167, "must be a string", "cnblogs-recorded/multimodal-generation-image-nosse", "type"));
+    } else if (!PATTERN_1.test(v167)) {
+      out.push(new Problem(path + ".size", v167, "must match ^[0-9]+\\*[0-9]+$", "cnblogs-recorded/multimodal-generation-image-nosse", "pattern"));
     }
   }
 }
@@ -1181,25 +1220,25 @@ function check_GenerationRequest(value: any, path: string, out: Problem[]): void
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § Request parameters; 003_bb9708c812a53c71.txt § Body", "type"));
     return;
   }
-  const v165: any = value["model"];
-  if (v165 == null) {
+  const v168: any = value["model"];
+  if (v168 == null) {
     out.push(new Problem(path + ".model", null, "is required", "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model", "required"));
   } else {
-    if (!(typeof v165 === "string")) {
-      out.push(new Problem(path + ".model", v165, "must be a string", "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model", "type"));
-    } else if (codePoints(v165) < 1) {
-      out.push(new Problem(path + ".model", v165, "must be at least 1 characters", "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model", "length"));
+    if (!(typeof v168 === "string")) {
+      out.push(new Problem(path + ".model", v168, "must be a string", "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model", "type"));
+    } else if (codePoints(v168) < 1) {
+      out.push(new Problem(path + ".model", v168, "must be at least 1 characters", "001_815efe83d03b75c9.txt § model; 003_bb9708c812a53c71.txt § model", "length"));
     }
   }
-  const v166: any = value["input"];
-  if (v166 == null) {
+  const v169: any = value["input"];
+  if (v169 == null) {
     out.push(new Problem(path + ".input", null, "is required", "001_815efe83d03b75c9.txt § messages; 003_bb9708c812a53c71.txt § input", "required"));
   } else {
-    check_GenerationInput(v166, path + ".input", out);
+    check_GenerationInput(v169, path + ".input", out);
   }
-  const v167: any = value["parameters"];
-  if (v167 != null) {
-    check_GenerationParameters(v167, path + ".parameters", out);
+  const v170: any = value["parameters"];
+  if (v170 != null) {
+    check_GenerationParameters(v170, path + ".parameters", out);
   }
 }
 
@@ -1208,41 +1247,41 @@ function check_ImagePart(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "000_07ad248dae989590.txt § image; 004_999108d049104343.txt § Limitations; cnblogs-recorded/multimodal-generation-vl-nosse", "type"));
     return;
   }
-  const v168: any = value["image"];
-  if (v168 == null) {
+  const v171: any = value["image"];
+  if (v171 == null) {
     out.push(new Problem(path + ".image", null, "is required", "000_07ad248dae989590.txt § image", "required"));
   } else {
-    if (!(typeof v168 === "string")) {
-      out.push(new Problem(path + ".image", v168, "must be a string", "000_07ad248dae989590.txt § image", "type"));
+    if (!(typeof v171 === "string")) {
+      out.push(new Problem(path + ".image", v171, "must be a string", "000_07ad248dae989590.txt § image", "type"));
     }
   }
-  const v169: any = value["type"];
-  if (v169 != null) {
-    if (v169 !== "image") {
-      out.push(new Problem(path + ".type", v169, "must be 'image'", "cnblogs-recorded/conversation-generation-message-with-doc-url-sse", "const"));
-    }
-  }
-  const v170: any = value["min_pixels"];
-  if (v170 != null) {
-    if (!(Number.isInteger(v170))) {
-      out.push(new Problem(path + ".min_pixels", v170, "must be an integer", "001_815efe83d03b75c9.txt § min_pixels; cnblogs-recorded/multimodal-generation-vl-ocr-nosse", "type"));
-    }
-  }
-  const v171: any = value["max_pixels"];
-  if (v171 != null) {
-    if (!(Number.isInteger(v171))) {
-      out.push(new Problem(path + ".max_pixels", v171, "must be an integer", "001_815efe83d03b75c9.txt § max_pixels; 003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images", "type"));
-    }
-  }
-  const v172: any = value["enable_rotate"];
+  const v172: any = value["type"];
   if (v172 != null) {
-    if (!(typeof v172 === "boolean")) {
-      out.push(new Problem(path + ".enable_rotate", v172, "must be a boolean", "001_815efe83d03b75c9.txt § OCR sample (enable_rotate); 002_b40ff7cb58e817d2.txt § OCR; cnblogs-recorded/multimodal-generation-vl-ocr-sse", "type"));
+    if (v172 !== "image") {
+      out.push(new Problem(path + ".type", v172, "must be 'image'", "cnblogs-recorded/conversation-generation-message-with-doc-url-sse", "const"));
     }
   }
-  const v173: any = value["cache_control"];
+  const v173: any = value["min_pixels"];
   if (v173 != null) {
-    check_CacheControl(v173, path + ".cache_control", out);
+    if (!(Number.isInteger(v173))) {
+      out.push(new Problem(path + ".min_pixels", v173, "must be an integer", "001_815efe83d03b75c9.txt § min_pixels; cnblogs-recorded/multimodal-generation-vl-ocr-nosse", "type"));
+    }
+  }
+  const v174: any = value["max_pixels"];
+  if (v174 != null) {
+    if (!(Number.isInteger(v174))) {
+      out.push(new Problem(path + ".max_pixels", v174, "must be an integer", "001_815efe83d03b75c9.txt § max_pixels; 003_bb9708c812a53c71.txt § vl_high_resolution_images; 004_999108d049104343.txt § High-resolution images", "type"));
+    }
+  }
+  const v175: any = value["enable_rotate"];
+  if (v175 != null) {
+    if (!(typeof v175 === "boolean")) {
+      out.push(new Problem(path + ".enable_rotate", v175, "must be a boolean", "001_815efe83d03b75c9.txt § OCR sample (enable_rotate); 002_b40ff7cb58e817d2.txt § OCR; cnblogs-recorded/multimodal-generation-vl-ocr-sse", "type"));
+    }
+  }
+  const v176: any = value["cache_control"];
+  if (v176 != null) {
+    check_CacheControl(v176, path + ".cache_control", out);
   }
 }
 
@@ -1251,28 +1290,31 @@ function check_JsonSchemaFormat(value: any, path: string, out: Problem[]): void 
     out.push(new Problem(path, value, "must be an object", "003_bb9708c812a53c71.txt § response_format json_schema; api-digest.md § 3.3.3 (child names outside knowledge)", "type"));
     return;
   }
-  const v174: any = value["name"];
-  if (v174 != null) {
-    if (!(typeof v174 === "string")) {
-      out.push(new Problem(path + ".name", v174, "must be a string", "api-digest.md § 3.3.3", "type"));
-    }
-  }
-  const v175: any = value["description"];
-  if (v175 != null) {
-    if (!(typeof v175 === "string")) {
-      out.push(new Problem(path + ".description", v175, "must be a string", "api-digest.md § 3.3.3", "type"));
-    }
-  }
-  const v176: any = value["schema"];
-  if (v176 != null) {
-    if (!(isObject(v176))) {
-      out.push(new Problem(path + ".schema", v176, "must be an object", "api-digest.md § 3.3.3", "type"));
-    }
-  }
-  const v177: any = value["strict"];
+  const v177: any = value["name"];
   if (v177 != null) {
-    if (!(typeof v177 === "boolean")) {
-      out.push(new Problem(path + ".strict", v177, "must be a boolean", "api-digest.md § 3.3.3", "type"));
+    if (!(typeof v177 === "string")) {
+      out.push(new Problem(path + ".name", v177, "must be a string", "api-digest.md § 3.3.3", "type"));
+    }
+  }
+  const v178: any = value["description"];
+  if (v178 != null) {
+    if (!(typeof v178 === "string")) {
+      out.push(new Problem(path + ".description", v178, "must be a string", "api-digest.md § 3.3.3", "type"));
+    }
+  }
+  const v179: any = value["schema"];
+  if (v179 != null) {
+    if (!(isObject(v179))) {
+      out.push(new Problem(path + ".schema", v179, "must be an object", "api-digest.md § 3.3.3", "type"));
+    } else if (nonFiniteAt(v179) !== null) {
+      const at180 = nonFiniteAt(v179) as string;
+      out.push(new Problem(path + ".schema" + at180, null, "must be a finite number (not NaN or Infinity)", "api-digest.md § 3.3.3", "type"));
+    }
+  }
+  const v181: any = value["strict"];
+  if (v181 != null) {
+    if (!(typeof v181 === "boolean")) {
+      out.push(new Problem(path + ".strict", v181, "must be a boolean", "api-digest.md § 3.3.3", "type"));
     }
   }
 }
@@ -1301,19 +1343,19 @@ function check_OcrOptions(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § ocr_options; cnblogs-recorded/multimodal-generation-vl-ocr-key-information-extraction-nosse", "type"));
     return;
   }
-  const v178: any = value["task"];
-  if (v178 == null) {
+  const v182: any = value["task"];
+  if (v182 == null) {
     out.push(new Problem(path + ".task", null, "is required", "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse", "required"));
   } else {
-    if (!(typeof v178 === "string")) {
-      out.push(new Problem(path + ".task", v178, "must be a string", "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse", "type"));
-    } else if (!["text_recognition", "key_information_extraction", "document_parsing", "table_parsing", "formula_recognition", "multi_lan", "advanced_recognition"].includes(v178)) {
-      out.push(new Problem(path + ".task", v178, "must be one of 'text_recognition', 'key_information_extraction', 'document_parsing', 'table_parsing', 'formula_recognition', 'multi_lan', 'advanced_recognition'", "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse", "enum"));
+    if (!(typeof v182 === "string")) {
+      out.push(new Problem(path + ".task", v182, "must be a string", "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse", "type"));
+    } else if (!["text_recognition", "key_information_extraction", "document_parsing", "table_parsing", "formula_recognition", "multi_lan", "advanced_recognition"].includes(v182)) {
+      out.push(new Problem(path + ".task", v182, "must be one of 'text_recognition', 'key_information_extraction', 'document_parsing', 'table_parsing', 'formula_recognition', 'multi_lan', 'advanced_recognition'", "001_815efe83d03b75c9.txt § ocr_options task; cnblogs-recorded/multimodal-generation-vl-ocr-advanced-recognition-nosse", "enum"));
     }
   }
-  const v179: any = value["task_config"];
-  if (v179 != null) {
-    check_OcrTaskConfig(v179, path + ".task_config", out);
+  const v183: any = value["task_config"];
+  if (v183 != null) {
+    check_OcrTaskConfig(v183, path + ".task_config", out);
   }
 }
 
@@ -1322,12 +1364,15 @@ function check_OcrTaskConfig(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § ocr_options task_config", "type"));
     return;
   }
-  const v180: any = value["result_schema"];
-  if (v180 == null) {
+  const v184: any = value["result_schema"];
+  if (v184 == null) {
     out.push(new Problem(path + ".result_schema", null, "is required", "001_815efe83d03b75c9.txt § result_schema", "required"));
   } else {
-    if (!(isObject(v180))) {
-      out.push(new Problem(path + ".result_schema", v180, "must be an object", "001_815efe83d03b75c9.txt § result_schema", "type"));
+    if (!(isObject(v184))) {
+      out.push(new Problem(path + ".result_schema", v184, "must be an object", "001_815efe83d03b75c9.txt § result_schema", "type"));
+    } else if (nonFiniteAt(v184) !== null) {
+      const at185 = nonFiniteAt(v184) as string;
+      out.push(new Problem(path + ".result_schema" + at185, null, "must be a finite number (not NaN or Infinity)", "001_815efe83d03b75c9.txt § result_schema", "type"));
     }
   }
 }
@@ -1354,12 +1399,12 @@ function check_ResponseFormatJsonObject(value: any, path: string, out: Problem[]
     out.push(new Problem(path, value, "must be an object", "003_bb9708c812a53c71.txt § response_format type; cnblogs-recorded/single-generation-message-json-nosse", "type"));
     return;
   }
-  const v181: any = value["type"];
-  if (v181 == null) {
+  const v186: any = value["type"];
+  if (v186 == null) {
     out.push(new Problem(path + ".type", null, "is required", "003_bb9708c812a53c71.txt § response_format type", "required"));
   } else {
-    if (v181 !== "json_object") {
-      out.push(new Problem(path + ".type", v181, "must be 'json_object'", "003_bb9708c812a53c71.txt § response_format type", "const"));
+    if (v186 !== "json_object") {
+      out.push(new Problem(path + ".type", v186, "must be 'json_object'", "003_bb9708c812a53c71.txt § response_format type", "const"));
     }
   }
 }
@@ -1369,19 +1414,19 @@ function check_ResponseFormatJsonSchema(value: any, path: string, out: Problem[]
     out.push(new Problem(path, value, "must be an object", "003_bb9708c812a53c71.txt § response_format json_schema", "type"));
     return;
   }
-  const v182: any = value["type"];
-  if (v182 == null) {
+  const v187: any = value["type"];
+  if (v187 == null) {
     out.push(new Problem(path + ".type", null, "is required", "003_bb9708c812a53c71.txt § response_format type", "required"));
   } else {
-    if (v182 !== "json_schema") {
-      out.push(new Problem(path + ".type", v182, "must be 'json_schema'", "003_bb9708c812a53c71.txt § response_format type", "const"));
+    if (v187 !== "json_schema") {
+      out.push(new Problem(path + ".type", v187, "must be 'json_schema'", "003_bb9708c812a53c71.txt § response_format type", "const"));
     }
   }
-  const v183: any = value["json_schema"];
-  if (v183 == null) {
+  const v188: any = value["json_schema"];
+  if (v188 == null) {
     out.push(new Problem(path + ".json_schema", null, "is required", "003_bb9708c812a53c71.txt § response_format json_schema; api-digest.md § 3.3.3 (child names outside knowledge)", "required"));
   } else {
-    check_JsonSchemaFormat(v183, path + ".json_schema", out);
+    check_JsonSchemaFormat(v188, path + ".json_schema", out);
   }
 }
 
@@ -1390,12 +1435,12 @@ function check_ResponseFormatText(value: any, path: string, out: Problem[]): voi
     out.push(new Problem(path, value, "must be an object", "003_bb9708c812a53c71.txt § response_format type", "type"));
     return;
   }
-  const v184: any = value["type"];
-  if (v184 == null) {
+  const v189: any = value["type"];
+  if (v189 == null) {
     out.push(new Problem(path + ".type", null, "is required", "003_bb9708c812a53c71.txt § response_format type", "required"));
   } else {
-    if (v184 !== "text") {
-      out.push(new Problem(path + ".type", v184, "must be 'text'", "003_bb9708c812a53c71.txt § response_format type", "const"));
+    if (v189 !== "text") {
+      out.push(new Problem(path + ".type", v189, "must be 'text'", "003_bb9708c812a53c71.txt § response_format type", "const"));
     }
   }
 }
@@ -1405,10 +1450,10 @@ function check_SearchIntentionOptions(value: any, path: string, out: Problem[]):
     out.push(new Problem(path, value, "must be an object", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
     return;
   }
-  const v185: any = value["prompt_intervene"];
-  if (v185 != null) {
-    if (!(typeof v185 === "string")) {
-      out.push(new Problem(path + ".prompt_intervene", v185, "must be a string", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+  const v190: any = value["prompt_intervene"];
+  if (v190 != null) {
+    if (!(typeof v190 === "string")) {
+      out.push(new Problem(path + ".prompt_intervene", v190, "must be a string", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
     }
   }
 }
@@ -1418,70 +1463,70 @@ function check_SearchOptions(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "cnblogs-recorded/single-generation-message-search-nosse; cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
     return;
   }
-  const v186: any = value["enable_source"];
-  if (v186 != null) {
-    if (!(typeof v186 === "boolean")) {
-      out.push(new Problem(path + ".enable_source", v186, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
-    }
-  }
-  const v187: any = value["enable_citation"];
-  if (v187 != null) {
-    if (!(typeof v187 === "boolean")) {
-      out.push(new Problem(path + ".enable_citation", v187, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
-    }
-  }
-  const v188: any = value["citation_format"];
-  if (v188 != null) {
-    if (!(typeof v188 === "string")) {
-      out.push(new Problem(path + ".citation_format", v188, "must be a string", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
-    }
-  }
-  const v189: any = value["forced_search"];
-  if (v189 != null) {
-    if (!(typeof v189 === "boolean")) {
-      out.push(new Problem(path + ".forced_search", v189, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
-    }
-  }
-  const v190: any = value["search_strategy"];
-  if (v190 != null) {
-    if (!(typeof v190 === "string")) {
-      out.push(new Problem(path + ".search_strategy", v190, "must be a string", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
-    }
-  }
-  const v191: any = value["enable_search_extension"];
+  const v191: any = value["enable_source"];
   if (v191 != null) {
     if (!(typeof v191 === "boolean")) {
-      out.push(new Problem(path + ".enable_search_extension", v191, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
+      out.push(new Problem(path + ".enable_source", v191, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
     }
   }
-  const v192: any = value["prepend_search_result"];
+  const v192: any = value["enable_citation"];
   if (v192 != null) {
     if (!(typeof v192 === "boolean")) {
-      out.push(new Problem(path + ".prepend_search_result", v192, "must be a boolean", "cnblogs-recorded/single-generation-message-search-sse", "type"));
+      out.push(new Problem(path + ".enable_citation", v192, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
     }
   }
-  const v193: any = value["freshness"];
+  const v193: any = value["citation_format"];
   if (v193 != null) {
-    if (!(Number.isInteger(v193))) {
-      out.push(new Problem(path + ".freshness", v193, "must be an integer", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+    if (!(typeof v193 === "string")) {
+      out.push(new Problem(path + ".citation_format", v193, "must be a string", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
     }
   }
-  const v194: any = value["assigned_site_list"];
+  const v194: any = value["forced_search"];
   if (v194 != null) {
-    if (!Array.isArray(v194)) {
-      out.push(new Problem(path + ".assigned_site_list", v194, "must be a list", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+    if (!(typeof v194 === "boolean")) {
+      out.push(new Problem(path + ".forced_search", v194, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
+    }
+  }
+  const v195: any = value["search_strategy"];
+  if (v195 != null) {
+    if (!(typeof v195 === "string")) {
+      out.push(new Problem(path + ".search_strategy", v195, "must be a string", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
+    }
+  }
+  const v196: any = value["enable_search_extension"];
+  if (v196 != null) {
+    if (!(typeof v196 === "boolean")) {
+      out.push(new Problem(path + ".enable_search_extension", v196, "must be a boolean", "cnblogs-recorded/single-generation-message-search-nosse", "type"));
+    }
+  }
+  const v197: any = value["prepend_search_result"];
+  if (v197 != null) {
+    if (!(typeof v197 === "boolean")) {
+      out.push(new Problem(path + ".prepend_search_result", v197, "must be a boolean", "cnblogs-recorded/single-generation-message-search-sse", "type"));
+    }
+  }
+  const v198: any = value["freshness"];
+  if (v198 != null) {
+    if (!(Number.isInteger(v198))) {
+      out.push(new Problem(path + ".freshness", v198, "must be an integer", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+    }
+  }
+  const v199: any = value["assigned_site_list"];
+  if (v199 != null) {
+    if (!Array.isArray(v199)) {
+      out.push(new Problem(path + ".assigned_site_list", v199, "must be a list", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
     } else {
-      for (let i196 = 0; i196 < v194.length; i196++) {
-        const item195: any = v194[i196];
-        if (!(typeof item195 === "string")) {
-          out.push(new Problem(path + ".assigned_site_list" + "[" + i196 + "]", item195, "must be a string", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
+      for (let i201 = 0; i201 < v199.length; i201++) {
+        const item200: any = v199[i201];
+        if (!(typeof item200 === "string")) {
+          out.push(new Problem(path + ".assigned_site_list" + "[" + i201 + "]", item200, "must be a string", "cnblogs-recorded/multimodal-generation-with-websearch-nosse", "type"));
         }
       }
     }
   }
-  const v197: any = value["intention_options"];
-  if (v197 != null) {
-    check_SearchIntentionOptions(v197, path + ".intention_options", out);
+  const v202: any = value["intention_options"];
+  if (v202 != null) {
+    check_SearchIntentionOptions(v202, path + ".intention_options", out);
   }
 }
 
@@ -1490,18 +1535,18 @@ function check_Skill(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
     return;
   }
-  const v198: any = value["type"];
-  if (v198 == null) {
+  const v203: any = value["type"];
+  if (v203 == null) {
     out.push(new Problem(path + ".type", null, "is required", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "required"));
   } else {
-    if (!(typeof v198 === "string")) {
-      out.push(new Problem(path + ".type", v198, "must be a string", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
+    if (!(typeof v203 === "string")) {
+      out.push(new Problem(path + ".type", v203, "must be a string", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
     }
   }
-  const v199: any = value["mode"];
-  if (v199 != null) {
-    if (!(typeof v199 === "string")) {
-      out.push(new Problem(path + ".mode", v199, "must be a string", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
+  const v204: any = value["mode"];
+  if (v204 != null) {
+    if (!(typeof v204 === "string")) {
+      out.push(new Problem(path + ".mode", v204, "must be a string", "cnblogs-recorded/conversation-generation-message-skill-ppt-sse", "type"));
     }
   }
 }
@@ -1511,40 +1556,40 @@ function check_SystemMessage(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § System Message; 001_815efe83d03b75c9.txt § Document understanding (fileid://); 003_bb9708c812a53c71.txt § System message; cnblogs-recorded/conversation-generation-message-with-files-sse", "type"));
     return;
   }
-  const v200: any = value["role"];
-  if (v200 == null) {
+  const v205: any = value["role"];
+  if (v205 == null) {
     out.push(new Problem(path + ".role", null, "is required", "001_815efe83d03b75c9.txt § System Message", "required"));
   } else {
-    if (v200 !== "system") {
-      out.push(new Problem(path + ".role", v200, "must be 'system'", "001_815efe83d03b75c9.txt § System Message", "const"));
+    if (v205 !== "system") {
+      out.push(new Problem(path + ".role", v205, "must be 'system'", "001_815efe83d03b75c9.txt § System Message", "const"));
     }
   }
-  const v201: any = value["content"];
-  if (v201 == null) {
+  const v206: any = value["content"];
+  if (v206 == null) {
     out.push(new Problem(path + ".content", null, "is required", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "required"));
   } else {
-    let ok202 = false;
-    if (!ok202) {
-      const trial203: Problem[] = [];
-      if (!(typeof v201 === "string")) {
-        trial203.push(new Problem(path + ".content", v201, "must be a string", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "type"));
+    let ok207 = false;
+    if (!ok207) {
+      const trial208: Problem[] = [];
+      if (!(typeof v206 === "string")) {
+        trial208.push(new Problem(path + ".content", v206, "must be a string", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "type"));
       }
-      ok202 = trial203.length === 0;
+      ok207 = trial208.length === 0;
     }
-    if (!ok202) {
-      const trial204: Problem[] = [];
-      if (!Array.isArray(v201)) {
-        trial204.push(new Problem(path + ".content", v201, "must be a list", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "type"));
+    if (!ok207) {
+      const trial209: Problem[] = [];
+      if (!Array.isArray(v206)) {
+        trial209.push(new Problem(path + ".content", v206, "must be a list", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "type"));
       } else {
-        for (let i206 = 0; i206 < v201.length; i206++) {
-          const item205: any = v201[i206];
-          check_ContentPart(item205, path + ".content" + "[" + i206 + "]", trial204);
+        for (let i211 = 0; i211 < v206.length; i211++) {
+          const item210: any = v206[i211];
+          check_ContentPart(item210, path + ".content" + "[" + i211 + "]", trial209);
         }
       }
-      ok202 = trial204.length === 0;
+      ok207 = trial209.length === 0;
     }
-    if (!ok202) {
-      out.push(new Problem(path + ".content", v201, "must be strings or a list of a ContentPart object", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "type"));
+    if (!ok207) {
+      out.push(new Problem(path + ".content", v206, "must be strings or a list of a ContentPart object", "001_815efe83d03b75c9.txt § System Message content; 002_b40ff7cb58e817d2.txt § qwen-long", "type"));
     }
   }
 }
@@ -1554,23 +1599,23 @@ function check_TextPart(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § text; cnblogs-recorded/multimodal-generation-vl-ocr-sse", "type"));
     return;
   }
-  const v207: any = value["text"];
-  if (v207 == null) {
+  const v212: any = value["text"];
+  if (v212 == null) {
     out.push(new Problem(path + ".text", null, "is required", "001_815efe83d03b75c9.txt § text", "required"));
   } else {
-    if (!(typeof v207 === "string")) {
-      out.push(new Problem(path + ".text", v207, "must be a string", "001_815efe83d03b75c9.txt § text", "type"));
+    if (!(typeof v212 === "string")) {
+      out.push(new Problem(path + ".text", v212, "must be a string", "001_815efe83d03b75c9.txt § text", "type"));
     }
   }
-  const v208: any = value["type"];
-  if (v208 != null) {
-    if (v208 !== "text") {
-      out.push(new Problem(path + ".type", v208, "must be 'text'", "cnblogs-recorded/conversation-generation-message-with-doc-url-sse", "const"));
+  const v213: any = value["type"];
+  if (v213 != null) {
+    if (v213 !== "text") {
+      out.push(new Problem(path + ".type", v213, "must be 'text'", "cnblogs-recorded/conversation-generation-message-with-doc-url-sse", "const"));
     }
   }
-  const v209: any = value["cache_control"];
-  if (v209 != null) {
-    check_CacheControl(v209, path + ".cache_control", out);
+  const v214: any = value["cache_control"];
+  if (v214 != null) {
+    check_CacheControl(v214, path + ".cache_control", out);
   }
 }
 
@@ -1579,19 +1624,19 @@ function check_Tool(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools", "type"));
     return;
   }
-  const v210: any = value["type"];
-  if (v210 == null) {
+  const v215: any = value["type"];
+  if (v215 == null) {
     out.push(new Problem(path + ".type", null, "is required", "003_bb9708c812a53c71.txt § tools type", "required"));
   } else {
-    if (v210 !== "function") {
-      out.push(new Problem(path + ".type", v210, "must be 'function'", "003_bb9708c812a53c71.txt § tools type", "const"));
+    if (v215 !== "function") {
+      out.push(new Problem(path + ".type", v215, "must be 'function'", "003_bb9708c812a53c71.txt § tools type", "const"));
     }
   }
-  const v211: any = value["function"];
-  if (v211 == null) {
+  const v216: any = value["function"];
+  if (v216 == null) {
     out.push(new Problem(path + ".function", null, "is required", "001_815efe83d03b75c9.txt § tools function; 003_bb9708c812a53c71.txt § tools function", "required"));
   } else {
-    check_FunctionDefinition(v211, path + ".function", out);
+    check_FunctionDefinition(v216, path + ".function", out);
   }
 }
 
@@ -1600,29 +1645,29 @@ function check_ToolCall(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § tool_calls; 003_bb9708c812a53c71.txt § tool_calls; cnblogs-recorded/single-generation-message-with-parallel-tools-sse", "type"));
     return;
   }
-  const v212: any = value["index"];
-  if (v212 != null) {
-    if (!(Number.isInteger(v212))) {
-      out.push(new Problem(path + ".index", v212, "must be an integer", "003_bb9708c812a53c71.txt § tool_calls index", "type"));
+  const v217: any = value["index"];
+  if (v217 != null) {
+    if (!(Number.isInteger(v217))) {
+      out.push(new Problem(path + ".index", v217, "must be an integer", "003_bb9708c812a53c71.txt § tool_calls index", "type"));
     }
   }
-  const v213: any = value["id"];
-  if (v213 != null) {
-    if (!(typeof v213 === "string")) {
-      out.push(new Problem(path + ".id", v213, "must be a string", "003_bb9708c812a53c71.txt § tool_calls id", "type"));
+  const v218: any = value["id"];
+  if (v218 != null) {
+    if (!(typeof v218 === "string")) {
+      out.push(new Problem(path + ".id", v218, "must be a string", "003_bb9708c812a53c71.txt § tool_calls id", "type"));
     }
   }
-  const v214: any = value["type"];
-  if (v214 != null) {
-    if (!(typeof v214 === "string")) {
-      out.push(new Problem(path + ".type", v214, "must be a string", "003_bb9708c812a53c71.txt § tool_calls type", "type"));
-    } else if (!["function"].includes(v214)) {
-      out.push(new Problem(path + ".type", v214, "must be one of 'function'", "003_bb9708c812a53c71.txt § tool_calls type", "enum"));
+  const v219: any = value["type"];
+  if (v219 != null) {
+    if (!(typeof v219 === "string")) {
+      out.push(new Problem(path + ".type", v219, "must be a string", "003_bb9708c812a53c71.txt § tool_calls type", "type"));
+    } else if (!["function"].includes(v219)) {
+      out.push(new Problem(path + ".type", v219, "must be one of 'function'", "003_bb9708c812a53c71.txt § tool_calls type", "enum"));
     }
   }
-  const v215: any = value["function"];
-  if (v215 != null) {
-    check_ToolCallFunction(v215, path + ".function", out);
+  const v220: any = value["function"];
+  if (v220 != null) {
+    check_ToolCallFunction(v220, path + ".function", out);
   }
 }
 
@@ -1631,16 +1676,16 @@ function check_ToolCallFunction(value: any, path: string, out: Problem[]): void 
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § tool_calls function", "type"));
     return;
   }
-  const v216: any = value["name"];
-  if (v216 != null) {
-    if (!(typeof v216 === "string")) {
-      out.push(new Problem(path + ".name", v216, "must be a string", "001_815efe83d03b75c9.txt § tool_calls function name", "type"));
+  const v221: any = value["name"];
+  if (v221 != null) {
+    if (!(typeof v221 === "string")) {
+      out.push(new Problem(path + ".name", v221, "must be a string", "001_815efe83d03b75c9.txt § tool_calls function name", "type"));
     }
   }
-  const v217: any = value["arguments"];
-  if (v217 != null) {
-    if (!(typeof v217 === "string")) {
-      out.push(new Problem(path + ".arguments", v217, "must be a string", "001_815efe83d03b75c9.txt § tool_calls function arguments", "type"));
+  const v222: any = value["arguments"];
+  if (v222 != null) {
+    if (!(typeof v222 === "string")) {
+      out.push(new Problem(path + ".arguments", v222, "must be a string", "001_815efe83d03b75c9.txt § tool_calls function arguments", "type"));
     }
   }
 }
@@ -1650,19 +1695,19 @@ function check_ToolChoiceFunction(value: any, path: string, out: Problem[]): voi
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § tool_choice; cnblogs-recorded/single-generation-message-with-tools-nosse", "type"));
     return;
   }
-  const v218: any = value["type"];
-  if (v218 == null) {
+  const v223: any = value["type"];
+  if (v223 == null) {
     out.push(new Problem(path + ".type", null, "is required", "001_815efe83d03b75c9.txt § tool_choice", "required"));
   } else {
-    if (v218 !== "function") {
-      out.push(new Problem(path + ".type", v218, "must be 'function'", "001_815efe83d03b75c9.txt § tool_choice", "const"));
+    if (v223 !== "function") {
+      out.push(new Problem(path + ".type", v223, "must be 'function'", "001_815efe83d03b75c9.txt § tool_choice", "const"));
     }
   }
-  const v219: any = value["function"];
-  if (v219 == null) {
+  const v224: any = value["function"];
+  if (v224 == null) {
     out.push(new Problem(path + ".function", null, "is required", "001_815efe83d03b75c9.txt § tool_choice", "required"));
   } else {
-    check_ToolChoiceFunctionName(v219, path + ".function", out);
+    check_ToolChoiceFunctionName(v224, path + ".function", out);
   }
 }
 
@@ -1671,12 +1716,12 @@ function check_ToolChoiceFunctionName(value: any, path: string, out: Problem[]):
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § tool_choice", "type"));
     return;
   }
-  const v220: any = value["name"];
-  if (v220 == null) {
+  const v225: any = value["name"];
+  if (v225 == null) {
     out.push(new Problem(path + ".name", null, "is required", "001_815efe83d03b75c9.txt § tool_choice", "required"));
   } else {
-    if (!(typeof v220 === "string")) {
-      out.push(new Problem(path + ".name", v220, "must be a string", "001_815efe83d03b75c9.txt § tool_choice", "type"));
+    if (!(typeof v225 === "string")) {
+      out.push(new Problem(path + ".name", v225, "must be a string", "001_815efe83d03b75c9.txt § tool_choice", "type"));
     }
   }
 }
@@ -1686,46 +1731,46 @@ function check_ToolMessage(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § Tool Message", "type"));
     return;
   }
-  const v221: any = value["role"];
-  if (v221 == null) {
+  const v226: any = value["role"];
+  if (v226 == null) {
     out.push(new Problem(path + ".role", null, "is required", "001_815efe83d03b75c9.txt § Tool Message role", "required"));
   } else {
-    if (v221 !== "tool") {
-      out.push(new Problem(path + ".role", v221, "must be 'tool'", "001_815efe83d03b75c9.txt § Tool Message role", "const"));
+    if (v226 !== "tool") {
+      out.push(new Problem(path + ".role", v226, "must be 'tool'", "001_815efe83d03b75c9.txt § Tool Message role", "const"));
     }
   }
-  const v222: any = value["content"];
-  if (v222 == null) {
+  const v227: any = value["content"];
+  if (v227 == null) {
     out.push(new Problem(path + ".content", null, "is required", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "required"));
   } else {
-    let ok223 = false;
-    if (!ok223) {
-      const trial224: Problem[] = [];
-      if (!(typeof v222 === "string")) {
-        trial224.push(new Problem(path + ".content", v222, "must be a string", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
+    let ok228 = false;
+    if (!ok228) {
+      const trial229: Problem[] = [];
+      if (!(typeof v227 === "string")) {
+        trial229.push(new Problem(path + ".content", v227, "must be a string", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
       }
-      ok223 = trial224.length === 0;
+      ok228 = trial229.length === 0;
     }
-    if (!ok223) {
-      const trial225: Problem[] = [];
-      if (!Array.isArray(v222)) {
-        trial225.push(new Problem(path + ".content", v222, "must be a list", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
+    if (!ok228) {
+      const trial230: Problem[] = [];
+      if (!Array.isArray(v227)) {
+        trial230.push(new Problem(path + ".content", v227, "must be a list", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
       } else {
-        for (let i227 = 0; i227 < v222.length; i227++) {
-          const item226: any = v222[i227];
-          check_ContentPart(item226, path + ".content" + "[" + i227 + "]", trial225);
+        for (let i232 = 0; i232 < v227.length; i232++) {
+          const item231: any = v227[i232];
+          check_ContentPart(item231, path + ".content" + "[" + i232 + "]", trial230);
         }
       }
-      ok223 = trial225.length === 0;
+      ok228 = trial230.length === 0;
     }
-    if (!ok223) {
-      out.push(new Problem(path + ".content", v222, "must be strings or a list of a ContentPart object", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
+    if (!ok228) {
+      out.push(new Problem(path + ".content", v227, "must be strings or a list of a ContentPart object", "001_815efe83d03b75c9.txt § Tool Message content; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
     }
   }
-  const v228: any = value["tool_call_id"];
-  if (v228 != null) {
-    if (!(typeof v228 === "string")) {
-      out.push(new Problem(path + ".tool_call_id", v228, "must be a string", "001_815efe83d03b75c9.txt § Tool Message tool_call_id; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
+  const v233: any = value["tool_call_id"];
+  if (v233 != null) {
+    if (!(typeof v233 === "string")) {
+      out.push(new Problem(path + ".tool_call_id", v233, "must be a string", "001_815efe83d03b75c9.txt § Tool Message tool_call_id; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "type"));
     }
   }
 }
@@ -1735,48 +1780,48 @@ function check_TranslationOptions(value: any, path: string, out: Problem[]): voi
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § translation_options; cnblogs-recorded/single-generation-message-translation-nosse", "type"));
     return;
   }
-  const v229: any = value["source_lang"];
-  if (v229 == null) {
+  const v234: any = value["source_lang"];
+  if (v234 == null) {
     out.push(new Problem(path + ".source_lang", null, "is required", "001_815efe83d03b75c9.txt § translation_options source_lang", "required"));
   } else {
-    if (!(typeof v229 === "string")) {
-      out.push(new Problem(path + ".source_lang", v229, "must be a string", "001_815efe83d03b75c9.txt § translation_options source_lang", "type"));
+    if (!(typeof v234 === "string")) {
+      out.push(new Problem(path + ".source_lang", v234, "must be a string", "001_815efe83d03b75c9.txt § translation_options source_lang", "type"));
     }
   }
-  const v230: any = value["target_lang"];
-  if (v230 == null) {
+  const v235: any = value["target_lang"];
+  if (v235 == null) {
     out.push(new Problem(path + ".target_lang", null, "is required", "001_815efe83d03b75c9.txt § translation_options target_lang", "required"));
   } else {
-    if (!(typeof v230 === "string")) {
-      out.push(new Problem(path + ".target_lang", v230, "must be a string", "001_815efe83d03b75c9.txt § translation_options target_lang", "type"));
+    if (!(typeof v235 === "string")) {
+      out.push(new Problem(path + ".target_lang", v235, "must be a string", "001_815efe83d03b75c9.txt § translation_options target_lang", "type"));
     }
   }
-  const v231: any = value["terms"];
-  if (v231 != null) {
-    if (!Array.isArray(v231)) {
-      out.push(new Problem(path + ".terms", v231, "must be a list", "001_815efe83d03b75c9.txt § translation_options terms", "type"));
+  const v236: any = value["terms"];
+  if (v236 != null) {
+    if (!Array.isArray(v236)) {
+      out.push(new Problem(path + ".terms", v236, "must be a list", "001_815efe83d03b75c9.txt § translation_options terms", "type"));
     } else {
-      for (let i233 = 0; i233 < v231.length; i233++) {
-        const item232: any = v231[i233];
-        check_TranslationPair(item232, path + ".terms" + "[" + i233 + "]", out);
+      for (let i238 = 0; i238 < v236.length; i238++) {
+        const item237: any = v236[i238];
+        check_TranslationPair(item237, path + ".terms" + "[" + i238 + "]", out);
       }
     }
   }
-  const v234: any = value["tm_list"];
-  if (v234 != null) {
-    if (!Array.isArray(v234)) {
-      out.push(new Problem(path + ".tm_list", v234, "must be a list", "001_815efe83d03b75c9.txt § translation_options tm_list", "type"));
+  const v239: any = value["tm_list"];
+  if (v239 != null) {
+    if (!Array.isArray(v239)) {
+      out.push(new Problem(path + ".tm_list", v239, "must be a list", "001_815efe83d03b75c9.txt § translation_options tm_list", "type"));
     } else {
-      for (let i236 = 0; i236 < v234.length; i236++) {
-        const item235: any = v234[i236];
-        check_TranslationPair(item235, path + ".tm_list" + "[" + i236 + "]", out);
+      for (let i241 = 0; i241 < v239.length; i241++) {
+        const item240: any = v239[i241];
+        check_TranslationPair(item240, path + ".tm_list" + "[" + i241 + "]", out);
       }
     }
   }
-  const v237: any = value["domains"];
-  if (v237 != null) {
-    if (!(typeof v237 === "string")) {
-      out.push(new Problem(path + ".domains", v237, "must be a string", "001_815efe83d03b75c9.txt § translation_options domains", "type"));
+  const v242: any = value["domains"];
+  if (v242 != null) {
+    if (!(typeof v242 === "string")) {
+      out.push(new Problem(path + ".domains", v242, "must be a string", "001_815efe83d03b75c9.txt § translation_options domains", "type"));
     }
   }
 }
@@ -1786,20 +1831,20 @@ function check_TranslationPair(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § translation_options terms", "type"));
     return;
   }
-  const v238: any = value["source"];
-  if (v238 == null) {
+  const v243: any = value["source"];
+  if (v243 == null) {
     out.push(new Problem(path + ".source", null, "is required", "001_815efe83d03b75c9.txt § translation_options terms source", "required"));
   } else {
-    if (!(typeof v238 === "string")) {
-      out.push(new Problem(path + ".source", v238, "must be a string", "001_815efe83d03b75c9.txt § translation_options terms source", "type"));
+    if (!(typeof v243 === "string")) {
+      out.push(new Problem(path + ".source", v243, "must be a string", "001_815efe83d03b75c9.txt § translation_options terms source", "type"));
     }
   }
-  const v239: any = value["target"];
-  if (v239 == null) {
+  const v244: any = value["target"];
+  if (v244 == null) {
     out.push(new Problem(path + ".target", null, "is required", "001_815efe83d03b75c9.txt § translation_options terms target", "required"));
   } else {
-    if (!(typeof v239 === "string")) {
-      out.push(new Problem(path + ".target", v239, "must be a string", "001_815efe83d03b75c9.txt § translation_options terms target", "type"));
+    if (!(typeof v244 === "string")) {
+      out.push(new Problem(path + ".target", v244, "must be a string", "001_815efe83d03b75c9.txt § translation_options terms target", "type"));
     }
   }
 }
@@ -1809,40 +1854,40 @@ function check_UserMessage(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § User Message; 003_bb9708c812a53c71.txt § messages", "type"));
     return;
   }
-  const v240: any = value["role"];
-  if (v240 == null) {
+  const v245: any = value["role"];
+  if (v245 == null) {
     out.push(new Problem(path + ".role", null, "is required", "001_815efe83d03b75c9.txt § User Message role", "required"));
   } else {
-    if (v240 !== "user") {
-      out.push(new Problem(path + ".role", v240, "must be 'user'", "001_815efe83d03b75c9.txt § User Message role", "const"));
+    if (v245 !== "user") {
+      out.push(new Problem(path + ".role", v245, "must be 'user'", "001_815efe83d03b75c9.txt § User Message role", "const"));
     }
   }
-  const v241: any = value["content"];
-  if (v241 == null) {
+  const v246: any = value["content"];
+  if (v246 == null) {
     out.push(new Problem(path + ".content", null, "is required", "001_815efe83d03b75c9.txt § User Message content", "required"));
   } else {
-    let ok242 = false;
-    if (!ok242) {
-      const trial243: Problem[] = [];
-      if (!(typeof v241 === "string")) {
-        trial243.push(new Problem(path + ".content", v241, "must be a string", "001_815efe83d03b75c9.txt § User Message content", "type"));
+    let ok247 = false;
+    if (!ok247) {
+      const trial248: Problem[] = [];
+      if (!(typeof v246 === "string")) {
+        trial248.push(new Problem(path + ".content", v246, "must be a string", "001_815efe83d03b75c9.txt § User Message content", "type"));
       }
-      ok242 = trial243.length === 0;
+      ok247 = trial248.length === 0;
     }
-    if (!ok242) {
-      const trial244: Problem[] = [];
-      if (!Array.isArray(v241)) {
-        trial244.push(new Problem(path + ".content", v241, "must be a list", "001_815efe83d03b75c9.txt § User Message content", "type"));
+    if (!ok247) {
+      const trial249: Problem[] = [];
+      if (!Array.isArray(v246)) {
+        trial249.push(new Problem(path + ".content", v246, "must be a list", "001_815efe83d03b75c9.txt § User Message content", "type"));
       } else {
-        for (let i246 = 0; i246 < v241.length; i246++) {
-          const item245: any = v241[i246];
-          check_ContentPart(item245, path + ".content" + "[" + i246 + "]", trial244);
+        for (let i251 = 0; i251 < v246.length; i251++) {
+          const item250: any = v246[i251];
+          check_ContentPart(item250, path + ".content" + "[" + i251 + "]", trial249);
         }
       }
-      ok242 = trial244.length === 0;
+      ok247 = trial249.length === 0;
     }
-    if (!ok242) {
-      out.push(new Problem(path + ".content", v241, "must be strings or a list of a ContentPart object", "001_815efe83d03b75c9.txt § User Message content", "type"));
+    if (!ok247) {
+      out.push(new Problem(path + ".content", v246, "must be strings or a list of a ContentPart object", "001_815efe83d03b75c9.txt § User Message content", "type"));
     }
   }
 }
@@ -1852,100 +1897,103 @@ function check_VideoPart(value: any, path: string, out: Problem[]): void {
     out.push(new Problem(path, value, "must be an object", "001_815efe83d03b75c9.txt § video; 004_999108d049104343.txt § Video understanding; cnblogs-recorded/multimodal-generation-vl-video-nosse", "type"));
     return;
   }
-  const v247: any = value["video"];
-  if (v247 == null) {
+  const v252: any = value["video"];
+  if (v252 == null) {
     out.push(new Problem(path + ".video", null, "is required", "001_815efe83d03b75c9.txt § video", "required"));
   } else {
-    let ok248 = false;
-    if (!ok248) {
-      const trial249: Problem[] = [];
-      if (!(typeof v247 === "string")) {
-        trial249.push(new Problem(path + ".video", v247, "must be a string", "001_815efe83d03b75c9.txt § video", "type"));
+    let ok253 = false;
+    if (!ok253) {
+      const trial254: Problem[] = [];
+      if (!(typeof v252 === "string")) {
+        trial254.push(new Problem(path + ".video", v252, "must be a string", "001_815efe83d03b75c9.txt § video", "type"));
       }
-      ok248 = trial249.length === 0;
+      ok253 = trial254.length === 0;
     }
-    if (!ok248) {
-      const trial250: Problem[] = [];
-      if (!Array.isArray(v247)) {
-        trial250.push(new Problem(path + ".video", v247, "must be a list", "001_815efe83d03b75c9.txt § video", "type"));
+    if (!ok253) {
+      const trial255: Problem[] = [];
+      if (!Array.isArray(v252)) {
+        trial255.push(new Problem(path + ".video", v252, "must be a list", "001_815efe83d03b75c9.txt § video", "type"));
       } else {
-        for (let i252 = 0; i252 < v247.length; i252++) {
-          const item251: any = v247[i252];
-          if (!(typeof item251 === "string")) {
-            trial250.push(new Problem(path + ".video" + "[" + i252 + "]", item251, "must be a string", "001_815efe83d03b75c9.txt § video", "type"));
+        for (let i257 = 0; i257 < v252.length; i257++) {
+          const item256: any = v252[i257];
+          if (!(typeof item256 === "string")) {
+            trial255.push(new Problem(path + ".video" + "[" + i257 + "]", item256, "must be a string", "001_815efe83d03b75c9.txt § video", "type"));
           }
         }
       }
-      ok248 = trial250.length === 0;
+      ok253 = trial255.length === 0;
     }
-    if (!ok248) {
-      out.push(new Problem(path + ".video", v247, "must be strings or a list of strings", "001_815efe83d03b75c9.txt § video", "type"));
-    }
-  }
-  const v253: any = value["type"];
-  if (v253 != null) {
-    if (v253 !== "video") {
-      out.push(new Problem(path + ".type", v253, "must be 'video'", "cnblogs-recorded/conversation-generation-message-with-doc-url-sse", "const"));
+    if (!ok253) {
+      out.push(new Problem(path + ".video", v252, "must be strings or a list of strings", "001_815efe83d03b75c9.txt § video", "type"));
     }
   }
-  const v254: any = value["fps"];
-  if (v254 != null) {
-    if (!(typeof v254 === "number")) {
-      out.push(new Problem(path + ".fps", v254, "must be a number", "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse", "type"));
-    } else if (v254 < 0.1 || v254 > 10) {
-      out.push(new Problem(path + ".fps", v254, "must be >= 0.1 and <= 10", "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse", "range"));
-    }
-  }
-  const v255: any = value["min_pixels"];
-  if (v255 != null) {
-    if (!(Number.isInteger(v255))) {
-      out.push(new Problem(path + ".min_pixels", v255, "must be an integer", "004_999108d049104343.txt § Video (dimensions adjusted via max_pixels/min_pixels)", "type"));
-    }
-  }
-  const v256: any = value["max_pixels"];
-  if (v256 != null) {
-    if (!(Number.isInteger(v256))) {
-      out.push(new Problem(path + ".max_pixels", v256, "must be an integer", "004_999108d049104343.txt § Video (dimensions adjusted via max_pixels/min_pixels)", "type"));
-    }
-  }
-  const v257: any = value["max_frames"];
-  if (v257 != null) {
-    if (!(Number.isInteger(v257))) {
-      out.push(new Problem(path + ".max_frames", v257, "must be an integer", "004_999108d049104343.txt § Video understanding (max_frames)", "type"));
-    } else if (v257 < 1) {
-      out.push(new Problem(path + ".max_frames", v257, "must be >= 1", "004_999108d049104343.txt § Video understanding (max_frames)", "range"));
-    }
-  }
-  const v258: any = value["cache_control"];
+  const v258: any = value["type"];
   if (v258 != null) {
-    check_CacheControl(v258, path + ".cache_control", out);
+    if (v258 !== "video") {
+      out.push(new Problem(path + ".type", v258, "must be 'video'", "cnblogs-recorded/conversation-generation-message-with-doc-url-sse", "const"));
+    }
+  }
+  const v259: any = value["fps"];
+  if (v259 != null) {
+    if (!(typeof v259 === "number")) {
+      out.push(new Problem(path + ".fps", v259, "must be a number", "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse", "type"));
+    } else if (!Number.isFinite(v259)) {
+      out.push(new Problem(path + ".fps", v259, "must be a finite number (not NaN or Infinity)", "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse", "type"));
+    } else if (v259 < 0.1 || v259 > 10) {
+      out.push(new Problem(path + ".fps", v259, "must be >= 0.1 and <= 10", "004_999108d049104343.txt § Video understanding (fps); 001_815efe83d03b75c9.txt § fps; cnblogs-recorded/multimodal-generation-vl-video-file-sse", "range"));
+    }
+  }
+  const v260: any = value["min_pixels"];
+  if (v260 != null) {
+    if (!(Number.isInteger(v260))) {
+      out.push(new Problem(path + ".min_pixels", v260, "must be an integer", "004_999108d049104343.txt § Video (dimensions adjusted via max_pixels/min_pixels)", "type"));
+    }
+  }
+  const v261: any = value["max_pixels"];
+  if (v261 != null) {
+    if (!(Number.isInteger(v261))) {
+      out.push(new Problem(path + ".max_pixels", v261, "must be an integer", "004_999108d049104343.txt § Video (dimensions adjusted via max_pixels/min_pixels)", "type"));
+    }
+  }
+  const v262: any = value["max_frames"];
+  if (v262 != null) {
+    if (!(Number.isInteger(v262))) {
+      out.push(new Problem(path + ".max_frames", v262, "must be an integer", "004_999108d049104343.txt § Video understanding (max_frames)", "type"));
+    } else if (v262 < 1) {
+      out.push(new Problem(path + ".max_frames", v262, "must be >= 1", "004_999108d049104343.txt § Video understanding (max_frames)", "range"));
+    }
+  }
+  const v263: any = value["cache_control"];
+  if (v263 != null) {
+    check_CacheControl(v263, path + ".cache_control", out);
   }
 }
 
-function rules_ChatCompletionRequest(params: Record<string, any>, stream: boolean, out: Problem[]): void {
+function rules_ChatCompletionRequest(params: Record<string, any>, stream: boolean, out: Problem[], effective: Record<string, any>): void {
+  void stream;
   if (params["tools"] != null && params["n"] != null && (params["n"] !== 1)) {
     out.push(new Problem("n", params["n"], "n is fixed to 1 when tools are given", "001_815efe83d03b75c9.txt § n; 003_bb9708c812a53c71.txt § n", "rule"));
   }
   if (params["top_logprobs"] != null && (params["logprobs"] !== true)) {
     out.push(new Problem("logprobs", params["logprobs"], "top_logprobs takes effect only when logprobs=True", "001_815efe83d03b75c9.txt § top_logprobs; 003_bb9708c812a53c71.txt § top_logprobs", "rule"));
   }
-  if (params["thinking_budget"] != null && (params["$effective"]?.["enable_thinking"] === false)) {
-    out.push(new Problem("$effective.enable_thinking", params["$effective"]?.["enable_thinking"], "thinking_budget takes effect only when thinking is enabled", "001_815efe83d03b75c9.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode", "rule"));
+  if (params["thinking_budget"] != null && ((effective["enable_thinking"] != null && effective["enable_thinking"] === false))) {
+    out.push(new Problem("enable_thinking", effective["enable_thinking"], "thinking_budget takes effect only when thinking is enabled", "001_815efe83d03b75c9.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode", "rule"));
   }
-  if (params["tool_choice"]?.["type"] === "function" && (params["$effective"]?.["enable_thinking"] === true)) {
-    out.push(new Problem("$effective.enable_thinking", params["$effective"]?.["enable_thinking"], "thinking mode does not support forcing a specific tool with tool_choice", "003_bb9708c812a53c71.txt § tool_choice; 001_815efe83d03b75c9.txt § tool_choice", "rule"));
+  if (params["tool_choice"]?.["type"] === "function" && ((effective["enable_thinking"] != null && effective["enable_thinking"] === true))) {
+    out.push(new Problem("enable_thinking", effective["enable_thinking"], "thinking mode does not support forcing a specific tool with tool_choice", "003_bb9708c812a53c71.txt § tool_choice; 001_815efe83d03b75c9.txt § tool_choice", "rule"));
   }
   if (params["tool_choice"]?.["type"] === "function" && (params["tools"] == null)) {
     out.push(new Problem("tools", params["tools"], "tool_choice naming a function requires tools", "001_815efe83d03b75c9.txt § tool_choice", "rule"));
   }
-  if (params["enable_code_interpreter"] === true && (params["$effective"]?.["enable_thinking"] === false)) {
-    out.push(new Problem("$effective.enable_thinking", params["$effective"]?.["enable_thinking"], "enable_code_interpreter works only in thinking mode", "003_bb9708c812a53c71.txt § enable_code_interpreter; 001_815efe83d03b75c9.txt § enable_code_interpreter", "rule"));
+  if (params["enable_code_interpreter"] === true && ((effective["enable_thinking"] != null && effective["enable_thinking"] === false))) {
+    out.push(new Problem("enable_thinking", effective["enable_thinking"], "enable_code_interpreter works only in thinking mode", "003_bb9708c812a53c71.txt § enable_code_interpreter; 001_815efe83d03b75c9.txt § enable_code_interpreter", "rule"));
   }
 }
 
-function rules_GenerationParameters(params: Record<string, any>, stream: boolean, out: Problem[]): void {
-  if (params["tools"] != null && (params["$effective"]?.["result_format"] !== "message")) {
-    out.push(new Problem("$effective.result_format", params["$effective"]?.["result_format"], "tools require result_format='message'", "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "rule"));
+function rules_GenerationParameters(params: Record<string, any>, stream: boolean, out: Problem[], effective: Record<string, any>): void {
+  if (params["tools"] != null && ((effective["result_format"] != null && effective["result_format"] !== "message"))) {
+    out.push(new Problem("result_format", effective["result_format"], "tools require result_format='message'", "001_815efe83d03b75c9.txt § tools; 003_bb9708c812a53c71.txt § tools; cnblogs-recorded/multimodal-generation-message-with-tools-sse", "rule"));
   }
   if (params["stream"] === true && (stream !== true)) {
     out.push(new Problem("stream", stream, "parameters.stream=true streams only with the X-DashScope-SSE: enable header (pass stream=True)", "003_bb9708c812a53c71.txt § stream", "rule"));
@@ -1962,17 +2010,17 @@ function rules_GenerationParameters(params: Record<string, any>, stream: boolean
   if (params["ocr_options"]?.["task_config"] != null && (params["ocr_options"]?.["task"] !== "key_information_extraction")) {
     out.push(new Problem("ocr_options.task", params["ocr_options"]?.["task"], "ocr_options.task_config is used only with task='key_information_extraction'", "001_815efe83d03b75c9.txt § ocr_options task_config", "rule"));
   }
-  if (params["thinking_budget"] != null && (params["$effective"]?.["enable_thinking"] === false)) {
-    out.push(new Problem("$effective.enable_thinking", params["$effective"]?.["enable_thinking"], "thinking_budget takes effect only when thinking is enabled", "001_815efe83d03b75c9.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode", "rule"));
+  if (params["thinking_budget"] != null && ((effective["enable_thinking"] != null && effective["enable_thinking"] === false))) {
+    out.push(new Problem("enable_thinking", effective["enable_thinking"], "thinking_budget takes effect only when thinking is enabled", "001_815efe83d03b75c9.txt § thinking_budget; 004_999108d049104343.txt § Thinking mode", "rule"));
   }
-  if (params["tool_choice"]?.["type"] === "function" && (params["$effective"]?.["enable_thinking"] === true)) {
-    out.push(new Problem("$effective.enable_thinking", params["$effective"]?.["enable_thinking"], "thinking mode does not support forcing a specific tool with tool_choice", "003_bb9708c812a53c71.txt § tool_choice; 001_815efe83d03b75c9.txt § tool_choice", "rule"));
+  if (params["tool_choice"]?.["type"] === "function" && ((effective["enable_thinking"] != null && effective["enable_thinking"] === true))) {
+    out.push(new Problem("enable_thinking", effective["enable_thinking"], "thinking mode does not support forcing a specific tool with tool_choice", "003_bb9708c812a53c71.txt § tool_choice; 001_815efe83d03b75c9.txt § tool_choice", "rule"));
   }
   if (params["tool_choice"]?.["type"] === "function" && (params["tools"] == null)) {
     out.push(new Problem("tools", params["tools"], "tool_choice naming a function requires tools", "001_815efe83d03b75c9.txt § tool_choice", "rule"));
   }
-  if (params["enable_code_interpreter"] === true && (params["$effective"]?.["enable_thinking"] === false)) {
-    out.push(new Problem("$effective.enable_thinking", params["$effective"]?.["enable_thinking"], "enable_code_interpreter works only in thinking mode", "003_bb9708c812a53c71.txt § enable_code_interpreter; 001_815efe83d03b75c9.txt § enable_code_interpreter", "rule"));
+  if (params["enable_code_interpreter"] === true && ((effective["enable_thinking"] != null && effective["enable_thinking"] === false))) {
+    out.push(new Problem("enable_thinking", effective["enable_thinking"], "enable_code_interpreter works only in thinking mode", "003_bb9708c812a53c71.txt § enable_code_interpreter; 001_815efe83d03b75c9.txt § enable_code_interpreter", "rule"));
   }
 }
 
@@ -1981,10 +2029,11 @@ export function validateTextGeneration(body: Record<string, any>, stream: boolea
   const out: Problem[] = [];
   check_GenerationRequest(body, "", out);
   const params: Record<string, any> = isObject(body["parameters"]) ? body["parameters"] : {};
-  rules_GenerationParameters(params, stream, out);
+  const messages: unknown = isObject(body["input"]) ? body["input"]["messages"] : null;
   const model = body["model"];
   const row = typeof model === "string" ? familyFor(model) : null;
-  if (row !== null) checkModelRules(row, "text-generation", params, stream, out);
+  rules_GenerationParameters(params, stream, out, effectiveParams(row, params));
+  if (row !== null) checkModelRules(row, "text-generation", params, stream, out, messages);
   for (const problem of mediaProblems(body, "text-generation", row)) out.push(problem);
   return out;
 }
@@ -1994,10 +2043,11 @@ export function validateMultimodalGeneration(body: Record<string, any>, stream: 
   const out: Problem[] = [];
   check_GenerationRequest(body, "", out);
   const params: Record<string, any> = isObject(body["parameters"]) ? body["parameters"] : {};
-  rules_GenerationParameters(params, stream, out);
+  const messages: unknown = isObject(body["input"]) ? body["input"]["messages"] : null;
   const model = body["model"];
   const row = typeof model === "string" ? familyFor(model) : null;
-  if (row !== null) checkModelRules(row, "multimodal-generation", params, stream, out);
+  rules_GenerationParameters(params, stream, out, effectiveParams(row, params));
+  if (row !== null) checkModelRules(row, "multimodal-generation", params, stream, out, messages);
   for (const problem of mediaProblems(body, "multimodal-generation", row)) out.push(problem);
   return out;
 }
@@ -2007,10 +2057,11 @@ export function validateChatCompletions(body: Record<string, any>, stream: boole
   const out: Problem[] = [];
   check_ChatCompletionRequest(body, "", out);
   const params: Record<string, any> = body;
-  rules_ChatCompletionRequest(params, stream, out);
+  const messages: unknown = body["messages"];
   const model = body["model"];
   const row = typeof model === "string" ? familyFor(model) : null;
-  if (row !== null) checkModelRules(row, "compatible", params, stream, out);
+  rules_ChatCompletionRequest(params, stream, out, effectiveParams(row, params));
+  if (row !== null) checkModelRules(row, "compatible", params, stream, out, messages);
   return out;
 }
 
