@@ -223,6 +223,10 @@ class _Builder:
                 else:
                     self.build_named(name, node, docs)
                 return ir.TypeRef(kind="ref", name=name, nullable=nullable)
+            extra = node.get("additionalProperties")
+            if raw_type == "object" and isinstance(extra, LineMap):
+                values = self.type_of(extra, hoist_name + "Value", docs)
+                return ir.TypeRef(kind="dict", items=values, nullable=nullable)
             return ir.TypeRef(kind="dict" if raw_type == "object" else "any", nullable=nullable)
         self.problems.add(node.line, f"{hoist_name}: unsupported type {raw_type!r}")
         return ir.TypeRef(kind="any")

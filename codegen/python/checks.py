@@ -114,6 +114,13 @@ class CheckWriter:
             test, rule = PRIMITIVE_TEST[t.kind]
             lines += [f"{pad}if not ({test.format(x=x)}):", fail(rule)]
             lines += self.bounds(c, x, fail, pad)
+            if t.kind == "dict" and t.items is not None:
+                key, item = f"{x}_key", f"{x}_value"  # not fresh(): keeps other names stable
+                inner = self.value(
+                    t.items, item, f'{path} + "[" + repr({key}) + "]"', docs, indent + 8
+                )
+                if inner:
+                    lines += [f"{pad}else:", f"{pad}    for {key}, {item} in {x}.items():", *inner]
             return lines
         return lines
 

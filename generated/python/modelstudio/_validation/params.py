@@ -325,6 +325,17 @@ def _check_GenerationParameters(value: Any, path: str, out: list[Problem]) -> No
                     "cnblogs-recorded/single-generation-message-roleplay-nosse",
                 )
             )
+        else:
+            for v121_key, v121_value in v121.items():
+                if not (isinstance(v121_value, (int, float)) and not isinstance(v121_value, bool)):
+                    out.append(
+                        Problem(
+                            path + ".logit_bias" + "[" + repr(v121_key) + "]",
+                            v121_value,
+                            "must be a number",
+                            "cnblogs-recorded/single-generation-message-roleplay-nosse",
+                        )
+                    )
     v122 = value.get("vl_high_resolution_images")
     if v122 is not None:
         if not (isinstance(v122, bool)):
