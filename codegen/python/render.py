@@ -410,9 +410,13 @@ def dict_params_files(
 ) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
     """`types/<area>_params.py`: the TypedDict forms, written by datamodel-code-generator."""
     docs = (
-        '"""Plain-dict forms (TypedDict) of the request types a caller passes to `create()`, '
-        "for type checkers.\n\nWritten by datamodel-code-generator from the spec's request "
-        'schemas (see codegen/python/params_dicts.py)."""\n'
+        '"""Plain-dict forms (TypedDict) of the request types a caller passes to `create()`,\n'
+        "for type checkers: `UserMessageParam` is the dict form of `UserMessage`.\n\n"
+        "Written by datamodel-code-generator from the spec's request schemas\n"
+        '(codegen/python/params_dicts.py)."""\n'
+    )
+    header = header.replace(
+        "rendered from codegen/python/templates", "written by datamodel-code-generator"
     )
     return params_files(spec, dict_param_roots(spec), type_areas(spec), header, docs)
 
