@@ -1,7 +1,7 @@
 """What a user's type checker says about plain-dict arguments of `create()`: the generated
 TypedDict forms (`UserMessageParam`, `ToolParam`, `SearchOptionsParam`, ...) accept good dict
 literals, mixed with generated classes, and reject a wrong role, an unknown key, a wrong value
-type or a missing required key, under mypy --strict and pyright (strict)."""
+type or a missing required key, under mypy --strict and pyright (strict), sync and async."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.paths import ROOT
 # on that line (pyright names the parameter, or "declared type" for an annotated variable);
 # every other line must pass.
 USER_CODE = """# pyright: strict
-from modelstudio import ModelStudio, parts
+from modelstudio import AsyncModelStudio, ModelStudio, parts
 from modelstudio.types import ChatMessageParam, MessageParam, TextPartParam, ToolParam, UserMessage
 
 client = ModelStudio(api_key="k")
@@ -73,6 +73,14 @@ client.chat.completions.create(model="qwen-plus", messages=[{"role": "developer"
 client.chat.completions.create(model="qwen-plus", messages=[{"role": "user", "content": [{"type": "text", "txt": "hi"}]}])  # E[list-item] messages
 client.chat.completions.create(model="qwen-plus", messages=history)  # E[arg-type] messages
 message: MessageParam = {"role": "user", "content": "hi", "extra": 1}  # E[assignment] declared type
+
+
+async def main(aclient: AsyncModelStudio) -> None:
+    await aclient.generation.create(model="qwen-plus", messages=[{"role": "user", "content": "hi"}])
+    await aclient.multimodal.create(model="qwen-vl-max", messages=[{"role": "user", "content": [{"image": 1}]}])  # E[list-item] messages
+    await aclient.chat.completions.create(model="qwen-plus", messages=chat, tools=[{"type": "function"}])  # E[list-item] tools
+
+
 tool: ToolParam = {"type": "function", "function": {"name": 3}}  # E[typeddict-item] declared type
 """
 
@@ -109,7 +117,7 @@ def run_checkers(tmp_path: Path) -> tuple[str, str]:
 
 def test_type_checkers_accept_good_dict_arguments_and_reject_bad_ones(tmp_path: Path) -> None:
     expected = expected_errors()
-    assert len(expected) == 15
+    assert len(expected) == 17
     mypy_out, pyright_out = run_checkers(tmp_path)
 
     mypy_errors: dict[int, list[str]] = {}

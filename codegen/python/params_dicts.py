@@ -14,7 +14,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,35 +50,6 @@ def param_name(schema_name: str) -> str:
 def module_of(area: str) -> str:
     """The module of an area's Params, relative to the package: `types/messages_params.py`."""
     return f"types/{area}_params.py"
-
-
-def _refs(t: ir.TypeRef, out: set[str]) -> None:
-    if t.kind == "ref" and t.name:
-        out.add(t.name)
-    if t.items:
-        _refs(t.items, out)
-    for v in t.variants:
-        _refs(v, out)
-
-
-def dict_schemas(spec: ir.Spec, roots: Iterable[ir.TypeRef]) -> list[ir.Schema]:
-    """The schemas reachable from these argument types, in spec order."""
-    by_name = {s.name: s for s in spec.schemas}
-    todo: set[str] = set()
-    for t in roots:
-        _refs(t, todo)
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        schema = by_name[name]
-        for f in schema.fields:
-            _refs(f.type, todo)
-        for v in schema.variants:
-            _refs(v, todo)
-    return [s for s in spec.schemas if s.name in seen]
 
 
 class _SchemaWriter:
@@ -145,9 +115,7 @@ class _SchemaWriter:
         }
 
 
-def json_schemas(
-    spec: ir.Spec, schemas: list[ir.Schema], area_of: dict[str, str]
-) -> dict[str, dict[str, Any]]:
+def json_schemas(schemas: list[ir.Schema], area_of: dict[str, str]) -> dict[str, dict[str, Any]]:
     """area -> the JSON Schema of its Params (only `$defs`; the root is not rendered)."""
     out: dict[str, dict[str, Any]] = {}
     for schema in schemas:
@@ -200,11 +168,10 @@ def run_datamodel_codegen(schemas: dict[str, dict[str, Any]], header: str) -> di
 
 
 def params_files(
-    spec: ir.Spec, roots: Iterable[ir.TypeRef], area_of: dict[str, str], header: str, docs: str
+    schemas: list[ir.Schema], area_of: dict[str, str], header: str, docs: str
 ) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
-    """The Params modules (path -> source) and, per module, the names it defines."""
-    schemas = dict_schemas(spec, roots)
-    by_area = json_schemas(spec, schemas, area_of)
+    """The Params modules of these schemas (path -> source) and the names each defines."""
+    by_area = json_schemas(schemas, area_of)
     modules = run_datamodel_codegen(by_area, header + docs)
     files: dict[str, str] = {}
     names: list[tuple[str, list[str]]] = []

@@ -396,13 +396,15 @@ def type_areas(spec: ir.Spec) -> dict[str, str]:
     return area
 
 
-def dict_param_roots(spec: ir.Spec) -> list[ir.TypeRef]:
-    """The argument types of `create()` a caller may give as plain dicts."""
-    roots: list[ir.TypeRef] = []
+def dict_param_schemas(spec: ir.Spec) -> list[ir.Schema]:
+    """The schemas a caller may give `create()` as plain dicts (messages, parts, options)."""
+    roots: set[str] = set()
     for op in spec.operations:
-        roots.append(messages_type(spec, op))
-        roots += [f.type for f in operation_params(spec, op)]
-    return roots
+        refs_of(messages_type(spec, op), roots)
+        for f in operation_params(spec, op):
+            refs_of(f.type, roots)
+    reached = _closure(spec, roots)
+    return [s for s in spec.schemas if s.name in reached]
 
 
 def dict_params_files(
@@ -418,7 +420,7 @@ def dict_params_files(
     header = header.replace(
         "rendered from codegen/python/templates", "written by datamodel-code-generator"
     )
-    return params_files(spec, dict_param_roots(spec), type_areas(spec), header, docs)
+    return params_files(dict_param_schemas(spec), type_areas(spec), header, docs)
 
 
 def types_files(
