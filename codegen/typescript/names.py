@@ -49,7 +49,7 @@ class TypeNames:
         if t.kind == "bool":
             return "boolean"
         if t.kind == "dict":
-            return "Record<string, unknown>"
+            return f"Record<string, {self.type(t.items)}>" if t.items else "Record<string, unknown>"
         if t.kind == "list":
             assert t.items is not None
             inner = self.type(t.items)

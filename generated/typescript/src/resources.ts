@@ -101,7 +101,7 @@ export interface TextGenerationParams {
    * Bias added to the logits of given token ids (keys are token ids as strings, values from -100
    * to 100 in the recorded use).
    */
-  logit_bias?: Record<string, unknown> | null;
+  logit_bias?: Record<string, number> | null;
   /**
    * Use a fixed high-resolution budget for input images (16,777,216 pixels for Qwen3.5, Qwen3-VL
    * and newer Qwen-VL; 12,845,056 for QVQ and Qwen2.5-VL); max_pixels is then ignored.
@@ -320,7 +320,7 @@ export interface MultimodalGenerationParams {
    * Bias added to the logits of given token ids (keys are token ids as strings, values from -100
    * to 100 in the recorded use).
    */
-  logit_bias?: Record<string, unknown> | null;
+  logit_bias?: Record<string, number> | null;
   /**
    * Use a fixed high-resolution budget for input images (16,777,216 pixels for Qwen3.5, Qwen3-VL
    * and newer Qwen-VL; 12,845,056 for QVQ and Qwen2.5-VL); max_pixels is then ignored.

@@ -536,7 +536,7 @@ export interface DeepResearchResearch {
   /** Web pages the step read. */
   webSites: Array<DeepResearchWebSite>;
   /** What was learned, as text fragments keyed by number. */
-  learningMap?: Record<string, unknown>;
+  learningMap?: Record<string, string>;
 }
 
 /**
@@ -791,7 +791,7 @@ export interface GenerationParameters {
    * Bias added to the logits of given token ids (keys are token ids as strings, values from -100
    * to 100 in the recorded use).
    */
-  logit_bias?: Record<string, unknown>;
+  logit_bias?: Record<string, number>;
   /**
    * Use a fixed high-resolution budget for input images (16,777,216 pixels for Qwen3.5, Qwen3-VL
    * and newer Qwen-VL; 12,845,056 for QVQ and Qwen2.5-VL); max_pixels is then ignored.
