@@ -245,11 +245,10 @@ def _print_stream(stream: Any, out: TextIO, *, color: bool) -> None:
                 out.write((RESET if color else "") + "\n\n")
             state = "answer"
             out.write(delta.text)
-        for call in delta.tool_calls or []:
-            function = call.get("function") or {}
-            if function.get("name"):
-                out.write(f"\n[tool call {function['name']}] ")
-            out.write(str(function.get("arguments") or ""))
+        for call in delta.tool_calls:
+            if call.function.name:
+                out.write(f"\n[tool call {call.function.name}] ")
+            out.write(call.function.arguments or "")
         out.flush()
     if state == "reasoning" and color:
         out.write(RESET)
