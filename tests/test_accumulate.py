@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from modelstudio._accumulate import Accumulator, Delta
-from modelstudio.types import ToolCall
 from modelstudio._sse import SSEDecoder
+from modelstudio.types import ToolCall
 from tests.paths import RECORDINGS
 from tests.recordings import sse_body
 

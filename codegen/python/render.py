@@ -99,6 +99,17 @@ OPERATION_VIEWS: dict[tuple[str, str | None], tuple[str, str]] = {
 }
 
 
+def available_views(spec: ir.Spec) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The VIEWS this spec can express: their schema exists, and so does every view they name."""
+    names = {s.name for s in spec.schemas}
+    views: dict[str, tuple[str, str, dict[str, str]]] = {}
+    for view, (base, doc, retyped) in VIEWS.items():
+        named = {w for a in retyped.values() for w in re.findall(r"\w+", a) if w in VIEWS}
+        if base in names and named <= set(views):
+            views[view] = (base, doc, retyped)
+    return views
+
+
 def _union_members(annotations: Iterable[str]) -> list[str]:
     """The distinct members of the union of these annotations, in first-seen order."""
     members: list[str] = []
@@ -491,7 +502,7 @@ def types_files(
                         if imported not in wanted:
                             wanted.append(imported)
         names = {s.name for s in schemas}
-        views = {k: v for k, v in VIEWS.items() if v[0] in names}
+        views = {k: v for k, v in available_views(spec).items() if v[0] in names}
         text = template.render(
             spec=spec,
             schemas=schemas,
@@ -588,13 +599,15 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
     response_type: dict[str, str] = {}
     chunk_type: dict[str, str] = {}
     format_views: dict[str, list[tuple[str, str, str, str]]] = {}
+    views = available_views(spec)
+    op_views = {k: v for k, v in OPERATION_VIEWS.items() if set(v) <= set(views)}
     for op in spec.operations:
-        always = OPERATION_VIEWS.get((op.operation_id, None))
+        always = op_views.get((op.operation_id, None))
         response_type[op.operation_id] = always[0] if always else op.response
         chunk_type[op.operation_id] = always[1] if always else op.chunk or op.response
         format_views[op.operation_id] = [
             ("result_format", value, *views)
-            for (op_id, value), views in OPERATION_VIEWS.items()
+            for (op_id, value), views in op_views.items()
             if op_id == op.operation_id and value is not None
         ]
         used[op.operation_id].update({response_type[op.operation_id], chunk_type[op.operation_id]})

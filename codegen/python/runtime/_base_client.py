@@ -41,6 +41,8 @@ from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, de
 from ._retry import describe_retry as _describe_retry
 
 VERSION = "0.1.0"
+# The name to `pip install` (the import name is `modelstudio`; that name on PyPI is taken).
+DISTRIBUTION = "modelstudio-client"
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 DEFAULT_STREAM_IDLE_TIMEOUT = 120.0
 REGIONS = {

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from modelstudio._base_client import VERSION
+from modelstudio._base_client import DISTRIBUTION, VERSION
 from modelstudio._errors import (
     APIConnectionError,
     APIError,
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="modelstudio",
         description="Alibaba Cloud Model Studio (DashScope) from the terminal.",
     )
-    parser.add_argument("--version", action="version", version=f"modelstudio {VERSION}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
