@@ -234,3 +234,30 @@ def test_values_of_the_wrong_type_are_kept_where_no_object_is_expected(
     assert r.output.text == 5 and r.output.choices == "none"
     assert r.usage.total_tokens == "many"
     assert r.to_dict()["output"] == body["output"]
+
+
+@pytest.mark.parametrize(("raw", "kind"), [(b"5", "a number"), (b"[1, 2]", "an array")])
+def test_a_body_that_is_not_an_object_is_out_of_shape(
+    srv: MockServer, client: ModelStudio, raw: bytes, kind: str
+) -> None:
+    srv.enqueue(200, body=raw, headers={"content-type": "application/json"})
+    with pytest.raises(APIResponseValidationError) as caught:
+        client.generation.create(model="qwen-plus", messages=HI)
+    assert caught.value.path == "(the body)" and f"the body is {kind}" in str(caught.value)
+    assert len(srv.requests) == 1
+
+
+@pytest.mark.parametrize(("body", "path"), CHAT_BODIES)
+def test_translated_answers_out_of_shape_do_not_crash(
+    srv: MockServer, body: dict[str, Any], path: str
+) -> None:
+    # protocol="openai": the compatible answer is translated to the native shape first; what
+    # cannot be translated is left out or raises the typed error, never AttributeError.
+    with ModelStudio(api_key="k", base_url=srv.base_url, protocol="openai", max_retries=0) as c:
+        srv.enqueue(200, body=body)
+        try:
+            r = c.generation.create(model="qwen-plus", messages=HI, result_format="message")
+        except APIResponseValidationError as error:
+            assert error.path
+        else:
+            assert isinstance(r, GenerationResponse)

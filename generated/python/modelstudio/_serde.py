@@ -73,7 +73,7 @@ def to_json(obj: Any, indent: int | None) -> str:
     return json.dumps(obj.to_dict(), ensure_ascii=False, indent=indent)
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -103,7 +103,7 @@ def wrong_shape(cls: type[_Decodable], data: Any, path: str = "") -> tuple[str, 
     ("output.choices[0]", "a string, not an object"); None when nothing is out of shape. Only
     called after a decode failed, so the straight-line `from_dict` pays nothing for it."""
     if not isinstance(data, Mapping):
-        return path or "(the body)", f"{_kind(data)}, not an object"
+        return path or "(the body)", f"{json_kind(data)}, not an object"
     scope = vars(sys.modules[cls.__module__])
     for wire, depth, target_name in cls._NESTED:
         value = data.get(wire)
@@ -119,5 +119,5 @@ def wrong_shape(cls: type[_Decodable], data: Any, path: str = "") -> tuple[str, 
             try:
                 target(item)
             except (AttributeError, TypeError):
-                return item_path, f"{_kind(item)} of no documented shape"
+                return item_path, f"{json_kind(item)} of no documented shape"
     return None
