@@ -10,7 +10,6 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip uninstall -q -y modelstudio 2>/dev/null || true  # the distribution's old name
 	$(PY) -m pip install -q -e '.[dev]'
-	$(PY) -m pyright --version >/dev/null  # fetches Node.js once if there is none
 	touch $(STAMP)
 
 regenerate: $(STAMP)
