@@ -7,7 +7,6 @@ from __future__ import annotations
 import inspect
 import json
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,16 +20,10 @@ from modelstudio.types import ChatCompletion, GenerationResponse, ToolCall
 HI = [{"role": "user", "content": "Hi"}]
 
 
-@pytest.fixture
-def srv() -> Iterator[MockServer]:
-    with MockServer(api_key="sk-test") as server:
-        yield server
-
-
-@pytest.fixture
-def client(srv: MockServer) -> Iterator[ModelStudio]:
-    with ModelStudio(api_key="sk-test", base_url=srv.base_url, max_retries=0) as c:
-        yield c
+@pytest.fixture(autouse=True)
+def fresh(srv: MockServer) -> None:
+    """The module's server (tests/conftest.py) with no script and no request left over."""
+    srv.reset()
 
 
 # -- reading objects ----------------------------------------------------------------------------
