@@ -85,6 +85,22 @@ def test_stream_delta_tool_calls_are_typed_like_the_final_ones(client: ModelStud
     assert "".join(f.function.arguments for f in fragments) == calls[0].function.arguments
 
 
+def test_compatible_stream_delta_tool_calls_are_typed_too(client: ModelStudio) -> None:
+    stream = client.chat.completions.create(
+        model="qwen-plus",
+        messages=[{"role": "user", "content": "What is the weather in Hangzhou?"}],
+        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
+        stream=True,
+    )
+    with stream:
+        fragments = [call for chunk in stream for call in chunk.delta.tool_calls]
+        final = stream.get_final_response()
+    calls = final.choices[0].message.tool_calls
+    assert calls and fragments
+    assert all(type(f) is ToolCall is type(c) for f in fragments for c in calls)
+    assert "".join(f.function.arguments for f in fragments) == calls[0].function.arguments
+
+
 # -- answers out of shape -----------------------------------------------------------------------
 
 # (body of a 200, the path the error names); each wrong at a different depth.
