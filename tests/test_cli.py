@@ -9,8 +9,10 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,10 +24,22 @@ from modelstudio.testing import MockServer
 from tests.paths import ROOT
 
 KEY = "sk-cli-test-key"
-PNG_1X1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201a5f6a2d20000000049454e44ae426082"
-)
+
+
+def png(side: int) -> bytes:
+    """A grey square PNG of `side` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + b"\x80" * 3 * side for _ in range(side)))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -319,7 +333,7 @@ def test_request_says_when_no_key_is_set(srv: MockServer) -> None:
 
 def test_request_shows_the_data_url_a_local_file_becomes(srv: MockServer, tmp_path: Any) -> None:
     image = tmp_path / "dot.png"
-    image.write_bytes(PNG_1X1 + b"\0" * 5000)  # a PNG by its signature, 5 KB
+    image.write_bytes(png(48))
     args = ["--image", str(image), "What is it?"]
     dry = cli("request", *at(srv), *args)
     assert dry.returncode == 0, dry.stderr

@@ -18,6 +18,10 @@ from modelstudio.testing import MockServer
 from modelstudio.types import ChatCompletion, GenerationResponse, ToolCall
 
 HI = [{"role": "user", "content": "Hi"}]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "The weather.", "parameters": {}},
+}
 
 
 @pytest.fixture(autouse=True)
@@ -71,7 +75,7 @@ def test_stream_delta_tool_calls_are_typed_like_the_final_ones(client: ModelStud
     stream = client.generation.create(
         model="qwen-plus",
         messages=[{"role": "user", "content": "What is the weather in Hangzhou?"}],
-        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
+        tools=[WEATHER_TOOL],
         result_format="message",
         stream=True,
     )
@@ -89,7 +93,7 @@ def test_compatible_stream_delta_tool_calls_are_typed_too(client: ModelStudio) -
     stream = client.chat.completions.create(
         model="qwen-plus",
         messages=[{"role": "user", "content": "What is the weather in Hangzhou?"}],
-        tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {}}}],
+        tools=[WEATHER_TOOL],
         stream=True,
     )
     with stream:
