@@ -15,6 +15,7 @@ const VIDEO_DOCS = "004_999108d049104343.txt § Limits: Video limits";
 const PIXELS_DOCS = "001_815efe83d03b75c9.txt § messages: user min_pixels / max_pixels";
 const FPS_DOCS = "001_815efe83d03b75c9.txt § fps; 004_999108d049104343.txt § Video understanding";
 const SOURCE_DOCS = "004_999108d049104343.txt § File input methods";
+const COMPATIBLE_SOURCE_DOCS = "004_999108d049104343.txt § File input methods (local file path: DashScope SDK only)";
 const ENDPOINT_DOCS = "001_815efe83d03b75c9.txt § Image input; 004_999108d049104343.txt § Getting started";
 
 const MB = 1048576;
@@ -78,6 +79,10 @@ function contentParts(body: Record<string, any>): Array<[string, Record<string, 
 /** Every broken media limit of a native request body, for the model's table row. */
 export function mediaProblems(body: Record<string, any>, endpoint: string, row: ModelFamily | null): Problem[] {
   const problems: Problem[] = [];
+  if (endpoint === "compatible") {
+    if (row !== null) checkCompatible(body, row, problems);
+    return problems;
+  }
   if (endpoint !== "text-generation" && endpoint !== "multimodal-generation") return problems;
   const parts = contentParts(body);
   if (parts.length === 0) return problems;
@@ -221,5 +226,64 @@ function checkCounts(counts: Counts, row: ModelFamily, out: Problem[]): void {
   if (counts.videos > videosMax) {
     const rule = `${counts.videos} videos; at most ${videosMax} (videos_max)`;
     out.push(new Problem(counts.firstVideo, `<${counts.videos} videos>`, rule, VIDEO_DOCS, "media"));
+  }
+}
+
+function newCounts(): Counts {
+  return { urlImages: 0, base64Images: 0, videos: 0, firstImage: "", firstBase64: "", firstVideo: "" };
+}
+
+/** The same limits on the OpenAI-compatible endpoint, whose parts are typed (`image_url`,
+ * `video_url`, `video` frame lists) and take only URLs and data URLs. */
+function checkCompatible(body: Record<string, any>, row: ModelFamily, out: Problem[]): void {
+  const counts = newCounts();
+  const messages = body["messages"];
+  if (!Array.isArray(messages)) return;
+  messages.forEach((message: unknown, i: number) => {
+    const content = isObject(message) ? message["content"] : undefined;
+    if (!Array.isArray(content)) return;
+    content.forEach((part: unknown, j: number) => {
+      if (!isObject(part)) return;
+      const path = `messages[${i}].content[${j}]`;
+      const kind = part["type"];
+      if (kind !== "image_url" && kind !== "video_url" && kind !== "video") return;
+      checkPartNumbers(path, part, row, out);
+      if (kind === "video") {
+        const frames = part["video"];
+        if (!Array.isArray(frames)) return;
+        checkFrames(`${path}.video`, frames, row, out);
+        const frameCounts = newCounts();
+        frames.forEach((frame: unknown, n: number) => {
+          if (typeof frame === "string") checkRemote(`${path}.video[${n}]`, frame, "image", row, frameCounts, out);
+        });
+        return;
+      }
+      const holder = part[kind];
+      const url = isObject(holder) ? holder["url"] : undefined;
+      if (typeof url === "string") checkRemote(`${path}.${kind}.url`, url, kind === "image_url" ? "image" : "video", row, counts, out);
+    });
+  });
+  checkCounts(counts, row, out);
+}
+
+/** A source of the compatible endpoint: an http(s) URL or a data URL, never a local file. */
+function checkRemote(where: string, url: string, kind: string, row: ModelFamily, counts: Counts, out: Problem[]): void {
+  if (kind === "video") {
+    counts.videos++;
+    counts.firstVideo ||= where;
+  }
+  const lowered = url.slice(0, 8).toLowerCase();
+  if (lowered.startsWith("data:")) {
+    checkDataURL(where, url, kind, row, counts, out);
+    return;
+  }
+  if (!lowered.startsWith("http://") && !lowered.startsWith("https://")) {
+    const rule = "the compatible mode takes an http(s) URL or a data: URL (local files: DashScope SDK only)";
+    out.push(new Problem(where, url, rule, COMPATIBLE_SOURCE_DOCS, "media"));
+    return;
+  }
+  if (kind === "image") {
+    counts.urlImages++;
+    counts.firstImage ||= where;
   }
 }

@@ -2066,6 +2066,7 @@ export function validateChatCompletions(body: Record<string, any>, stream: boole
   const row = typeof model === "string" ? familyFor(model) : null;
   rules_ChatCompletionRequest(params, stream, out, effectiveParams(row, params));
   if (row !== null) checkModelRules(row, "compatible", params, stream, out, messages);
+  for (const problem of mediaProblems(body, "compatible", row)) out.push(problem);
   return out;
 }
 
