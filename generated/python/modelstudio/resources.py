@@ -51,12 +51,16 @@ def _types() -> Any:
 
 def _merge_extra(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
     """Add parameters this spec does not name; a name it does must use its own argument."""
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra_parameters must be a mapping, not {type(extra).__name__}")
     for key, value in extra.items():
+        if not isinstance(key, str):
+            raise TypeError(f"extra_parameters: names must be str, not {type(key).__name__}")
         if key in params:
             raise ValueError(
                 f"extra_parameters[{key!r}] repeats a keyword argument: pass {key}= instead"
             )
-        params[key] = encode(value)
+        params[key] = encode(value, f"extra_parameters[{key!r}]")
 
 
 def _text_generation_response(data: Mapping[str, Any]) -> GenerationResponse:
@@ -145,6 +149,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse: ...
@@ -199,6 +204,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[GenerationChunk, GenerationResponse]: ...
@@ -253,6 +259,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | Stream[GenerationChunk, GenerationResponse]: ...
@@ -306,6 +313,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | Stream[GenerationChunk, GenerationResponse]:
@@ -411,9 +419,12 @@ class Generation:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -453,15 +464,15 @@ class Generation:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -471,25 +482,25 @@ class Generation:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -500,9 +511,12 @@ class Generation:
             params["size"] = size
         if stream and incremental_output is None:
             params["incremental_output"] = True
-        if extra_parameters:
+        if extra_parameters is not None:
             _merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -510,6 +524,7 @@ class Generation:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -582,6 +597,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse: ...
@@ -636,6 +652,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[GenerationChunk, GenerationResponse]: ...
@@ -690,6 +707,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]: ...
@@ -743,6 +761,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]:
@@ -848,9 +867,12 @@ class AsyncGeneration:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -890,15 +912,15 @@ class AsyncGeneration:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -908,25 +930,25 @@ class AsyncGeneration:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -937,9 +959,12 @@ class AsyncGeneration:
             params["size"] = size
         if stream and incremental_output is None:
             params["incremental_output"] = True
-        if extra_parameters:
+        if extra_parameters is not None:
             _merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -947,6 +972,7 @@ class AsyncGeneration:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -1040,6 +1066,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse: ...
@@ -1094,6 +1121,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[GenerationChunk, GenerationResponse]: ...
@@ -1148,6 +1176,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | Stream[GenerationChunk, GenerationResponse]: ...
@@ -1201,6 +1230,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | Stream[GenerationChunk, GenerationResponse]:
@@ -1307,9 +1337,12 @@ class Multimodal:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -1349,15 +1382,15 @@ class Multimodal:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -1367,25 +1400,25 @@ class Multimodal:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -1396,9 +1429,12 @@ class Multimodal:
             params["size"] = size
         if stream and incremental_output is None:
             params["incremental_output"] = True
-        if extra_parameters:
+        if extra_parameters is not None:
             _merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -1406,6 +1442,7 @@ class Multimodal:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -1478,6 +1515,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse: ...
@@ -1532,6 +1570,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[GenerationChunk, GenerationResponse]: ...
@@ -1586,6 +1625,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]: ...
@@ -1639,6 +1679,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]:
@@ -1745,9 +1786,12 @@ class AsyncMultimodal:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -1787,15 +1831,15 @@ class AsyncMultimodal:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -1805,25 +1849,25 @@ class AsyncMultimodal:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -1834,9 +1878,12 @@ class AsyncMultimodal:
             params["size"] = size
         if stream and incremental_output is None:
             params["incremental_output"] = True
-        if extra_parameters:
+        if extra_parameters is not None:
             _merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -1844,6 +1891,7 @@ class AsyncMultimodal:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -1917,6 +1965,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion: ...
@@ -1951,6 +2000,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[ChatCompletionChunk, ChatCompletion]: ...
@@ -1985,6 +2035,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | Stream[ChatCompletionChunk, ChatCompletion]: ...
@@ -2018,6 +2069,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | Stream[ChatCompletionChunk, ChatCompletion]:
@@ -2059,9 +2111,12 @@ class Completions:
         mode.
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -2071,7 +2126,7 @@ class Completions:
         """
         params: dict[str, Any] = {}
         if stream_options is not None:
-            params["stream_options"] = encode(stream_options)
+            params["stream_options"] = encode(stream_options, "stream_options")
         if temperature is not None:
             params["temperature"] = temperature
         if top_p is not None:
@@ -2085,15 +2140,15 @@ class Completions:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if logprobs is not None:
             params["logprobs"] = logprobs
         if top_logprobs is not None:
@@ -2106,9 +2161,13 @@ class Completions:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if enable_code_interpreter is not None:
             params["enable_code_interpreter"] = enable_code_interpreter
-        if extra_parameters:
+        if extra_parameters is not None:
             _merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "messages": encode(list(messages)), **params}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": encode(list(messages), "messages"),
+            **params,
+        }
         if stream:
             body["stream"] = True
         options = CallOptions(
@@ -2116,6 +2175,7 @@ class Completions:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -2168,6 +2228,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion: ...
@@ -2202,6 +2263,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[ChatCompletionChunk, ChatCompletion]: ...
@@ -2236,6 +2298,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk, ChatCompletion]: ...
@@ -2269,6 +2332,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk, ChatCompletion]:
@@ -2310,9 +2374,12 @@ class AsyncCompletions:
         mode.
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -2322,7 +2389,7 @@ class AsyncCompletions:
         """
         params: dict[str, Any] = {}
         if stream_options is not None:
-            params["stream_options"] = encode(stream_options)
+            params["stream_options"] = encode(stream_options, "stream_options")
         if temperature is not None:
             params["temperature"] = temperature
         if top_p is not None:
@@ -2336,15 +2403,15 @@ class AsyncCompletions:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if logprobs is not None:
             params["logprobs"] = logprobs
         if top_logprobs is not None:
@@ -2357,9 +2424,13 @@ class AsyncCompletions:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if enable_code_interpreter is not None:
             params["enable_code_interpreter"] = enable_code_interpreter
-        if extra_parameters:
+        if extra_parameters is not None:
             _merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "messages": encode(list(messages)), **params}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": encode(list(messages), "messages"),
+            **params,
+        }
         if stream:
             body["stream"] = True
         options = CallOptions(
@@ -2367,6 +2438,7 @@ class AsyncCompletions:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )

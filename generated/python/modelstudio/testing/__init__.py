@@ -143,6 +143,7 @@ class MockServer:
         reset_after: int | None = None,
         stall_after: int | None = None,
         path: str | None = None,
+        reset_before_status: bool = False,
     ) -> None:
         """Serve this response to the next request (to a path ending with `path`, if given).
 
@@ -152,7 +153,9 @@ class MockServer:
         separately, `chunk_delay` seconds apart. `first_byte_delay` delays the status line.
         `reset_after=n` aborts the connection (TCP RST) after n pieces; `stall_after=n` sends
         nothing after n pieces until the client goes away or the server stops. A `body` without
-        `chunks` counts as one piece.
+        `chunks` counts as one piece. `reset_before_status=True` aborts the connection before
+        the status line (the client may retry: no answer arrived), where `reset_after=0` aborts
+        it after the status line and headers (the answer was cut: the client must not retry).
         """
         self._queue.put(
             ScriptedResponse(
@@ -165,6 +168,7 @@ class MockServer:
                 reset_after=reset_after,
                 stall_after=stall_after,
                 path=path,
+                reset_before_status=reset_before_status,
             )
         )
 

@@ -128,6 +128,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _write(self, reply: Reply) -> None:
         self._wait(reply.first_byte_delay)
+        if reply.reset_before_status:
+            self._reset()
         pieces = reply.chunks if reply.chunks is not None else [reply.body or b""]
         chunked = reply.chunks is not None
         self.send_response(reply.status)
