@@ -22,7 +22,7 @@ from typing import Any
 
 from ._models import RecordedRequest
 from ._script import Reply, ScriptedResponse, ScriptQueue, StreamErrorScript
-from ._server import MockHTTPServer
+from ._server import MAX_BODY_BYTES, MockHTTPServer
 from ._simulator import Simulator, Validator, count_tokens, split_pieces
 from ._wire import dumps, new_request_id
 
@@ -39,6 +39,9 @@ class MockServer:
     called with each request body after those checks; a returned string becomes a 400
     InvalidParameter with that message.
     `event_delay`: seconds between simulated stream events (0 in tests; demos may slow down).
+    Malformed requests (bad `Content-Length` or chunk size, a body shorter than announced, JSON
+    nested deeper than 200 levels) get a 400 and a body over `max_body_bytes` (128 MiB) a 413,
+    in the service's error format; the listen backlog holds 1024 pending connections.
     """
 
     def __init__(
@@ -50,8 +53,10 @@ class MockServer:
         validate: Validator | None = None,
         event_delay: float = 0.0,
         check_spec: bool = True,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._host = host
+        self._max_body_bytes = max_body_bytes
         self._port = port
         self._queue = ScriptQueue()
         self._lock = threading.Lock()
@@ -72,7 +77,7 @@ class MockServer:
         """Bind and serve in a daemon thread. Returns self."""
         if self._server is not None:
             return self
-        server = MockHTTPServer(self._host, self._port, self._dispatch)
+        server = MockHTTPServer(self._host, self._port, self._dispatch, self._max_body_bytes)
         self._port = int(server.server_address[1])
         thread = threading.Thread(
             target=server.serve_forever,
