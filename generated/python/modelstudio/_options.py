@@ -101,6 +101,14 @@ def check_base_url(value: object) -> str:
         url = httpx.URL(value)
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise _invalid("base_url", value, "url", f"is not a valid URL ({exc})") from None
+    if url.port is not None and not 0 < url.port < 65536:
+        raise _invalid("base_url", value, "url", f"has a port out of range ({url.port})")
+    try:
+        url.host.encode("idna")
+    except UnicodeError:
+        raise _invalid(
+            "base_url", value, "url", f"has a host name that is not valid ({url.host[:80]!r})"
+        ) from None
     if url.scheme not in ("http", "https") or not url.host:
         raise _invalid(
             "base_url",
