@@ -113,6 +113,7 @@ CLIENT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("api-key-non-ascii", {"api_key": "sk-abcé"}, "api_key"),
     ("api-key-nul", {"api_key": "sk-abc\x00"}, "api_key"),
     ("base-url-int", {"base_url": 5}, "base_url"),
+    ("base-url-userinfo", {"base_url": f"http://u:{KEY}@127.0.0.1:9/api/v1"}, "base_url"),
     ("base-url-no-scheme", {"base_url": "127.0.0.1:8080/api/v1"}, "base_url"),
     ("base-url-ftp", {"base_url": "ftp://127.0.0.1/api/v1"}, "base_url"),
     ("base-url-space", {"base_url": "http://127.0.0.1/ api"}, "base_url"),

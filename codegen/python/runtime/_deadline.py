@@ -32,6 +32,10 @@ class Deadline:
     def remaining(self) -> float:
         return self.ends - time.monotonic()
 
+    def spent(self) -> bool:
+        """Whether the deadline has (all but) passed: a read bounded by it just timed out."""
+        return self.remaining() <= 0.05
+
     def expired_error(self) -> DeadlineExceeded:
         return DeadlineExceeded(f"The call's deadline of {self.seconds:g} s passed.")
 
@@ -97,7 +101,7 @@ class TimedSyncStream(httpx.SyncByteStream):
             except StopIteration:
                 return
             except httpx.ReadTimeout:
-                if deadline.remaining() <= 0:
+                if deadline.spent():
                     raise deadline.expired_error() from None
                 raise
             yield chunk
@@ -138,7 +142,7 @@ class TimedAsyncStream(httpx.AsyncByteStream):
             except StopAsyncIteration:
                 return
             except httpx.ReadTimeout:
-                if deadline.remaining() <= 0:
+                if deadline.spent():
                     raise deadline.expired_error() from None
                 raise
             yield chunk

@@ -182,7 +182,9 @@ class Settings:
         self.protocol = protocol or "native"
 
     def __repr__(self) -> str:
-        return f"Settings(base_url={self.base_url!r}, workspace={self.workspace!r})"
+        url = self.__dict__.get("base_url")  # absent while __init__ runs
+        where = safe_url(url) if url is not None else None
+        return f"Settings(base_url={where!r}, workspace={self.__dict__.get('workspace')!r})"
 
     def warn_if_insecure(self, stacklevel: int = 4) -> None:
         """Warn (once per call of this) when the key would travel in clear text off this host."""
@@ -371,6 +373,11 @@ def _cause_text(exc: BaseException) -> str:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         text = str(current).strip()
+        errno = getattr(current, "errno", None)
+        if isinstance(current, OSError) and isinstance(errno, int) and errno > 0:
+            reason = os.strerror(errno)  # "Connection refused" where asyncio says "Connect call"
+            if reason not in text:
+                text = f"{text} ({reason})" if text else reason
         if text and text not in texts:
             texts.append(text)
         current = current.__cause__ or current.__context__
@@ -410,6 +417,8 @@ def after_exception(
 ) -> tuple[ModelStudioError, float | None]:
     """The error an attempt's transport failure means, and the delay before a retry (or None)."""
     error: APIConnectionError
+    if isinstance(exc, httpx.TimeoutException) and call.deadline and call.deadline.spent():
+        exc = call.deadline.expired_error()  # the timeout was the deadline's bound
     message = redact_key(describe_transport_error(exc, call.request.url), call.api_key)
     if isinstance(exc, httpx.TimeoutException):
         error = APITimeoutError(message)

@@ -23,6 +23,7 @@ from ._base_client import (
     log_response,
     prepare,
     redirect_refusal,
+    safe_url,
     timed_body,
     within_deadline,
 )
@@ -77,7 +78,9 @@ class _ClientBase:
         return clone
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._settings.base_url!r})"
+        settings = self.__dict__.get("_settings")  # absent while __init__ runs
+        where = safe_url(settings.base_url) if settings is not None else "?"
+        return f"{type(self).__name__}(base_url={where!r})"
 
     @property
     def base_url(self) -> str:
@@ -358,7 +361,7 @@ class AsyncAPIClient(_ClientBase):
         request = call.request
         for _ in range(self._http.max_redirects + 1):
             arm(request, call.timeouts, call.deadline)
-            response = await self._http.send(request, stream=True, follow_redirects=False)
+            response = await self._send_until_deadline(request, call)
             target = response.next_request
             if target is None:
                 return response
@@ -368,6 +371,21 @@ class AsyncAPIClient(_ClientBase):
                 raise refusal
             request = target
         raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+
+    async def _send_until_deadline(
+        self, request: httpx.Request, call: PreparedCall
+    ) -> httpx.Response:
+        """Send, and wait for the headers no longer than the deadline leaves: each read is
+        bounded by it already, this also ends a server trickling its headers byte by byte."""
+        if call.deadline is None:
+            return await self._http.send(request, stream=True, follow_redirects=False)
+        import anyio  # httpx's own dependency: works under asyncio and trio
+
+        try:
+            with anyio.fail_after(call.deadline.check()):
+                return await self._http.send(request, stream=True, follow_redirects=False)
+        except TimeoutError:
+            raise call.deadline.expired_error() from None
 
 
 def _chunk_maker(endpoint: Endpoint) -> Any:

@@ -101,6 +101,13 @@ def check_base_url(value: object) -> str:
         url = httpx.URL(value)
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise _invalid("base_url", value, "url", f"is not a valid URL ({exc})") from None
+    if url.userinfo:
+        raise _invalid(
+            "base_url",
+            str(url.copy_with(username=None, password=None)),
+            "url",
+            "holds user info (user:password@); the API key goes in api_key=, not in the URL",
+        )
     if url.port is not None and not 0 < url.port < 65536:
         raise _invalid("base_url", value, "url", f"has a port out of range ({url.port})")
     try:
