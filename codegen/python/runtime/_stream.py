@@ -50,6 +50,8 @@ __all__ = ["AsyncStream", "Stream"]
 
 ChunkT = TypeVar("ChunkT")
 _E = TypeVar("_E", bound=Exception)
+# Closing tasks of async streams dropped before they were iterated (see `_AsyncCore.__del__`).
+_CLOSING: set[Any] = set()
 ResponseT = TypeVar("ResponseT")
 
 _loads = json.loads
@@ -410,8 +412,9 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
             asyncio = sys.modules.get("asyncio")
             if response is None or response.is_closed or asyncio is None:
                 return
-            loop = asyncio.get_running_loop()
-            loop.create_task(response.aclose())
+            task = asyncio.get_running_loop().create_task(response.aclose())
+            _CLOSING.add(task)  # the loop holds tasks weakly: keep it until it is done
+            task.add_done_callback(_CLOSING.discard)
         except Exception:
             pass
 
