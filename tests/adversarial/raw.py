@@ -126,9 +126,15 @@ class RawServer:
     """
 
     def __init__(
-        self, behaviour: Behaviour, *, max_connections: int = 20, time_limit: float = 15.0
+        self,
+        behaviour: Behaviour,
+        *,
+        max_connections: int = 20,
+        time_limit: float = 15.0,
+        read_request: bool = True,
     ) -> None:
         self.behaviour = behaviour
+        self.read_request = read_request
         self.max_connections = max_connections
         self.time_limit = time_limit
         self.stopping = threading.Event()
@@ -201,7 +207,7 @@ class RawServer:
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(self.time_limit)
         try:
-            request = read_request(sock)
+            request = read_request(sock) if self.read_request else Request("", "", {}, b"")
             if request is None:
                 return
             with self._lock:

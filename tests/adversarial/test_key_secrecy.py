@@ -184,9 +184,8 @@ def assert_secret(error: BaseException) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_an_echoed_key_never_shows(mode: str, name: str) -> None:
     behaviour, stream = CASES[name]
-    with RawServer(behaviour) as srv:  # type: ignore[arg-type]
-        with pytest.raises(ModelStudioError) as caught:
-            run_call(mode, srv.base_url, stream=stream, client={"max_retries": 0})
+    with RawServer(behaviour) as srv, pytest.raises(ModelStudioError) as caught:  # type: ignore[arg-type]
+        run_call(mode, srv.base_url, stream=stream, client={"max_retries": 0})
     assert_secret(caught.value)
 
 

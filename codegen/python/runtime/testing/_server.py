@@ -235,6 +235,7 @@ class Handler(BaseHTTPRequestHandler):
             self.path = "/"
         if not hasattr(self, "command") or self.command is None:
             self.command = "GET"
+        self.request_version = "HTTP/1.1"  # answer with a status line, whatever was sent
         reply = self._error_reply(code, "InvalidParameter", message or "Bad request.")
         with contextlib.suppress(OSError):
             self._write(reply)
