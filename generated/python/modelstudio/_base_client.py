@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import platform
+import ssl
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -374,11 +375,16 @@ def _cause_text(exc: BaseException) -> str:
         seen.add(id(current))
         text = str(current).strip()
         errno = getattr(current, "errno", None)
-        if isinstance(current, OSError) and isinstance(errno, int) and errno > 0:
+        if (
+            isinstance(current, OSError)
+            and not isinstance(current, ssl.SSLError)  # its errno is a TLS library code
+            and isinstance(errno, int)
+            and errno > 0
+        ):
             reason = os.strerror(errno)  # "Connection refused" where asyncio says "Connect call"
             if reason not in text:
                 text = f"{text} ({reason})" if text else reason
-        if text and text not in texts:
+        if text and not any(text in seen_text for seen_text in texts):
             texts.append(text)
         current = current.__cause__ or current.__context__
     return "; ".join(texts) or type(exc).__name__
