@@ -55,7 +55,7 @@ CASES: dict[str, tuple[bytes, bool, int]] = {
     "body-over-limit": (_post(GEN, "Content-Length: 5000\r\n", b" " * 5000), False, 413),
     "not-json": (_post(GEN, "Content-Length: 9\r\n", b"not json!"), False, 400),
     "not-utf8": (_post(GEN, "Content-Length: 3\r\n", b"\xff\xfe{"), False, 400),
-    "json-100000-deep": (
+    "json-1900-deep": (
         _post(GEN, f"Content-Length: {len(_deep(1900))}\r\n", _deep(1900)),
         False,
         400,
@@ -106,8 +106,7 @@ def test_a_malformed_request_gets_a_4xx_in_the_service_format(
     srv: MockServer, name: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     raw, half_close, expected = CASES[name]
-    # "json-100000-deep" sends what fits the body limit of this server; the 100,000 levels
-    # go to a server with the default limit below.
+    # This server's body limit is 4 KiB: the 100,000 levels go to a default server below.
     status, body = _exchange(srv, raw, half_close)
     assert status == expected, (status, body[:200])
     payload = json.loads(body)
