@@ -49,10 +49,10 @@ from ._sse import ServerSentEvent, SSEDecoder
 __all__ = ["AsyncStream", "Stream"]
 
 ChunkT = TypeVar("ChunkT")
+ResponseT = TypeVar("ResponseT")
 _E = TypeVar("_E", bound=Exception)
 # Closing tasks of async streams dropped before they were iterated (see `_AsyncCore.__del__`).
 _CLOSING: set[Any] = set()
-ResponseT = TypeVar("ResponseT")
 
 _loads = json.loads
 # The C scanner json.loads ends in, without its two whitespace regex matches and three Python
@@ -232,8 +232,10 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
     def _check_complete(self) -> None:
         self._exhausted = True
         if not self._accumulator.finished:
-            raise IncompleteStreamError(
-                received_events=self._accumulator.events, request_id=self.request_id
+            raise self._redacted(
+                IncompleteStreamError(
+                    received_events=self._accumulator.events, request_id=self.request_id
+                )
             )
 
     def _final_response(self) -> ResponseT:
