@@ -5,6 +5,7 @@ pickles)."""
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import traceback
 from pathlib import Path
@@ -182,11 +183,14 @@ def assert_secret(error: BaseException) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_an_echoed_key_never_shows(mode: str, name: str) -> None:
+def test_an_echoed_key_never_shows(mode: str, name: str, caplog: pytest.LogCaptureFixture) -> None:
     behaviour, stream = CASES[name]
+    caplog.set_level(logging.DEBUG, logger="modelstudio")
     with RawServer(behaviour) as srv, pytest.raises(ModelStudioError) as caught:  # type: ignore[arg-type]
         run_call(mode, srv.base_url, stream=stream, client={"max_retries": 0})
     assert_secret(caught.value)
+    assert "response" in caplog.text or name == "redirect"  # the DEBUG lines were written
+    assert KEY not in caplog.text
 
 
 @pytest.mark.parametrize("mode", MODES)

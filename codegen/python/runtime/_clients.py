@@ -213,7 +213,7 @@ class SyncAPIClient(_ClientBase):
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
-                log_response(response, attempt)
+                log_response(response, attempt, call.api_key)
                 timed_body(response, call)
                 if response.status_code < 400:
                     if not call.stream:
@@ -329,7 +329,7 @@ class AsyncAPIClient(_ClientBase):
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
-                log_response(response, attempt)
+                log_response(response, attempt, call.api_key)
                 timed_body(response, call)
                 if response.status_code < 400:
                     if not call.stream:

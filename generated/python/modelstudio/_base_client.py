@@ -347,15 +347,16 @@ def _wire_of(
     return translation_for(endpoint.endpoint, body), translated, url
 
 
-def log_response(response: httpx.Response, attempt: int) -> None:
-    """DEBUG: one line per answer (status, request id, attempt); never any request header."""
+def log_response(response: httpx.Response, attempt: int, api_key: str | None = None) -> None:
+    """DEBUG: one line per answer (status, request id, attempt); never any request header, nor
+    the key a server might echo in its request id."""
     if logger.isEnabledFor(10):
         logger.debug(
             "response %s %s (attempt %d) request_id=%s",
             response.status_code,
             response.reason_phrase,
             attempt + 1,
-            response.headers.get("x-request-id"),
+            redact_key(response.headers.get("x-request-id") or "", api_key) or None,
         )
 
 

@@ -215,7 +215,7 @@ class SyncAPIClient(_ClientBase):
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
-                log_response(response, attempt)
+                log_response(response, attempt, call.api_key)
                 timed_body(response, call)
                 if response.status_code < 400:
                     if not call.stream:
@@ -331,7 +331,7 @@ class AsyncAPIClient(_ClientBase):
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
-                log_response(response, attempt)
+                log_response(response, attempt, call.api_key)
                 timed_body(response, call)
                 if response.status_code < 400:
                     if not call.stream:
