@@ -7,7 +7,6 @@ outcome, which every call checks.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -81,7 +80,6 @@ def script(srv: MockServer, i: int) -> tuple[str, Outcome]:
 
 
 def test_sync_calls_leave_no_connection_open(srv: MockServer) -> None:
-    started = time.monotonic()
     with httpx.Client(limits=LIMITS) as http:
         client = ModelStudio(
             api_key=KEY, base_url=srv.base_url, http_client=http, timeout=TIMEOUT, max_retries=0
@@ -107,11 +105,9 @@ def test_sync_calls_leave_no_connection_open(srv: MockServer) -> None:
                 outcome = type(exc)
             assert _matches(outcome, expected), (i, how, outcome)
         assert srv.pending == 0
-    assert time.monotonic() - started < 10.0
 
 
 async def test_async_calls_leave_no_connection_open(srv: MockServer) -> None:
-    started = time.monotonic()
     async with httpx.AsyncClient(limits=LIMITS) as http:
         client = AsyncModelStudio(
             api_key=KEY, base_url=srv.base_url, http_client=http, timeout=TIMEOUT, max_retries=0
@@ -138,4 +134,3 @@ async def test_async_calls_leave_no_connection_open(srv: MockServer) -> None:
                 outcome = type(exc)
             assert _matches(outcome, expected), (i, how, outcome)
         assert srv.pending == 0
-    assert time.monotonic() - started < 10.0
