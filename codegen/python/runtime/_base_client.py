@@ -24,6 +24,7 @@ from ._deadline import Deadline, DeadlineExceeded, TimedAsyncStream, TimedSyncSt
 from ._errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     IncompleteResponseError,
@@ -55,8 +56,11 @@ from ._protocols import (
 )
 from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, decide_for_status
 from ._retry import describe_retry as _describe_retry
+from ._serde import json_kind
 
 VERSION = "0.1.0"
+# The name to `pip install` (the import name is `modelstudio`; that name on PyPI is taken).
+DISTRIBUTION = "modelstudio-client"
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 DEFAULT_STREAM_IDLE_TIMEOUT = 120.0
 REGIONS = {
@@ -554,9 +558,11 @@ def decode_json_response(call: PreparedCall, response: httpx.Response, body: byt
             call.api_key,
         ) from exc
     if not isinstance(data, dict):
-        raise redact_error(
-            APIConnectionError("The response was not a JSON object", request_id=request_id),
-            call.api_key,
+        raise APIResponseValidationError(
+            f"The answer does not have the documented shape: the body is {json_kind(data)}, "
+            "not an object",
+            path="(the body)",
+            request_id=response.headers.get("x-request-id"),
         )
     if error_in_success_body(data):
         raise _body_error(response, data, body, call)
