@@ -316,7 +316,7 @@ class CheckWriter:
         if not rules:
             return [*lines, "    return"]
         for rule in rules:
-            when = " and ".join(self.condition(c) for c in rule.when) or "True"
+            when = " and ".join(self.holds(c) for c in rule.when) or "True"
             broken = " or ".join(self.broken(c) for c in rule.then) or "False"
             first = rule.then[0].path if rule.then else rule.id
             value = "stream" if first == "$stream" else _param(first)
@@ -327,6 +327,14 @@ class CheckWriter:
                 f"        out.append(Problem({first!r}, {value}, {rule.message!r}, {docs!r}, 'rule'))",
             ]
         return lines
+
+    def holds(self, c: ir.Condition) -> str:
+        """A test that an `if` condition holds. An `$effective.` value that neither the call
+        nor the model's table row gives is undocumented: the condition never holds."""
+        test = self.condition(c)
+        if c.path.startswith("$effective."):
+            return f"({_param(c.path)} is not None and {test})"
+        return test
 
     def broken(self, c: ir.Condition) -> str:
         """A test that a `then` condition fails. A `$effective.` value that neither the call
