@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import json
+import math
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,25 @@ def test_counts_and_coverage() -> None:
             or c["id"].endswith(f"/rule/{rule_id}/pass")
         }
         assert outcomes == {True, False}, f"rule {rule_id}: a failing and a passing case"
+    # a rule on `$effective.<p>`: calls that leave p out, decided by the model's default, both ways
+    effective = [
+        rule["id"]
+        for schema in spec["components"]["schemas"].values()
+        for rule in schema.get("x-rules", ())
+        if any(path.startswith("$effective.") for path in rule["then"])
+    ]
+    assert effective
+    for rule_id in effective:
+        outcomes = {c["expect"]["valid"] for c in by_suite["validate"]
+                    if "effective" in c.get("tags", ()) and f"/rule/{rule_id}/" in c["id"]}  # fmt: skip
+        assert outcomes == {True, False}, f"rule {rule_id}: the model's default both ways"
+    # every row whose mode requires values: refused otherwise, and filled in on the wire
+    for row in spec["x-model-families"]:
+        if row.get("x-requires") or row.get("x-requires-when-thinking"):
+            tag = f"/family/{row['family']}/"
+            for suite in ("validate", "request"):
+                assert any(tag in c["id"] and "requires" in c.get("tags", ())
+                           for c in by_suite[suite]), (suite, row["family"])  # fmt: skip
     # the skips name a binding and a reason; none is skipped for this binding without one
     for _, case in CASES:
         for binding, reason in (case.get("skip") or {}).items():
@@ -125,8 +145,27 @@ def _resource(client: Any, op: str) -> Any:
     return target
 
 
-def _call(client: Any, op: str, args: dict[str, Any]) -> Any:
-    result = _resource(client, op).create(**args)
+NUMBERS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _decode(value: Any) -> Any:
+    """The arguments as the binding gets them: `{"$number": "NaN"}` is that number (JSON has
+    no NaN or Infinity; spec/conformance/README.md)."""
+    if isinstance(value, dict):
+        if value.keys() == {"$number"}:
+            return NUMBERS[value["$number"]]
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+def _call(
+    client: Any, op: str, args: dict[str, Any], extra_parameters: dict[str, Any] | None = None
+) -> Any:
+    if extra_parameters:
+        args = {**args, "extra_parameters": extra_parameters}
+    result = _resource(client, op).create(**_decode(args))
     if args.get("stream"):
         for _ in result:
             pass
@@ -161,7 +200,7 @@ def test_request(case: dict[str, Any], srv: MockServer) -> None:
     client_args = given.get("client") or {}
     with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0, **client_args) as client:
         try:
-            _call(client, given["op"], given["args"])
+            _call(client, given["op"], given["args"], given.get("extra_parameters"))
         except modelstudio.APIStatusError as error:  # the answer does not matter, the key does
             assert not isinstance(error, modelstudio.AuthenticationError)
     (sent,) = srv.requests
@@ -184,7 +223,7 @@ def test_validate(case: dict[str, Any], srv: MockServer) -> None:
     given, expect = case["input"], case["expect"]
     with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
         try:
-            _call(client, given["op"], given["args"])
+            _call(client, given["op"], given["args"], given.get("extra_parameters"))
         except ValidationError as error:
             assert not srv.requests, "an invalid call was sent"
             got = sorted((p.param, p.kind) for p in error.problems)

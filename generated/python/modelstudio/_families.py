@@ -42,10 +42,13 @@ class ModelFamily:
     requires_when_thinking: Mapping[str, Any] = attrs.field(factory=dict)
 
     def thinking_on(self, enable_thinking: bool | None) -> bool:
+        """The effective mode: the argument, else the row's default (spec/README.md)."""
         if self.thinking_mode == "thinking-only":
             return True
-        if self.thinking_mode == "none" or self.thinking_mode is None:
+        if self.thinking_mode == "none":
             return False
+        # hybrid, or a row whose mode is not documented: the argument, else the row's default
+        # (none documented: off)
         return bool(self.thinking_default) if enable_thinking is None else enable_thinking
 
 
