@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import jinja2
 from ..core import ir
 from ..core.load import pascal
 from .checks import CheckWriter, request_schemas
+from .params_dicts import param_name, params_files
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -40,6 +41,74 @@ TYPE_AREAS = {
     "(native protocol).",
     "compatible": "The OpenAI-compatible endpoint: requests, messages, responses and chunks.",
 }
+
+
+# What the contract promises beyond the schemas' `required` lists, as narrower static types.
+# GenerationResponse: "with result_format=text the answer is in output.text; with message (and
+# always on the multimodal endpoint) it is in output.choices"; ResponseMessage.content: "a list
+# of parts for multimodal models". A view is a subclass for type checkers only: at run time its
+# name is the schema class itself, so an answer that breaks the promise still decodes.
+# view -> (schema, docstring, {field: annotation}); a view comes after the views it names.
+VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "MessageGenerationOutput": (
+        "GenerationOutput",
+        'The output of a `result_format="message"` call: the answer is in `choices`.',
+        {"choices": "list[Choice]"},
+    ),
+    "MessageGenerationResponse": (
+        "GenerationResponse",
+        'A GenerationResponse to a `result_format="message"` call.',
+        {"output": "MessageGenerationOutput"},
+    ),
+    "MessageGenerationChunk": (
+        "GenerationChunk",
+        'A GenerationChunk of a `result_format="message"` stream.',
+        {"output": "MessageGenerationOutput"},
+    ),
+    "MultimodalMessage": (
+        "ResponseMessage",
+        "A ResponseMessage of the multimodal endpoint: `content` is a list of parts.",
+        {"content": "list[ResponseContentPart]"},
+    ),
+    "MultimodalChoice": (
+        "Choice",
+        "A Choice of the multimodal endpoint.",
+        {"message": "MultimodalMessage"},
+    ),
+    "MultimodalOutput": (
+        "GenerationOutput",
+        "The output of the multimodal endpoint: the answer is always in `choices`.",
+        {"choices": "list[MultimodalChoice]"},
+    ),
+    "MultimodalResponse": (
+        "GenerationResponse",
+        "A GenerationResponse of the multimodal endpoint.",
+        {"output": "MultimodalOutput"},
+    ),
+    "MultimodalChunk": (
+        "GenerationChunk",
+        "A GenerationChunk of a multimodal stream.",
+        {"output": "MultimodalOutput"},
+    ),
+}
+
+# The (response, chunk) views `create()` returns: for every call (result_format None) or when
+# result_format has the given value.
+OPERATION_VIEWS: dict[tuple[str, str | None], tuple[str, str]] = {
+    ("textGeneration", "message"): ("MessageGenerationResponse", "MessageGenerationChunk"),
+    ("multimodalGeneration", None): ("MultimodalResponse", "MultimodalChunk"),
+}
+
+
+def available_views(spec: ir.Spec) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The VIEWS this spec can express: their schema exists, and so does every view they name."""
+    names = {s.name for s in spec.schemas}
+    views: dict[str, tuple[str, str, dict[str, str]]] = {}
+    for view, (base, doc, retyped) in VIEWS.items():
+        named = {w for a in retyped.values() for w in re.findall(r"\w+", a) if w in VIEWS}
+        if base in names and named <= set(views):
+            views[view] = (base, doc, retyped)
+    return views
 
 
 def _union_members(annotations: Iterable[str]) -> list[str]:
@@ -88,7 +157,8 @@ class TypeNames:
         return "Any"
 
     def param(self, t: ir.TypeRef) -> str:
-        """The annotation of a keyword argument: classes or plain dicts, enums as Literal."""
+        """The annotation of a keyword argument: classes or their TypedDict forms (`...Param`,
+        see params_dicts.py), enums as Literal."""
         if t.kind == "str" and t.constraint.enum:
             return "Literal[" + ", ".join(repr(v) for v in t.constraint.enum) + "]"
         if t.kind == "float":
@@ -97,10 +167,32 @@ class TypeNames:
             assert t.items is not None
             return f"Sequence[{self.param(t.items)}]"
         if t.kind == "ref":
-            return f"{t.name} | Mapping[str, Any]"
+            assert t.name is not None
+            return f"{t.name} | {param_name(t.name)}"
+        if t.kind == "dict" and t.items is not None:
+            return f"Mapping[str, {self.param(t.items)}]"
         if t.kind == "union":
             return " | ".join(_union_members(self.param(v) for v in t.variants))
         return self._annotation(t)
+
+    def optional(self, t: ir.TypeRef) -> str:
+        """The annotation of a field that may be absent."""
+        base = self.annotation(t)
+        return base if base == "Any" or base.endswith(" | None") else f"{base} | None"
+
+    def nested(self, t: ir.TypeRef) -> tuple[int, str] | None:
+        """(list depth, name of the class or union decoder) of a field `from_dict` decodes into
+        typed values, for locating a wrong shape; None for a field kept as received."""
+        depth = 0
+        while self.needs_decoding(t):
+            lst = self._decoded_list(t)
+            if lst is None:
+                break
+            assert lst.items is not None
+            depth, t = depth + 1, lst.items
+        if t.kind != "ref" or t.name is None:
+            return None
+        return depth, f"_decode_{t.name}" if self.by_name[t.name].is_union else t.name
 
     def needs_decoding(self, t: ir.TypeRef) -> bool:
         if t.kind == "ref":
@@ -392,10 +484,42 @@ def type_areas(spec: ir.Spec) -> dict[str, str]:
     return area
 
 
+def dict_param_schemas(spec: ir.Spec) -> list[ir.Schema]:
+    """The schemas a caller may give `create()` as plain dicts (messages, parts, options)."""
+    roots: set[str] = set()
+    for op in spec.operations:
+        refs_of(messages_type(spec, op), roots)
+        for f in operation_params(spec, op):
+            refs_of(f.type, roots)
+    reached = _closure(spec, roots)
+    return [s for s in spec.schemas if s.name in reached]
+
+
+def dict_params_files(
+    spec: ir.Spec, header: str
+) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
+    """`types/<area>_params.py`: the TypedDict forms, written by datamodel-code-generator."""
+    docs = (
+        '"""Plain-dict forms (TypedDict) of the request types a caller passes to `create()`,\n'
+        "for type checkers: `UserMessageParam` is the dict form of `UserMessage`.\n\n"
+        "Written by datamodel-code-generator from the spec's request schemas\n"
+        '(codegen/python/params_dicts.py)."""\n'
+    )
+    header = header.replace(
+        "rendered from codegen/python/templates", "written by datamodel-code-generator"
+    )
+    return params_files(dict_param_schemas(spec), type_areas(spec), header, docs)
+
+
 def types_files(
-    env: jinja2.Environment, spec: ir.Spec, header: str, context: dict[str, Any]
+    env: jinja2.Environment,
+    spec: ir.Spec,
+    header: str,
+    context: dict[str, Any],
+    extra_modules: Sequence[tuple[str, list[str]]] = (),
 ) -> dict[str, str]:
-    """`types/<area>.py` per area that holds a schema, and `types/__init__.py` naming them all."""
+    """`types/<area>.py` per area that holds a schema, and `types/__init__.py` naming them all
+    (and the `extra_modules`' names)."""
     area = type_areas(spec)
     by_name = {s.name: s for s in spec.schemas}
     order = list(TYPE_AREAS)
@@ -415,11 +539,19 @@ def types_files(
                     for imported in (ref, f"_decode_{ref}") if by_name[ref].is_union else (ref,):
                         if imported not in wanted:
                             wanted.append(imported)
+        names = {s.name for s in schemas}
+        views = {k: v for k, v in available_views(spec).items() if v[0] in names}
         text = template.render(
-            spec=spec, schemas=schemas, area_doc=TYPE_AREAS[name], imports=imports, **context
+            spec=spec,
+            schemas=schemas,
+            views=views,
+            area_doc=TYPE_AREAS[name],
+            imports=imports,
+            **context,
         )
         files[f"types/{name}.py"] = header + text
-        modules.append((name, [s.name for s in schemas]))
+        modules.append((name, sorted([*names, *views])))
+    modules += extra_modules
     init = env.get_template("types_init.py.j2").render(spec=spec, modules=modules)
     files["types/__init__.py"] = header + init
     return files
@@ -500,10 +632,32 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
     used: dict[str, set[str]] = {}
     for op in spec.operations:
         names_used = used.setdefault(op.operation_id, set())
+        dict_forms: set[str] = set()
         for f in op_params[op.operation_id]:
-            refs_of(f.type, names_used)
-        refs_of(messages_type(spec, op), names_used)
+            refs_of(f.type, dict_forms)
+        refs_of(messages_type(spec, op), dict_forms)
+        names_used.update(dict_forms)
+        names_used.update(param_name(name) for name in dict_forms)
         names_used.update({op.response, op.chunk or op.response})
+    # The static types create() returns (views of OPERATION_VIEWS), for every call and per value
+    # of a parameter: [(param, value, response, chunk)].
+    response_type: dict[str, str] = {}
+    chunk_type: dict[str, str] = {}
+    format_views: dict[str, list[tuple[str, str, str, str]]] = {}
+    views = available_views(spec)
+    op_views = {k: v for k, v in OPERATION_VIEWS.items() if set(v) <= set(views)}
+    for op in spec.operations:
+        always = op_views.get((op.operation_id, None))
+        response_type[op.operation_id] = always[0] if always else op.response
+        chunk_type[op.operation_id] = always[1] if always else op.chunk or op.response
+        format_views[op.operation_id] = [
+            ("result_format", value, *views)
+            for (op_id, value), views in op_views.items()
+            if op_id == op.operation_id and value is not None
+        ]
+        used[op.operation_id].update({response_type[op.operation_id], chunk_type[op.operation_id]})
+        for _, _, view_response, view_chunk in format_views[op.operation_id]:
+            used[op.operation_id].update({view_response, view_chunk})
     op_class = {op.operation_id: pascal(op.resource[-1]) for op in spec.operations}
     parents: dict[str, list[tuple[str, ir.Operation]]] = {}
     attributes: list[tuple[str, str]] = []
@@ -527,6 +681,9 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
             for op in spec.operations
         },
         "op_class": op_class,
+        "op_response_type": response_type,
+        "op_chunk_type": chunk_type,
+        "op_format_views": format_views,
         "resource_parents": parents,
         "resource_types": {k: sorted(v) for k, v in used.items()},
         "resource_modules": {op.operation_id: ".".join(op.resource) for op in spec.operations},
@@ -554,7 +711,9 @@ def render(spec: ir.Spec, header: str, context: dict[str, Any]) -> dict[str, str
     for template, target in ARTEFACTS.items():
         text = env.get_template(template).render(spec=spec, **context)
         files[target] = header + text
-    files.update(types_files(env, spec, header, context))
+    params, params_modules = dict_params_files(spec, header)
+    files.update(params)
+    files.update(types_files(env, spec, header, context, params_modules))
     files.update(validation_files(env, spec, header, context))
     files.update(resources_files(env, spec, header, context))
     return files
