@@ -364,7 +364,7 @@ def test_retry(case: dict[str, Any], srv: MockServer, sleeps: SleepRecorder) -> 
     op = given.get("op", "generation.create")
     for outcome in given["outcomes"]:
         if outcome.get("reset"):
-            srv.enqueue(200, body=b"{}", reset_after=0)
+            srv.enqueue(200, body=b"{}", reset_before_status=True)  # before any byte
         else:
             _serve(srv, outcome, op)
     max_retries = given.get("max_retries", 2)
