@@ -8,6 +8,35 @@ import attrs
 
 
 @attrs.frozen
+class DocsPage:
+    """A docs page the spec cites: its public title and address, and the saved copy's name."""
+
+    id: str
+    title: str
+    url: str | None
+    file: str | None = None
+    age: int | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Citation:
+    """One `x-docs` citation resolved: which page, which section, and how users see it."""
+
+    page: str
+    section: str
+    title: str
+    url: str | None
+    lines: tuple[int, ...] = attrs.field(default=(), eq=False)
+
+    @property
+    def text(self) -> str:
+        """`Title § section (address)`: what errors, docstrings and docs print."""
+        out = self.title + (f" § {self.section}" if self.section else "")
+        return out + (f" ({self.url})" if self.url else "")
+
+
+@attrs.frozen
 class Constraint:
     """Value rules of one field, as JSON Schema states them (None = no such rule)."""
 
@@ -166,6 +195,9 @@ class Spec:
     operations: tuple[Operation, ...]
     rules: tuple[tuple[str, tuple[Rule, ...]], ...]
     families: tuple[ModelFamily, ...]
+    pages: tuple[DocsPage, ...] = ()
+    # Every distinct citation in the spec (any `x-docs`, not only those the IR keeps).
+    citations: tuple[Citation, ...] = ()
 
     def schema(self, name: str) -> Schema:
         for schema in self.schemas:

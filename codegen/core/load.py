@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
+from .citations import Resolver, read_pages
 from .yaml_lines import LineMap, YamlError, load_yaml
 
 # operationId -> (resource path on the client, endpoint name used by the model tables)
@@ -72,13 +73,18 @@ def py_identifier(wire_name: str) -> str:
 class _Builder:
     """Turns the YAML tree into IR; inline object schemas are hoisted into named ones."""
 
-    def __init__(self, root: LineMap, problems: Problems) -> None:
+    def __init__(self, root: LineMap, problems: Problems, citations: Resolver) -> None:
         self.root = root
         self.problems = problems
+        self.citations = citations
         components = root.get("components") or LineMap()
         self.raw_schemas: LineMap = components.get("schemas") or LineMap()
         self.schemas: dict[str, ir.Schema] = {}
         self.rules: dict[str, tuple[ir.Rule, ...]] = {}
+
+    def docs(self, node: LineMap) -> tuple[str, ...]:
+        """The node's `x-docs`, as users read them (page title, section, address)."""
+        return self.citations.texts(docs_of(node), node.line_of("x-docs"))
 
     # schemas -------------------------------------------------------------
 
@@ -92,11 +98,11 @@ class _Builder:
                 self.problems.add(line, f"schema {name}: name must be PascalCase")
             if not docs_of(node):
                 self.problems.add(line, f"schema {name}: missing x-docs")
-            self.build_named(name, node, docs_of(node))
+            self.build_named(name, node, self.docs(node))
 
     def build_named(self, name: str, node: LineMap, inherited_docs: tuple[str, ...]) -> None:
         self.check_keywords(node, name)
-        docs = docs_of(node) or inherited_docs
+        docs = self.docs(node) or inherited_docs
         description = str(node.get("description", "")).strip()
         if "oneOf" in node:
             variants = tuple(
@@ -128,7 +134,7 @@ class _Builder:
                 self.problems.add(line, f"{name}.{wire_name}: not a mapping")
                 continue
             self.check_keywords(prop, f"{name}.{wire_name}")
-            field_docs = docs_of(prop) or docs
+            field_docs = self.docs(prop) or docs
             typ = self.type_of(prop, name + pascal(wire_name), field_docs)
             fields.append(
                 ir.Field(
@@ -284,7 +290,7 @@ class _Builder:
                     when=self.conditions_of(entry.get("if"), entry.line, names),
                     then=self.conditions_of(entry.get("then"), entry.line, names),
                     message=str(entry.get("message", "")),
-                    docs=docs_of(entry),
+                    docs=self.docs(entry),
                 )
             )
         return tuple(rules)
@@ -364,7 +370,7 @@ class _Builder:
             server=str(servers[0]["url"]) if servers else None,
             summary=str(op.get("summary", "")).strip(),
             description=str(op.get("description", "")).strip(),
-            docs=docs_of(op),
+            docs=self.docs(op),
             wire=wire,
             request=request,
             parameters=params or request,
@@ -411,7 +417,7 @@ class _Builder:
                     defaults_non_thinking=tuple((row.get("defaults_non_thinking") or {}).items()),
                     supports=tuple((row.get("supports") or {}).items()),
                     limits=tuple((row.get("limits") or {}).items()),
-                    docs=docs_of(row),
+                    docs=self.docs(row),
                     streaming_only_when_thinking=bool(
                         row.get("x-streaming-only-when-thinking", False)
                     ),
@@ -441,7 +447,9 @@ def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
         return None, problems.lines()
     if not str(root.get("openapi", "")).startswith("3.1"):
         problems.add(root.line_of("openapi"), "openapi must be 3.1.x")
-    builder = _Builder(root, problems)
+    citations = Resolver(read_pages(root, problems))
+    citations.check_tree(root, problems)
+    builder = _Builder(root, problems, citations)
     builder.build_schemas()
     operations = builder.build_operations()
     families = builder.build_families()
@@ -462,5 +470,7 @@ def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
         operations=tuple(operations),
         rules=tuple(sorted(builder.rules.items())),
         families=tuple(families),
+        pages=tuple(citations.pages.values()),
+        citations=citations.citations(),
     )
     return spec, []

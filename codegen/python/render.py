@@ -27,6 +27,7 @@ ARTEFACTS = {
     "resources.py.j2": "resources.py",
     "client.py.j2": "_client.py",
     "init.py.j2": "__init__.py",
+    "docs_pages.py.j2": "_docs_pages.py",
 }
 
 
@@ -150,7 +151,9 @@ def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:
         return f'"""{lines[0]}"""'
     wrapped: list[str] = []
     for line in lines:
-        wrapped.extend(textwrap.wrap(line, 96 - indent) or [""])
+        wrapped.extend(
+            textwrap.wrap(line, 96 - indent, break_long_words=False, break_on_hyphens=False) or [""]
+        )
     return (
         '"""'
         + wrapped[0]
