@@ -1,5 +1,9 @@
 """`python -m codegen SPEC --out DIR [--check] [--binding NAME]`: regenerate every binding under
-DIR/<binding>/, or check that they are current."""
+DIR/<binding>/, or check that they are current.
+
+`python -m codegen diff OLD NEW [--json] [--fail-on-breaking]`: what changed in the contract.
+`python -m codegen docs-check DOCS [--update-fingerprints]`: the spec's citations against pages.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import contract
 from .bindings import bindings
 from .core.files import write_or_check
 from .core.load import load
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return contract.diff_main(argv[1:])
+    if argv[:1] == ["docs-check"]:
+        return contract.docs_check_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument("spec", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="the generated/ folder")

@@ -158,6 +158,8 @@ class Operation:
     response: str
     chunk: str | None
     endpoint: str
+    # Error responses: (status or range such as "4XX", schema name), in spec order.
+    errors: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -182,6 +184,17 @@ class ModelFamily:
 
 
 @attrs.frozen
+class ErrorCode:
+    """A row of `x-error-codes`: how an API error code maps to the SDK's error classes."""
+
+    code: str
+    status: int | None
+    error: str
+    retry: bool | None
+    docs: tuple[str, ...]
+
+
+@attrs.frozen
 class Spec:
     """Everything the templates need, in a fixed order."""
 
@@ -198,6 +211,7 @@ class Spec:
     pages: tuple[DocsPage, ...] = ()
     # Every distinct citation in the spec (any `x-docs`, not only those the IR keeps).
     citations: tuple[Citation, ...] = ()
+    error_codes: tuple[ErrorCode, ...] = ()
 
     def schema(self, name: str) -> Schema:
         for schema in self.schemas:

@@ -362,6 +362,12 @@ class _Builder:
         else:
             params = request
         servers = op.get("servers")
+        errors = []
+        for status, answer in responses.items():
+            if str(status).startswith(("4", "5")) and isinstance(answer, LineMap):
+                content = answer.get("content") or LineMap()
+                ref = ((content.get("application/json") or {}).get("schema") or {}).get("$ref")
+                errors.append((str(status), str(ref or "").rsplit("/", 1)[-1]))
         return ir.Operation(
             operation_id=op_id,
             resource=resource,
@@ -377,6 +383,7 @@ class _Builder:
             response=response,
             chunk=chunk,
             endpoint=endpoint,
+            errors=tuple(errors),
         )
 
     def content_ref(self, content: LineMap, media: str, where: str, line: int) -> str | None:
@@ -385,6 +392,28 @@ class _Builder:
         except (KeyError, TypeError):
             self.problems.add(line, f"{where}: 200 {media} needs a schema $ref")
             return None
+
+    # error codes ---------------------------------------------------------
+
+    def build_error_codes(self) -> list[ir.ErrorCode]:
+        """The optional top-level `x-error-codes` list: {code, status, error, retry, x-docs}."""
+        out = []
+        for row in self.root.get("x-error-codes") or []:
+            if not isinstance(row, LineMap) or "code" not in row or "error" not in row:
+                self.problems.add(getattr(row, "line", 0), "x-error-codes rows need code, error")
+                continue
+            status = row.get("status")
+            retry = row.get("retry")
+            out.append(
+                ir.ErrorCode(
+                    code=str(row["code"]),
+                    status=status if isinstance(status, int) else None,
+                    error=str(row["error"]),
+                    retry=retry if isinstance(retry, bool) else None,
+                    docs=self.docs(row),
+                )
+            )
+        return out
 
     # model tables --------------------------------------------------------
 
@@ -433,8 +462,12 @@ class _Builder:
         return families
 
 
-def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
-    """Read the spec at `path`: the IR when it is sound, else every problem as `file:line: ...`."""
+def load(path: Path, *, strict_citations: bool = True) -> tuple[ir.Spec | None, list[str]]:
+    """Read the spec at `path`: the IR when it is sound, else every problem as `file:line: ...`.
+
+    Without `strict_citations` a citation of an unknown page (or a spec older than
+    `x-docs-pages`) is kept as written instead of being a problem: for comparing old specs.
+    """
     data = path.read_bytes()
     problems = Problems(path.as_posix())
     try:
@@ -447,12 +480,17 @@ def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
         return None, problems.lines()
     if not str(root.get("openapi", "")).startswith("3.1"):
         problems.add(root.line_of("openapi"), "openapi must be 3.1.x")
-    citations = Resolver(read_pages(root, problems))
-    citations.check_tree(root, problems)
+    if strict_citations or "x-docs-pages" in root:
+        citations = Resolver(read_pages(root, problems))
+    else:
+        citations = Resolver({})
+    if strict_citations:
+        citations.check_tree(root, problems)
     builder = _Builder(root, problems, citations)
     builder.build_schemas()
     operations = builder.build_operations()
     families = builder.build_families()
+    error_codes = builder.build_error_codes()
     if problems.items:
         return None, problems.lines()
     info = root.get("info") or {}
@@ -472,5 +510,6 @@ def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
         families=tuple(families),
         pages=tuple(citations.pages.values()),
         citations=citations.citations(),
+        error_codes=tuple(error_codes),
     )
     return spec, []
