@@ -1,4 +1,4 @@
-.PHONY: install regenerate check test demo bench clean release docs-check
+.PHONY: install regenerate check test demo bench clean release docs-check docs-fingerprints
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SPEC := spec/modelstudio.yaml
@@ -6,6 +6,8 @@ SPEC := spec/modelstudio.yaml
 # info.version's major is raised; `make release` refreshes it.
 RELEASED := spec/released/modelstudio.yaml
 STAMP := $(VENV)/.installed
+# Saved copies of the docs pages the spec cites (x-docs-pages.<id>.file).
+DOCS ?= ../shared/docs
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -32,6 +34,14 @@ test: check
 release: $(STAMP)
 	$(PY) -m codegen diff $(RELEASED) $(SPEC)
 	cp $(SPEC) $(RELEASED)
+
+docs-check: $(STAMP)
+	$(PY) -m codegen docs-check $(DOCS)
+
+# After re-reading what docs-check listed: record the cited sections' text as it is now.
+docs-fingerprints: $(STAMP)
+	$(PY) -m codegen docs-check $(DOCS) --update-fingerprints \
+		--write-excerpts tests/fixtures/docs-excerpts.json
 
 demo: $(STAMP)
 	$(PY) -m modelstudio._demo

@@ -186,10 +186,11 @@ def _operations(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
                          f"chunk schema {was.chunk} -> {op.chunk}")  # fmt: skip
         old_errors, new_errors = dict(was.errors), dict(op.errors)
         for status in sorted(set(old_errors) | set(new_errors)):
-            a, b = old_errors.get(status), new_errors.get(status)
-            if a != b:
-                yield Change(BREAKING if a and b else BEHAVIOUR, "operation-error-changed",
-                             where, f"{status} error body {a or 'none'} -> {b or 'none'}")  # fmt: skip
+            body_was, body_now = old_errors.get(status), new_errors.get(status)
+            if body_was != body_now:
+                yield Change(BREAKING if body_was and body_now else BEHAVIOUR,
+                             "operation-error-changed", where,
+                             f"{status} error body {body_was or 'none'} -> {body_now or 'none'}")  # fmt: skip
         if (was.summary, was.description) != (op.summary, op.description):
             yield Change(DOCUMENTATION, "operation-description-changed", where,
                          "summary or description changed")  # fmt: skip
