@@ -30,9 +30,15 @@ def rendered_mini() -> dict[str, str]:
 def test_mini_spec_renders_the_golden_files() -> None:
     files = rendered_mini()
     if os.environ.get("UPDATE_GOLDEN"):
+        for old in GOLDEN.rglob("*.py"):
+            old.unlink()
         for name, text in files.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / name).write_text(text, encoding="utf-8")
-    expected = {p.name: p.read_text(encoding="utf-8") for p in GOLDEN.glob("*.py")}
+    expected = {
+        p.relative_to(GOLDEN).as_posix(): p.read_text(encoding="utf-8")
+        for p in GOLDEN.rglob("*.py")
+    }
     assert sorted(files) == sorted(expected)
     for name, text in files.items():
         assert text == expected[name], f"{name} differs; UPDATE_GOLDEN=1 rewrites the golden files"

@@ -39,11 +39,13 @@ def test_no_generated_file_names_a_saved_docs_file() -> None:
 
 
 def test_user_facing_text_names_title_section_and_address() -> None:
-    types = (GENERATED / "python" / "modelstudio" / "types.py").read_text(encoding="utf-8")
+    package = GENERATED / "python" / "modelstudio"
+    types = "".join(p.read_text(encoding="utf-8") for p in sorted(package.glob("types*/**/*.py")))
+    validation = "".join(
+        p.read_text(encoding="utf-8") for p in sorted(package.glob("_validation*/**/*.py"))
+    )
     url = "https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api"
-    assert f"Qwen API reference § top_p ({url})" in (
-        GENERATED / "python" / "modelstudio" / "_validation.py"
-    ).read_text(encoding="utf-8")
+    assert f"Qwen API reference § top_p ({url})" in validation
     assert "Docs: Qwen API reference §" in types and url in types
     reference = (GENERATED / "docs" / "reference.md").read_text(encoding="utf-8")
     assert f"[Qwen API reference § top_p]({url})" in reference

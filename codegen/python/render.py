@@ -19,15 +19,27 @@ from .checks import CheckWriter, request_schemas
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-# template -> path of the file it renders, relative to the package root
+# template -> path of the file it renders, relative to the package root (types and resources
+# are rendered once per area and per resource, by `render`)
 ARTEFACTS = {
-    "types.py.j2": "types.py",
-    "validation.py.j2": "_validation.py",
     "model_table.py.j2": "_model_table.py",
-    "resources.py.j2": "resources.py",
     "client.py.j2": "_client.py",
     "init.py.j2": "__init__.py",
     "docs_pages.py.j2": "_docs_pages.py",
+}
+
+# The areas `types/` is split into, in import order: a module imports only those before it.
+TYPE_AREAS = {
+    "messages": "Request messages and their content parts (native protocol).",
+    "options": "The options request parameters hold: tools, response formats, search, "
+    "translation, OCR and ASR options (native protocol).",
+    "params": "Request bodies and their parameters (native protocol).",
+    "usage": "Token usage and billing details of responses and stream chunks (native protocol).",
+    "output_details": "What a response's output carries besides its choices: tool and search "
+    "information, deep-research phases, task metrics (native protocol).",
+    "responses": "Responses, stream chunks, their choices and messages, and error bodies "
+    "(native protocol).",
+    "compatible": "The OpenAI-compatible endpoint: requests, messages, responses and chunks.",
 }
 
 
@@ -210,18 +222,75 @@ def snake(name: str) -> str:
 
 
 def checks_context(spec: ir.Spec) -> dict[str, Any]:
-    """The validators' source, written before the template that places it."""
+    """The validators' source, written before the templates that place it: one body per type
+    area (`_validation/<area>.py`) and the cross-field rules (`_validation/__init__.py`)."""
     writer = CheckWriter(spec)
-    lines: list[str] = []
+    area = type_areas(spec)
+    by_area: dict[str, list[str]] = {}
     for schema in request_schemas(spec):
-        lines += ["", "", *writer.schema(schema)]
+        by_area.setdefault(area[schema.name], []).extend(["", "", *writer.schema(schema)])
     rules = dict(spec.rules)
+    rule_lines: list[str] = []
     for name in sorted({op.parameters for op in spec.operations}):
-        lines += ["", "", *writer.rules(name, rules.get(name, ()))]
+        rule_lines += ["", "", *writer.rules(name, rules.get(name, ()))]
     return {
         "checks": writer,
-        "checks_source": "\n".join(lines),
+        "checks_by_area": {
+            name: "\n".join(by_area[name]) for name in TYPE_AREAS if name in by_area
+        },
+        "rules_source": "\n".join(rule_lines),
     }
+
+
+_CHECK_CALL = re.compile(r"\b_check_([A-Za-z0-9]+)\(")
+
+
+def _patterns_in(writer: CheckWriter, source: str) -> list[tuple[str, str]]:
+    """The (variable, pattern) pairs a piece of validator source uses."""
+    return sorted(
+        (var, pattern)
+        for pattern, var in writer.patterns.items()
+        if re.search(rf"\b{var}\b", source)
+    )
+
+
+def validation_files(
+    env: jinja2.Environment, spec: ir.Spec, header: str, context: dict[str, Any]
+) -> dict[str, str]:
+    """`_validation/<area>.py` per type area with request schemas, `_validation/operations.py`
+    with the cross-field rules and one entry point per operation, and the package's `__init__`."""
+    writer: CheckWriter = context["checks"]
+    area = type_areas(spec)
+    order = list(TYPE_AREAS)
+    files: dict[str, str] = {}
+    template = env.get_template("validation_area.py.j2")
+    for name, source in context["checks_by_area"].items():
+        defined = set(re.findall(r"^def _check_([A-Za-z0-9]+)\(", source, re.M))
+        imports: dict[str, list[str]] = {}
+        for called in sorted(set(_CHECK_CALL.findall(source)) - defined):
+            assert order.index(area[called]) < order.index(name), (name, called)
+            imports.setdefault(area[called], []).append(f"_check_{called}")
+        files[f"_validation/{name}.py"] = header + template.render(
+            area_doc=TYPE_AREAS[name],
+            imports=imports,
+            patterns=_patterns_in(writer, source),
+            body=source,
+        )
+    entry_imports: dict[str, list[str]] = {}
+    for op in spec.operations:
+        wanted = entry_imports.setdefault(area[op.request], [])
+        if f"_check_{op.request}" not in wanted:
+            wanted.append(f"_check_{op.request}")
+    files["_validation/operations.py"] = header + env.get_template("validation.py.j2").render(
+        spec=spec,
+        imports=entry_imports,
+        patterns=_patterns_in(writer, context["rules_source"]),
+        **context,
+    )
+    files["_validation/__init__.py"] = header + env.get_template("validation_init.py.j2").render(
+        spec=spec, **context
+    )
+    return files
 
 
 def operation_params(spec: ir.Spec, op: ir.Operation) -> tuple[ir.Field, ...]:
@@ -240,6 +309,146 @@ def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
         request = {f.wire_name: f for f in spec.schema(input_ref.name).fields}
     messages = request["messages"].type
     return messages.items or ir.TypeRef(kind="dict")
+
+
+def schema_refs(schema: ir.Schema) -> set[str]:
+    """The schemas `schema` refers to: fields, union variants and discriminator targets."""
+    out: set[str] = set()
+    for f in schema.fields:
+        refs_of(f.type, out)
+    for v in schema.variants:
+        refs_of(v, out)
+    if schema.discriminator:
+        out.update(target for _, target in schema.discriminator.mapping)
+    return out
+
+
+def _closure(spec: ir.Spec, roots: Iterable[str]) -> set[str]:
+    refs = {s.name: schema_refs(s) for s in spec.schemas}
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = todo.pop()
+        if name not in seen and name in refs:
+            seen.add(name)
+            todo.extend(refs[name])
+    return seen
+
+
+def _refs(t: ir.TypeRef) -> set[str]:
+    out: set[str] = set()
+    refs_of(t, out)
+    return out
+
+
+def _field_types(spec: ir.Spec, schemas: Iterable[str], wire_name: str) -> set[str]:
+    """The schemas that the field `wire_name` of these schemas refers to."""
+    return {
+        name
+        for schema in schemas
+        for f in spec.schema(schema).fields
+        if f.wire_name == wire_name
+        for name in _refs(f.type)
+    }
+
+
+def type_areas(spec: ir.Spec) -> dict[str, str]:
+    """Each schema's area (a key of TYPE_AREAS): the first area whose roots reach it."""
+    native = [op for op in spec.operations if op.wire == "native"]
+    messages: set[str] = set()
+    for op in native:
+        refs_of(messages_type(spec, op), messages)
+    answers = {op.response for op in native} | {op.chunk for op in native if op.chunk}
+    roots = {
+        "messages": messages,
+        "options": {
+            name
+            for op in native
+            for f in spec.schema(op.parameters).fields
+            for name in _refs(f.type)
+        },
+        "params": {op.parameters for op in native} | {op.request for op in native},
+        "usage": _field_types(spec, answers, "usage"),
+        "output_details": {
+            name
+            for output in _field_types(spec, answers, "output")
+            for f in spec.schema(output).fields
+            if f.wire_name != "choices"
+            for name in _refs(f.type)
+        },
+        "responses": answers,
+        "compatible": {
+            name
+            for op in spec.operations
+            if op.wire == "openai"
+            for name in (op.request, op.response, op.chunk)
+            if name
+        },
+    }
+    area: dict[str, str] = {}
+    for area_name, area_roots in roots.items():
+        for reached in _closure(spec, area_roots):
+            area.setdefault(reached, area_name)
+    for schema in spec.schemas:
+        area.setdefault(schema.name, "responses")
+    return area
+
+
+def types_files(
+    env: jinja2.Environment, spec: ir.Spec, header: str, context: dict[str, Any]
+) -> dict[str, str]:
+    """`types/<area>.py` per area that holds a schema, and `types/__init__.py` naming them all."""
+    area = type_areas(spec)
+    by_name = {s.name: s for s in spec.schemas}
+    order = list(TYPE_AREAS)
+    files: dict[str, str] = {}
+    modules: list[tuple[str, list[str]]] = []
+    template = env.get_template("types.py.j2")
+    for name in order:
+        schemas = [s for s in spec.schemas if area[s.name] == name]
+        if not schemas:
+            continue
+        imports: dict[str, list[str]] = {}
+        for schema in schemas:
+            for ref in sorted(schema_refs(schema)):
+                if area[ref] != name:
+                    assert order.index(area[ref]) < order.index(name), (schema.name, ref)
+                    wanted = imports.setdefault(area[ref], [])
+                    for imported in (ref, f"_decode_{ref}") if by_name[ref].is_union else (ref,):
+                        if imported not in wanted:
+                            wanted.append(imported)
+        text = template.render(
+            spec=spec, schemas=schemas, area_doc=TYPE_AREAS[name], imports=imports, **context
+        )
+        files[f"types/{name}.py"] = header + text
+        modules.append((name, [s.name for s in schemas]))
+    init = env.get_template("types_init.py.j2").render(spec=spec, modules=modules)
+    files["types/__init__.py"] = header + init
+    return files
+
+
+def resource_module(op: ir.Operation) -> str:
+    """The module path of an operation's resource: `resources/chat/completions.py`."""
+    return "resources/" + "/".join(op.resource) + ".py"
+
+
+def resources_files(
+    env: jinja2.Environment, spec: ir.Spec, header: str, context: dict[str, Any]
+) -> dict[str, str]:
+    """One module per resource, a package per namespace, and `resources/__init__.py`."""
+    files: dict[str, str] = {}
+    template = env.get_template("resources.py.j2")
+    for op in spec.operations:
+        up = "." * (len(op.resource) + 1)
+        files[resource_module(op)] = header + template.render(spec=spec, op=op, up=up, **context)
+    namespace = env.get_template("namespace.py.j2")
+    for parent, children in context["resource_parents"].items():
+        files[f"resources/{parent}/__init__.py"] = header + namespace.render(
+            spec=spec, parent=parent, children=children, **context
+        )
+    init = env.get_template("resources_init.py.j2")
+    files["resources/__init__.py"] = header + init.render(spec=spec, **context)
+    return files
 
 
 def refs_of(t: ir.TypeRef, out: set[str]) -> None:
@@ -287,12 +496,13 @@ def create_docstring(names: TypeNames, op: ir.Operation, params: tuple[ir.Field,
 
 def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
     op_params = {op.operation_id: operation_params(spec, op) for op in spec.operations}
-    used: set[str] = set()
+    used: dict[str, set[str]] = {}
     for op in spec.operations:
+        names_used = used.setdefault(op.operation_id, set())
         for f in op_params[op.operation_id]:
-            refs_of(f.type, used)
-        refs_of(messages_type(spec, op), used)
-        used.update({op.response, op.chunk or op.response})
+            refs_of(f.type, names_used)
+        refs_of(messages_type(spec, op), names_used)
+        names_used.update({op.response, op.chunk or op.response})
     op_class = {op.operation_id: pascal(op.resource[-1]) for op in spec.operations}
     parents: dict[str, list[tuple[str, ir.Operation]]] = {}
     attributes: list[tuple[str, str]] = []
@@ -317,7 +527,8 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
         },
         "op_class": op_class,
         "resource_parents": parents,
-        "resource_types": sorted(used),
+        "resource_types": {k: sorted(v) for k, v in used.items()},
+        "resource_modules": {op.operation_id: ".".join(op.resource) for op in spec.operations},
         "client_attributes": attributes,
         "client_resource_classes": classes,
     }
@@ -337,8 +548,12 @@ def render(spec: ir.Spec, header: str, context: dict[str, Any]) -> dict[str, str
         "response_schemas": response_schemas,
         "chunk_schemas": chunk_schemas,
     }
+    context["names"] = names
     files: dict[str, str] = {}
     for template, target in ARTEFACTS.items():
-        text = env.get_template(template).render(spec=spec, names=names, **context)
+        text = env.get_template(template).render(spec=spec, **context)
         files[target] = header + text
+    files.update(types_files(env, spec, header, context))
+    files.update(validation_files(env, spec, header, context))
+    files.update(resources_files(env, spec, header, context))
     return files

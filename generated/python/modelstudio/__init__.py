@@ -7,9 +7,7 @@ client = ModelStudio()  # DASHSCOPE_API_KEY
 r = client.generation.create(model="qwen-plus", messages=[{"role": "user", "content": "Hi"}])
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from ._base_client import VERSION as __version__
 from ._base_client import InsecureTransportWarning
@@ -37,7 +35,7 @@ from ._model_table import FAMILIES, defaults_for, family_for
 from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from . import parts, types
 
 # Imported on first use (PEP 562): the model classes cost more to define than the rest of the
@@ -45,7 +43,7 @@ if TYPE_CHECKING:
 _LAZY_SUBMODULES = frozenset(("parts", "types"))
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY_SUBMODULES:
         import importlib
 
@@ -56,7 +54,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY_SUBMODULES})
+    return sorted(__all__)
 
 
 __all__ = [
@@ -88,5 +86,6 @@ __all__ = [
     "defaults_for",
     "family_for",
     "parts",
+    "resources",
     "types",
 ]

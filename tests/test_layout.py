@@ -1,0 +1,88 @@
+"""The architecture says what it is: a neutral core, back ends by folder, a package that mirrors
+the API, and a namespace of public names only."""
+
+from __future__ import annotations
+
+import ast
+import types
+from pathlib import Path
+
+import modelstudio
+from codegen.bindings import bindings
+from tests.paths import ROOT
+
+CODEGEN = ROOT / "codegen"
+PACKAGE = ROOT / "generated" / "python" / "modelstudio"
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Absolute names of what a module under codegen/ imports (relative imports resolved)."""
+    rel = path.relative_to(ROOT).with_suffix("")
+    package = list(rel.parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                names.add(".".join([*base, *([node.module] if node.module else [])]))
+            elif node.module:
+                names.add(node.module)
+    return names
+
+
+def test_the_core_imports_no_back_end_and_back_ends_import_no_other() -> None:
+    back_ends = {p.name for p in CODEGEN.iterdir() if (p / "__init__.py").exists()} - {"core"}
+    assert "python" in back_ends
+    for path in (CODEGEN / "core").rglob("*.py"):
+        for name in _imported_modules(path):
+            assert not any(name.startswith(f"codegen.{b}") for b in back_ends), (path, name)
+    for back_end in back_ends:
+        for path in (CODEGEN / back_end).rglob("*.py"):
+            if "runtime" in path.relative_to(CODEGEN / back_end).parts:
+                continue
+            for name in _imported_modules(path):
+                others = back_ends - {back_end}
+                assert not any(name.startswith(f"codegen.{o}") for o in others), (path, name)
+
+
+def test_every_back_end_folder_is_a_binding_written_under_its_own_folder() -> None:
+    found = {b.name for b in bindings()}
+    assert "python" in found
+    for name in found:
+        assert (ROOT / "generated" / name).is_dir(), name
+
+
+def test_the_package_mirrors_the_api_one_module_per_resource() -> None:
+    client = modelstudio.ModelStudio(api_key="sk-layout")
+    assert type(client.generation).__module__ == "modelstudio.resources.generation"
+    assert type(client.multimodal).__module__ == "modelstudio.resources.multimodal"
+    assert type(client.chat.completions).__module__ == "modelstudio.resources.chat.completions"
+    areas = {p.stem for p in (PACKAGE / "types").glob("*.py")} - {"__init__"}
+    assert {"messages", "params", "responses", "compatible"} <= areas
+    assert modelstudio.types.UserMessage.__module__ == "modelstudio.types.messages"
+    assert modelstudio.types.GenerationChunk.__module__ == "modelstudio.types.responses"
+    assert modelstudio.types.ChatCompletion.__module__ == "modelstudio.types.compatible"
+    client.close()
+
+
+def test_no_generated_module_is_longer_than_about_1500_lines() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        lines = path.read_text(encoding="utf-8").count("\n")
+        assert lines <= 1500, (path.relative_to(PACKAGE), lines)
+
+
+def test_the_namespace_exports_only_public_names() -> None:
+    # Subpackages a test or a user imported (`modelstudio.testing`) are attributes too.
+    public = {
+        name
+        for name, value in vars(modelstudio).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public <= set(modelstudio.__all__), public - set(modelstudio.__all__)
+    for leaked in ("Any", "TYPE_CHECKING", "annotations"):
+        assert not hasattr(modelstudio, leaked), leaked
+    assert set(dir(modelstudio)) == set(modelstudio.__all__)
+    for name in modelstudio.__all__:
+        assert getattr(modelstudio, name) is not None, name
