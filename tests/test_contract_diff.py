@@ -351,3 +351,23 @@ def test_support_flag_turned_back_on_and_limit_tightened(tmp_path: Path) -> None
         ("breaking", "family-limit-tightened", "x-model-families default"),
         ("additive", "family-limit-loosened", "x-model-families default"),
     }
+
+
+def test_a_spec_is_read_out_of_git_as_rev_colon_path(tmp_path: Path) -> None:
+    """`make regenerate` compares the spec with `HEAD:spec/modelstudio.yaml`."""
+    head = subprocess.run(["git", "show", "HEAD:spec/modelstudio.yaml"], cwd=ROOT,
+                          capture_output=True)  # fmt: skip
+    assert head.returncode == 0, head.stderr
+    edited = yaml.safe_load(head.stdout)
+    edited["components"]["schemas"]["GenerationParameters"]["properties"].pop("seed")
+    new = write(edited, tmp_path / "modelstudio.yaml")
+    run = subprocess.run(
+        [sys.executable, "-m", "codegen", "diff", "HEAD:spec/modelstudio.yaml", str(new)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "GenerationParameters.seed: field removed from the request" in run.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "codegen", "diff", "HEAD:no/such.yaml", str(new)],
+        cwd=ROOT, capture_output=True, text=True,
+    )  # fmt: skip
+    assert missing.returncode == 2 and "cannot compare" in missing.stderr
