@@ -201,3 +201,19 @@ def test_sections_are_found_through_scraping_damage(section: str, starts: str) -
 def test_a_section_that_is_not_on_the_page_is_not_found() -> None:
     page = docs_check.Page.of("Limits\nVideo limits\n")
     assert docs_check.locate(page, "Audio limits") is None
+
+
+def test_an_example_that_cites_no_page_must_equal_a_sample_of_some_page(tmp_path: Path) -> None:
+    spec = mini_with_example(tmp_path)
+    text = spec.read_text(encoding="utf-8").replace(
+        '                x-docs: "ref § Text generation"\n', ""
+    )
+    spec.write_text(text, encoding="utf-8")
+    prints = tmp_path / "prints.json"
+    write_mini_pages(tmp_path / "docs", SAMPLE)
+    args = [str(tmp_path / "docs"), "--spec", str(spec), "--fingerprints", str(prints)]
+    assert cli(*args, "--update-fingerprints").returncode == 0
+    write_mini_pages(tmp_path / "docs", dict(SAMPLE, model="mini-2"))
+    again = cli(*args)
+    assert "error: /paths/" in again.stdout
+    assert "no longer equals any sample on ref-old.txt, ref.txt, chat.txt" in again.stdout
