@@ -175,3 +175,19 @@ def test_the_reference_has_every_parameter_response_field_and_family() -> None:
     top_p = reference.split("### `top_p`", 1)[1].split("\n### ", 1)[0]
     plus = next(f for f in spec.families if f.family == "qwen-plus")
     assert f"| qwen-plus | {', '.join(plus.match)} | " in top_p
+
+
+def test_an_error_code_table_reaches_the_reference(tmp_path: Path) -> None:
+    text = (FIXTURES / "mini-spec.yaml").read_text(encoding="utf-8")
+    text += (
+        "x-error-codes:\n"
+        "  - {code: Throttling, status: 429, error: RateLimitError, retry: true,"
+        " x-docs: 'ref § errors'}\n"
+    )
+    spec, problems = load(spec_text_with(tmp_path, text))
+    assert spec is not None, problems
+    reference = generate_docs(spec)["reference.md"]
+    assert (
+        "| `Throttling` | 429 | `RateLimitError` | yes |"
+        " [Mini API reference § errors](https://example.invalid/docs/ref) |"
+    ) in reference

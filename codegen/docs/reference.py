@@ -270,6 +270,14 @@ class Writer:
             seen.add(op.parameters)
             out += self.parameters_section(" and ".join(calls), self.schemas[op.parameters])
         out += self.families_section()
+        if spec.error_codes:
+            out += ["## Error codes", "", "| code | HTTP status | error class | retried | source |",
+                    "|---|---|---|---|---|"]  # fmt: skip
+            for e in spec.error_codes:
+                retry = "" if e.retry is None else ("yes" if e.retry else "no")
+                out.append(f"| `{e.code}` | {e.status or ''} | `{e.error}` | {retry} | "
+                           f"{self.sources(e.docs)} |")  # fmt: skip
+            out.append("")
         roles = _roles(spec)
         request_types = [s for s in spec.schemas if REQUEST in roles.get(s.name, set())
                          and s.name not in seen]  # fmt: skip
