@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -26,6 +26,7 @@ from . import ir
 BREAKING, BEHAVIOUR, ADDITIVE, DOCUMENTATION = "breaking", "behaviour", "additive", "documentation"
 SEVERITIES = (BREAKING, BEHAVIOUR, ADDITIVE, DOCUMENTATION)
 REQUEST, RESPONSE = "request", "response"
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -232,7 +233,9 @@ def _reachable(spec: ir.Spec, roots: Iterable[str]) -> set[str]:
     return seen
 
 
-def _roles(spec: ir.Spec) -> dict[str, set[str]]:
+def schema_roles(spec: ir.Spec) -> dict[str, set[str]]:
+    """Which side each schema is on: reachable from a request, a response (or chunk, or error
+    body), or both."""
     requests = _reachable(spec, [op.request for op in spec.operations])
     answers = [op.response for op in spec.operations] + [
         op.chunk for op in spec.operations if op.chunk
@@ -292,7 +295,7 @@ class _Side:
 
 
 def _schemas(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
-    old_roles, new_roles = _roles(old), _roles(new)
+    old_roles, new_roles = schema_roles(old), schema_roles(new)
     before = {s.name: s for s in old.schemas}
     after = {s.name: s for s in new.schemas}
     for name in sorted(set(before) | set(after)):
@@ -637,23 +640,31 @@ def _show(value: Any) -> str:
     return "unset" if value is None or value is _MISSING else repr(value)
 
 
+def _pairs(before: dict[str, T], after: dict[str, T]) -> Iterator[tuple[str, T | None, T | None]]:
+    """(key, old, new) for every key of either table: the new table's order, then the keys
+    only the old one has."""
+    for key, row in after.items():
+        yield key, before.get(key), row
+    for key, row in before.items():
+        if key not in after:
+            yield key, row, None
+
+
 def _families(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
     before = {f.family: f for f in old.families}
     after = {f.family: f for f in new.families}
-    for name, row in after.items():
+    for name, was, row in _pairs(before, after):
         where = f"x-model-families {name}"
-        if name not in before:
+        if was is None and row is not None:
             yield Change(ADDITIVE, "family-added", where, f"new row matching {list(row.match)}")
-            continue
-        was = before[name]
-        for severity, kind, text in _row_changes(was, row):
-            yield Change(severity, kind, where, text)
-        if was.docs != row.docs:
-            yield Change(DOCUMENTATION, "family-docs-changed", where, "citations changed")
-    for name, row in before.items():
-        if name not in after:
-            yield Change(BEHAVIOUR, "family-removed", f"x-model-families {name}",
-                         f"row removed (matched {list(row.match)})")  # fmt: skip
+        elif row is None and was is not None:
+            yield Change(BEHAVIOUR, "family-removed", where,
+                         f"row removed (matched {list(was.match)})")  # fmt: skip
+        elif was is not None and row is not None:
+            for severity, kind, text in _row_changes(was, row):
+                yield Change(severity, kind, where, text)
+            if was.docs != row.docs:
+                yield Change(DOCUMENTATION, "family-docs-changed", where, "citations changed")
     # Which row serves each model: a new, removed, reordered or re-matched row moves models.
     moved: dict[tuple[str, str], list[str]] = {}
     for model in _sample_models(old, new):
@@ -678,12 +689,16 @@ def _families(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
 def _error_codes(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
     before = {e.code: e for e in old.error_codes}
     after = {e.code: e for e in new.error_codes}
-    for code, row in after.items():
+    for code, was, row in _pairs(before, after):
         where = f"x-error-codes {code}"
-        if code not in before:
+        if was is None and row is not None:
             yield Change(ADDITIVE, "error-code-added", where, f"maps to {row.error}")
             continue
-        was = before[code]
+        if row is None and was is not None:
+            yield Change(BEHAVIOUR, "error-code-removed", where,
+                         f"no longer mapped (was {was.error})")  # fmt: skip
+            continue
+        assert was is not None and row is not None
         if (was.error, was.status) != (row.error, row.status):
             yield Change(BREAKING, "error-code-remapped", where,
                          f"{was.error} (HTTP {was.status}) -> {row.error} (HTTP {row.status}):"
@@ -693,10 +708,6 @@ def _error_codes(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
                          f"retried {_show(was.retry)} -> {_show(row.retry)}")  # fmt: skip
         if was.docs != row.docs:
             yield Change(DOCUMENTATION, "error-code-docs-changed", where, "citations changed")
-    for code, row in before.items():
-        if code not in after:
-            yield Change(BEHAVIOUR, "error-code-removed", f"x-error-codes {code}",
-                         f"no longer mapped (was {row.error})")  # fmt: skip
 
 
 def report_json(report: Report) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..core import ir
-from ..core.diff import REQUEST, RESPONSE, _roles
+from ..core.diff import REQUEST, RESPONSE, schema_roles
 from ..core.files import header_lines
 
 
@@ -278,7 +278,7 @@ class Writer:
                 out.append(f"| `{e.code}` | {e.status or ''} | `{e.error}` | {retry} | "
                            f"{self.sources(e.docs)} |")  # fmt: skip
             out.append("")
-        roles = _roles(spec)
+        roles = schema_roles(spec)
         request_types = [s for s in spec.schemas if REQUEST in roles.get(s.name, set())
                          and s.name not in seen]  # fmt: skip
         response_types = [s for s in spec.schemas if RESPONSE in roles.get(s.name, set())]
