@@ -3,6 +3,7 @@ DIR/<binding>/, or check that they are current.
 
 `python -m codegen diff OLD NEW [--json] [--fail-on-breaking]`: what changed in the contract.
 `python -m codegen docs-check DOCS [--update-fingerprints]`: the spec's citations against pages.
+`python -m codegen citations SPEC`: rewrite saved-file citations as page ids.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         return contract.diff_main(argv[1:])
     if argv[:1] == ["docs-check"]:
         return contract.docs_check_main(argv[1:])
+    if argv[:1] == ["citations"]:
+        return contract.citations_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument("spec", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="the generated/ folder")

@@ -80,3 +80,32 @@ def docs_check_main(argv: list[str]) -> int:
     from .core.docs_check import main
 
     return main(argv)
+
+
+def citations_main(argv: list[str]) -> int:
+    """`python -m codegen citations SPEC`: rewrite saved-file citations as page ids, in place."""
+    from .core.citations import read_pages, rename_text
+    from .core.load import Problems
+    from .core.yaml_lines import LineMap, load_yaml
+
+    parser = argparse.ArgumentParser(
+        prog="python -m codegen citations",
+        description="Rewrite citations that name a saved file (001_815efe83d03b75c9.txt § ...) "
+        "or an alias (cnblogs-recorded/<case>) as '<page id> § <section>', using the spec's "
+        "x-docs-pages: the rename to run after merging a spec written before the map.",
+    )
+    parser.add_argument("spec", type=Path)
+    args = parser.parse_args(argv)
+    text = args.spec.read_text(encoding="utf-8")
+    root = load_yaml(text)
+    problems = Problems(args.spec.as_posix())
+    pages = read_pages(root if isinstance(root, LineMap) else LineMap(), problems)
+    if not pages:
+        for problem in problems.lines():
+            print(problem, file=sys.stderr)
+        return 1
+    renamed = rename_text(text, pages)
+    if renamed != text:
+        args.spec.write_text(renamed, encoding="utf-8")
+    print(f"{args.spec}: {'citations renamed' if renamed != text else 'nothing to rename'}")
+    return 0

@@ -191,3 +191,26 @@ def test_an_error_code_table_reaches_the_reference(tmp_path: Path) -> None:
         "| `Throttling` | 429 | `RateLimitError` | yes |"
         " [Mini API reference § errors](https://example.invalid/docs/ref) |"
     ) in reference
+
+
+def test_the_citations_command_renames_saved_file_names_to_page_ids(tmp_path: Path) -> None:
+    """After merging a spec written before the rename, one command makes it uniform."""
+    import subprocess
+    import sys
+
+    text = (FIXTURES / "mini-spec.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "  chat-ref: {",
+        "  recorded: {title: Recordings, url: 'https://example.invalid/rec', aliases: [rec]}\n"
+        "  chat-ref: {",
+    )
+    old_style = text.replace("x-docs: ref § temperature", "x-docs: ref.txt § temperature")
+    old_style = old_style.replace("x-docs: ref § tools", "x-docs: rec/tools-case")
+    path = spec_text_with(tmp_path, old_style)
+    run = subprocess.run(
+        [sys.executable, "-m", "codegen", "citations", str(path)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "citations renamed" in run.stdout
+    expected = text.replace("x-docs: ref § tools", "x-docs: recorded § tools-case")
+    assert path.read_text(encoding="utf-8") == expected

@@ -131,3 +131,30 @@ class Resolver:
                 )
             )
         return tuple(out)
+
+
+def rename_text(text: str, pages: dict[str, ir.DocsPage]) -> str:
+    """The spec text with every saved-file name and alias spelling replaced by its page id:
+    the mechanical rename of a spec written before `x-docs-pages` (the map itself is kept)."""
+    head, marker, tail = text.partition("\nx-docs-pages:")
+    body_start = tail.find("\n", 1)
+    pages_end = re.search(r"\n\S", tail[body_start:]) if marker else None
+    if marker and pages_end is not None:
+        keep = marker + tail[: body_start + pages_end.start()]
+        rest = tail[body_start + pages_end.start() :]
+    else:
+        keep, rest = marker + tail, ""
+
+    def rewrite(part: str) -> str:
+        for page in pages.values():
+            for alias in page.aliases:
+                part = re.sub(
+                    rf"{re.escape(alias)}/README\.md{re.escape(SEPARATOR)}",
+                    f"{page.id}{SEPARATOR}README: ", part,
+                )  # fmt: skip
+                part = re.sub(rf"{re.escape(alias)}/([\w.-]+)", rf"{page.id}{SEPARATOR}\1", part)
+            if page.file:
+                part = part.replace(page.file, page.id)
+        return part
+
+    return rewrite(head) + keep + rewrite(rest)
