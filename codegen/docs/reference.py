@@ -43,6 +43,13 @@ class Writer:
             links.append(f"[{label}]({c.url})" if c.url else label)
         return "; ".join(dict.fromkeys(links))
 
+    def about(self, docs: tuple[str, ...], name: str) -> tuple[str, ...]:
+        """The citations whose section names `name` (a row cites many), else all of them."""
+        named = tuple(
+            d for d in docs if name in (self.citations[d].section if d in self.citations else d)
+        )
+        return named or docs
+
     def type_text(self, t: ir.TypeRef) -> str:
         if t.kind == "ref":
             out = f"[{t.name}](#{str(t.name).lower()})"
@@ -152,7 +159,7 @@ class Writer:
                 f"{code(d[param]) if param in d else ''} | "
                 f"{code(dt[param]) if param in dt else ''} | "
                 f"{code(dn[param]) if param in dn else ''} | {supported.strip()} | "
-                f"{self.sources(fam.docs)} |"
+                f"{self.sources(self.about(fam.docs, param))} |"
             )
         if not rows:
             return []
