@@ -214,3 +214,15 @@ def test_the_citations_command_renames_saved_file_names_to_page_ids(tmp_path: Pa
     assert "citations renamed" in run.stdout
     expected = text.replace("x-docs: ref § tools", "x-docs: recorded § tools-case")
     assert path.read_text(encoding="utf-8") == expected
+
+
+def test_every_page_the_runtime_cites_is_in_the_spec() -> None:
+    spec, _ = load(SPEC)
+    assert spec is not None
+    runtime = ROOT / "codegen" / "python" / "runtime"
+    used = {
+        m.group(1)
+        for path in runtime.rglob("*.py")
+        for m in re.finditer(r'cite\(\s*"([^"]+)"', path.read_text(encoding="utf-8"))
+    }
+    assert used and used <= {p.id for p in spec.pages}
