@@ -150,16 +150,16 @@ def _check_ChatCompletionRequest(value: Any, path: str, out: list[Problem]) -> N
                     "Visual understanding (Model Studio vision guide) § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                 )
             )
-        elif not any(isinstance(m, dict) and m.get("role") == "user" for m in v25):
-            out.append(
-                Problem(
-                    path + ".messages",
-                    v25,
-                    "must hold a message with role='user'",
-                    "Visual understanding (Model Studio vision guide) § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                )
-            )
         else:
+            if not any(isinstance(m, dict) and m.get("role") == "user" for m in v25):
+                out.append(
+                    Problem(
+                        path + ".messages",
+                        v25,
+                        "must hold a message with role='user'",
+                        "Visual understanding (Model Studio vision guide) § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    )
+                )
             for i27, item26 in enumerate(v25):
                 _check_ChatMessage(item26, path + ".messages" + "[" + str(i27) + "]", out)
     v28 = value.get("stream")

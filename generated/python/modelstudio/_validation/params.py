@@ -66,16 +66,16 @@ def _check_GenerationInput(value: Any, path: str, out: list[Problem]) -> None:
                     "Qwen API reference § messages (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat (Qwen Cloud API reference) § messages (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                 )
             )
-        elif not any(isinstance(m, dict) and m.get("role") == "user" for m in v103):
-            out.append(
-                Problem(
-                    path + ".messages",
-                    v103,
-                    "must hold a message with role='user'",
-                    "Qwen API reference § messages (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat (Qwen Cloud API reference) § messages (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                )
-            )
         else:
+            if not any(isinstance(m, dict) and m.get("role") == "user" for m in v103):
+                out.append(
+                    Problem(
+                        path + ".messages",
+                        v103,
+                        "must hold a message with role='user'",
+                        "Qwen API reference § messages (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat (Qwen Cloud API reference) § messages (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    )
+                )
             for i105, item104 in enumerate(v103):
                 _check_Message(item104, path + ".messages" + "[" + str(i105) + "]", out)
     v106 = value.get("prompt")
