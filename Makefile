@@ -13,6 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip uninstall -q -y modelstudio 2>/dev/null || true  # the distribution's old name
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

@@ -20,9 +20,12 @@ the whole new text is the delta and replaces the accumulated value.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Accumulator", "Delta"]
+if TYPE_CHECKING:
+    from modelstudio.types import ToolCall
+
+__all__ = ["NO_DELTA", "Accumulator", "Delta"]
 
 _KNOWN_OUTPUT_KEYS = frozenset(("text", "finish_reason", "choices", "message"))
 _KNOWN_CHOICE_KEYS = frozenset(("message", "finish_reason", "index"))
@@ -30,23 +33,53 @@ _KNOWN_MESSAGE_KEYS = frozenset(("role", "content", "reasoning_content", "tool_c
 
 
 class Delta:
-    """What one chunk added, for one choice (the first choice of the chunk)."""
+    """What one chunk added, for one choice (the first choice of the chunk).
 
-    __slots__ = ("finish_reason", "index", "reasoning_content", "text", "tool_calls")
+    ``tool_calls`` holds the tool-call fragments of this chunk as typed ``ToolCall`` objects
+    (the type of the final message's calls; a later fragment of a call has an empty ``id`` and
+    only argument text), decoded on first access from ``tool_call_fragments``, the JSON as
+    received with ``index`` filled in.
+    """
+
+    __slots__ = (
+        "_tool_calls",
+        "finish_reason",
+        "index",
+        "reasoning_content",
+        "text",
+        "tool_call_fragments",
+    )
 
     def __init__(
         self,
         text: str = "",
         reasoning_content: str = "",
-        tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_fragments: list[dict[str, Any]] | None = None,
         finish_reason: str | None = None,
         index: int = 0,
     ) -> None:
         self.text = text
         self.reasoning_content = reasoning_content
-        self.tool_calls: list[dict[str, Any]] = [] if tool_calls is None else tool_calls
+        self.tool_call_fragments: list[dict[str, Any]] = (
+            [] if tool_call_fragments is None else tool_call_fragments
+        )
+        self._tool_calls: list[ToolCall] | None = None
         self.finish_reason = finish_reason
         self.index = index
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool-call fragments of this chunk, typed."""
+        calls = self._tool_calls
+        if calls is None:
+            if self.tool_call_fragments:
+                from modelstudio.types import ToolCall
+
+                calls = [ToolCall.from_dict(f) for f in self.tool_call_fragments]
+            else:
+                calls = []
+            self._tool_calls = calls
+        return calls
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Delta):
@@ -54,7 +87,7 @@ class Delta:
         return (
             self.text == other.text
             and self.reasoning_content == other.reasoning_content
-            and self.tool_calls == other.tool_calls
+            and self.tool_call_fragments == other.tool_call_fragments
             and self.finish_reason == other.finish_reason
             and self.index == other.index
         )
@@ -67,6 +100,10 @@ class Delta:
             f"tool_calls={self.tool_calls!r}, finish_reason={self.finish_reason!r}, "
             f"index={self.index!r})"
         )
+
+
+NO_DELTA = Delta()
+"""The delta of a chunk decoded outside a stream: nothing added."""
 
 
 def _final_reason(value: Any) -> str | None:
@@ -146,7 +183,9 @@ class _ToolCall:
             self.id = fragment["id"]
         if fragment.get("type"):
             self.type = fragment["type"]
-        function = fragment.get("function") or {}
+        function = fragment.get("function")
+        if not isinstance(function, dict):
+            function = {}
         if function.get("name"):
             self.name = function["name"]
         args = function.get("arguments")
@@ -243,10 +282,11 @@ class Accumulator:
                 self._text = _Text(self.incremental)
             delta.text = self._text.add(text)
         choices = output.get("choices")
-        if choices:
+        if choices and isinstance(choices, list):
             # The returned delta describes the first choice of the chunk.
             for position, choice in enumerate(choices):
-                self._add_choice(position, choice, delta if position == 0 else Delta())
+                if isinstance(choice, dict):
+                    self._add_choice(position, choice, delta if position == 0 else Delta())
         if "message" in output and isinstance(output["message"], dict):
             self._add_research(output["message"], delta)
         return delta
@@ -303,7 +343,7 @@ class Accumulator:
                 if call is None:
                     call = state.tool_calls[tc_index] = _ToolCall(tc_index, self.incremental)
                 new.append(call.add(fragment))
-            delta.tool_calls = new
+            delta.tool_call_fragments = new
         if not _KNOWN_MESSAGE_KEYS.issuperset(message):
             _merge_extra(state.message_extra, message, _KNOWN_MESSAGE_KEYS)
 

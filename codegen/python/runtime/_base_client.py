@@ -21,6 +21,7 @@ import httpx
 from ._checks import VALIDATION_MODES, Problem, ValidationMode, enforce
 from ._errors import (
     APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     ModelStudioError,
@@ -39,8 +40,11 @@ from ._protocols import (
 )
 from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, decide_for_status
 from ._retry import describe_retry as _describe_retry
+from ._serde import json_kind
 
 VERSION = "0.1.0"
+# The name to `pip install` (the import name is `modelstudio`; that name on PyPI is taken).
+DISTRIBUTION = "modelstudio-client"
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 DEFAULT_STREAM_IDLE_TIMEOUT = 120.0
 REGIONS = {
@@ -345,7 +349,12 @@ def decode_json_response(call: PreparedCall, response: httpx.Response, body: byt
     except ValueError as exc:
         raise APIConnectionError(f"The response was not JSON ({len(body)} bytes)") from exc
     if not isinstance(data, dict):
-        raise APIConnectionError("The response was not a JSON object")
+        raise APIResponseValidationError(
+            f"The answer does not have the documented shape: the body is {json_kind(data)}, "
+            "not an object",
+            path="(the body)",
+            request_id=response.headers.get("x-request-id"),
+        )
     if error_in_success_body(data):
         raise _body_error(response, data, body, call)
     if call.translation is not None:

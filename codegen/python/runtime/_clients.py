@@ -28,7 +28,24 @@ from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
 from ._upload import PolicyCache, resolve_async, resolve_sync
 
-_UNSET: Any = object()
+
+class _NotGiven:
+    """The default of a `with_options` argument: keep the setting as it is. Its repr is its
+    name, so `help()` and `inspect.signature` show `= NOT_GIVEN`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
 # The pool of the httpx clients the SDK makes itself (as openai-python does): httpx's default
 # of 100 connections would make the 101st concurrent stream wait for a free connection.
 DEFAULT_CONNECTION_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
@@ -117,7 +134,7 @@ class _ClientBase:
             "upload": current.upload,
             "protocol": current.protocol,
         }
-        values.update({k: v for k, v in changes.items() if v is not _UNSET})
+        values.update({k: v for k, v in changes.items() if v is not NOT_GIVEN})
         settings = Settings(**values)
         if settings.base_url != current.base_url:
             settings.warn_if_insecure()

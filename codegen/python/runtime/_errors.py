@@ -37,6 +37,7 @@ __all__ = [
     "ValidationError",
     "ModelStudioError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "BadRequestError",
     "AuthenticationError",
@@ -209,6 +210,18 @@ class APIError(ModelStudioError):
         if self.request_id:
             return f"{self.message} (request_id: {self.request_id})"
         return self.message
+
+
+class APIResponseValidationError(APIError):
+    """The service answered, but a field of the answer (or of a stream event) does not have the
+    documented shape, say ``output`` a number or ``choices`` holding strings. ``path`` names the
+    field (``"output.choices[0]"``); nothing was retried."""
+
+    path: str
+
+    def __init__(self, message: str, *, path: str, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.path = path
 
 
 class APIStatusError(APIError):

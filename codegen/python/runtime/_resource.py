@@ -7,7 +7,8 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
-from ._serde import encode
+from ._errors import APIResponseValidationError
+from ._serde import encode, wrong_shape
 
 
 @functools.cache
@@ -25,3 +26,18 @@ def merge_extra(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
                 f"extra_parameters[{key!r}] repeats a keyword argument: pass {key}= instead"
             )
         params[key] = encode(value)
+
+
+def shape_error(cls: Any, data: Any, error: Exception) -> Exception:
+    """The error for an answer `cls.from_dict` could not decode: an APIResponseValidationError
+    naming the field that is out of shape, else `error` itself (a bug, not the answer's)."""
+    where = wrong_shape(cls, data)
+    if where is None:
+        return error
+    path, what = where
+    request_id = data.get("request_id") if isinstance(data, Mapping) else None
+    return APIResponseValidationError(
+        f"The answer does not have the documented shape of {cls.__name__}: `{path}` is {what}",
+        path=path,
+        request_id=request_id if isinstance(request_id, str) else None,
+    )

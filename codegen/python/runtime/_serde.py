@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 
 class _Decodable(Protocol):
     _REQUIRED_KEYS: tuple[str, ...]
+    # (wire key, list depth, name of the class or union decoder in the class's module) for
+    # each field decoded into a typed value: what `wrong_shape` walks.
+    _NESTED: tuple[tuple[str, int, str], ...]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any: ...
@@ -43,3 +48,74 @@ def _first_of(classes: tuple[type[_Decodable], ...]) -> Callable[[Any], Any]:
         return value
 
     return decode_union
+
+
+def show_set_fields(obj: Any) -> str:
+    """`repr()` of a generated model: the fields that are set (not None, not an empty
+    `extra_fields`, not a False flag left at its default), so a response prints short."""
+    shown: list[str] = []
+    for field in obj.__attrs_attrs__:
+        if not field.repr:
+            continue
+        value = getattr(obj, field.name)
+        if value is None or (value is False and field.default is False):
+            continue
+        if field.name == "extra_fields" and not value:
+            continue
+        shown.append(f"{field.name}={value!r}")
+    return f"{type(obj).__name__}({', '.join(shown)})"
+
+
+def to_json(obj: Any, indent: int | None) -> str:
+    """A generated model as JSON text: `to_dict()` encoded, non-ASCII text kept readable."""
+    return json.dumps(obj.to_dict(), ensure_ascii=False, indent=indent)
+
+
+def json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object" if isinstance(value, Mapping) else type(value).__name__
+
+
+def _items(path: str, value: Any, depth: int) -> Iterator[tuple[str, Any]]:
+    """The values a field of this list depth decodes one by one (a non-list where a list is
+    expected is kept as received by `from_dict`, so it holds nothing to check)."""
+    if depth == 0:
+        yield path, value
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            if depth == 1 or isinstance(item, list):
+                yield from _items(f"{path}[{i}]", item, depth - 1)
+
+
+def wrong_shape(cls: type[_Decodable], data: Any, path: str = "") -> tuple[str, str] | None:
+    """Where `data` does not have the shape `cls.from_dict` decodes, as (path, what is wrong):
+    ("output.choices[0]", "a string, not an object"); None when nothing is out of shape. Only
+    called after a decode failed, so the straight-line `from_dict` pays nothing for it."""
+    if not isinstance(data, Mapping):
+        return path or "(the body)", f"{json_kind(data)}, not an object"
+    scope = vars(sys.modules[cls.__module__])
+    for wire, depth, target_name in cls._NESTED:
+        value = data.get(wire)
+        if value is None:
+            continue
+        target = scope[target_name]
+        for item_path, item in _items(f"{path}.{wire}" if path else wire, value, depth):
+            if isinstance(target, type):
+                found = wrong_shape(target, item, item_path)
+                if found is not None:
+                    return found
+                continue
+            try:
+                target(item)
+            except (AttributeError, TypeError):
+                return item_path, f"{json_kind(item)} of no documented shape"
+    return None
