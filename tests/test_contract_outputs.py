@@ -140,7 +140,7 @@ def test_a_new_parameter_shows_in_the_api_snapshot_and_the_reference(tmp_path: P
     reference = generate_docs(spec)["reference.md"]
     assert re.search(
         r"\| `rehearsal_flag` \| integer \|  \| >= 1, <= 9 \| `3` \| A parameter only this test"
-        r" has\. \| \[Visual understanding \(Model Studio vision guide\) § Limits\]\(https://",
+        r" has\. \| \[Visual understanding § Limits\]\(https://",
         reference,
     )
 
