@@ -32,7 +32,9 @@ class ModelStudio(SyncAPIClient):
     `DASHSCOPE_BASE_URL` (or `DASHSCOPE_HTTP_BASE_URL`), else the `region`'s endpoint
     ("intl", the default, or "cn"). `workspace` sends `X-DashScope-WorkSpace`. `timeout` is in
     seconds or an `httpx.Timeout` (default: connect 10 s, read 300 s); a timeout raises
-    `APITimeoutError`. `stream_idle_timeout` bounds the silence between stream events;
+    `APITimeoutError`; it bounds a stream's wait for its first byte too. `stream_idle_timeout`
+    bounds the silence between stream events; `deadline` (seconds, default none) bounds a
+    whole call, retries and a stream's reading included;
     `validation` is "strict" (raise `ValidationError` before any I/O), "warn" or "off".
     `default_headers` go with every request; `http_client` is an `httpx.Client` you own (this
     client never closes it). Use it as a context manager, or call `close()`.
@@ -68,6 +70,7 @@ class ModelStudio(SyncAPIClient):
         timeout: float | httpx.Timeout | None = NOT_GIVEN,
         max_retries: int | None = NOT_GIVEN,
         stream_idle_timeout: float | None = NOT_GIVEN,
+        deadline: float | None = NOT_GIVEN,
         validation: ValidationMode | None = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = NOT_GIVEN,
         upload: Literal["auto", "oss", "inline"] | None = NOT_GIVEN,
@@ -82,6 +85,7 @@ class ModelStudio(SyncAPIClient):
                 "timeout": timeout,
                 "max_retries": max_retries,
                 "stream_idle_timeout": stream_idle_timeout,
+                "deadline": deadline,
                 "validation": validation,
                 "default_headers": default_headers,
                 "upload": upload,
@@ -123,7 +127,9 @@ class AsyncModelStudio(AsyncAPIClient):
     `DASHSCOPE_BASE_URL` (or `DASHSCOPE_HTTP_BASE_URL`), else the `region`'s endpoint
     ("intl", the default, or "cn"). `workspace` sends `X-DashScope-WorkSpace`. `timeout` is in
     seconds or an `httpx.Timeout` (default: connect 10 s, read 300 s); a timeout raises
-    `APITimeoutError`. `stream_idle_timeout` bounds the silence between stream events;
+    `APITimeoutError`; it bounds a stream's wait for its first byte too. `stream_idle_timeout`
+    bounds the silence between stream events; `deadline` (seconds, default none) bounds a
+    whole call, retries and a stream's reading included;
     `validation` is "strict" (raise `ValidationError` before any I/O), "warn" or "off".
     `default_headers` go with every request; `http_client` is an `httpx.AsyncClient` you own (this
     client never closes it). Use it as a context manager, or call `close()`.
@@ -159,6 +165,7 @@ class AsyncModelStudio(AsyncAPIClient):
         timeout: float | httpx.Timeout | None = NOT_GIVEN,
         max_retries: int | None = NOT_GIVEN,
         stream_idle_timeout: float | None = NOT_GIVEN,
+        deadline: float | None = NOT_GIVEN,
         validation: ValidationMode | None = NOT_GIVEN,
         default_headers: Mapping[str, str] | None = NOT_GIVEN,
         upload: Literal["auto", "oss", "inline"] | None = NOT_GIVEN,
@@ -173,6 +180,7 @@ class AsyncModelStudio(AsyncAPIClient):
                 "timeout": timeout,
                 "max_retries": max_retries,
                 "stream_idle_timeout": stream_idle_timeout,
+                "deadline": deadline,
                 "validation": validation,
                 "default_headers": default_headers,
                 "upload": upload,

@@ -22,12 +22,16 @@ def types_module() -> Any:
 
 def merge_extra(params: dict[str, Any], extra: Mapping[str, Any]) -> None:
     """Add parameters this spec does not name; a name it does must use its own argument."""
+    if not isinstance(extra, Mapping):
+        raise TypeError(f"extra_parameters must be a mapping, not {type(extra).__name__}")
     for key, value in extra.items():
+        if not isinstance(key, str):
+            raise TypeError(f"extra_parameters: names must be str, not {type(key).__name__}")
         if key in params:
             raise ValueError(
                 f"extra_parameters[{key!r}] repeats a keyword argument: pass {key}= instead"
             )
-        params[key] = encode(value)
+        params[key] = encode(value, f"extra_parameters[{key!r}]")
 
 
 def shape_error(cls: Any, data: Any, error: Exception) -> Exception:

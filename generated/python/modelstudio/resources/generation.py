@@ -148,6 +148,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MessageGenerationResponse: ...
@@ -205,6 +206,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[MessageGenerationChunk, MessageGenerationResponse]: ...
@@ -262,6 +264,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse: ...
@@ -319,6 +322,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[GenerationChunk, GenerationResponse]: ...
@@ -376,6 +380,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | Stream[GenerationChunk, GenerationResponse]: ...
@@ -432,6 +437,7 @@ class Generation:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> (
@@ -543,9 +549,12 @@ class Generation:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -588,15 +597,15 @@ class Generation:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -606,25 +615,25 @@ class Generation:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -633,11 +642,14 @@ class Generation:
             params["watermark"] = watermark
         if size is not None:
             params["size"] = size
-        if extra_parameters:
+        if extra_parameters is not None:
             merge_extra(params, extra_parameters)
         if isinstance(model, str):
             fill_required(family_for(model), params, stream)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -645,6 +657,7 @@ class Generation:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -726,6 +739,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MessageGenerationResponse: ...
@@ -783,6 +797,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[MessageGenerationChunk, MessageGenerationResponse]: ...
@@ -840,6 +855,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse: ...
@@ -897,6 +913,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[GenerationChunk, GenerationResponse]: ...
@@ -954,6 +971,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> GenerationResponse | AsyncStream[GenerationChunk, GenerationResponse]: ...
@@ -1010,6 +1028,7 @@ class AsyncGeneration:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> (
@@ -1121,9 +1140,12 @@ class AsyncGeneration:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -1166,15 +1188,15 @@ class AsyncGeneration:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -1184,25 +1206,25 @@ class AsyncGeneration:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -1211,11 +1233,14 @@ class AsyncGeneration:
             params["watermark"] = watermark
         if size is not None:
             params["size"] = size
-        if extra_parameters:
+        if extra_parameters is not None:
             merge_extra(params, extra_parameters)
         if isinstance(model, str):
             fill_required(family_for(model), params, stream)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -1223,6 +1248,7 @@ class AsyncGeneration:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )

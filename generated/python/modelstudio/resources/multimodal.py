@@ -149,6 +149,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MultimodalResponse: ...
@@ -206,6 +207,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[MultimodalChunk, MultimodalResponse]: ...
@@ -263,6 +265,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MultimodalResponse | Stream[MultimodalChunk, MultimodalResponse]: ...
@@ -319,6 +322,7 @@ class Multimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MultimodalResponse | Stream[MultimodalChunk, MultimodalResponse]:
@@ -427,9 +431,12 @@ class Multimodal:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -474,15 +481,15 @@ class Multimodal:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -492,25 +499,25 @@ class Multimodal:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -519,11 +526,14 @@ class Multimodal:
             params["watermark"] = watermark
         if size is not None:
             params["size"] = size
-        if extra_parameters:
+        if extra_parameters is not None:
             merge_extra(params, extra_parameters)
         if isinstance(model, str):
             fill_required(family_for(model), params, stream)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -531,6 +541,7 @@ class Multimodal:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -610,6 +621,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MultimodalResponse: ...
@@ -667,6 +679,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[MultimodalChunk, MultimodalResponse]: ...
@@ -724,6 +737,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MultimodalResponse | AsyncStream[MultimodalChunk, MultimodalResponse]: ...
@@ -780,6 +794,7 @@ class AsyncMultimodal:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> MultimodalResponse | AsyncStream[MultimodalChunk, MultimodalResponse]:
@@ -888,9 +903,12 @@ class AsyncMultimodal:
         `1664*928`).
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -935,15 +953,15 @@ class AsyncMultimodal:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if logit_bias is not None:
-            params["logit_bias"] = encode(logit_bias)
+            params["logit_bias"] = encode(logit_bias, "logit_bias")
         if vl_high_resolution_images is not None:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if vl_enable_image_hw_output is not None:
             params["vl_enable_image_hw_output"] = vl_enable_image_hw_output
         if ocr_options is not None:
-            params["ocr_options"] = encode(ocr_options)
+            params["ocr_options"] = encode(ocr_options, "ocr_options")
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if output_format is not None:
             params["output_format"] = output_format
         if logprobs is not None:
@@ -953,25 +971,25 @@ class AsyncMultimodal:
         if n is not None:
             params["n"] = n
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if translation_options is not None:
-            params["translation_options"] = encode(translation_options)
+            params["translation_options"] = encode(translation_options, "translation_options")
         if asr_options is not None:
-            params["asr_options"] = encode(asr_options)
+            params["asr_options"] = encode(asr_options, "asr_options")
         if enable_search is not None:
             params["enable_search"] = enable_search
         if search_options is not None:
-            params["search_options"] = encode(search_options)
+            params["search_options"] = encode(search_options, "search_options")
         if enable_text_image_mixed is not None:
             params["enable_text_image_mixed"] = enable_text_image_mixed
         if skill is not None:
-            params["skill"] = encode(skill)
+            params["skill"] = encode(skill, "skill")
         if negative_prompt is not None:
             params["negative_prompt"] = negative_prompt
         if prompt_extend is not None:
@@ -980,11 +998,14 @@ class AsyncMultimodal:
             params["watermark"] = watermark
         if size is not None:
             params["size"] = size
-        if extra_parameters:
+        if extra_parameters is not None:
             merge_extra(params, extra_parameters)
         if isinstance(model, str):
             fill_required(family_for(model), params, stream)
-        body: dict[str, Any] = {"model": model, "input": {"messages": encode(list(messages))}}
+        body: dict[str, Any] = {
+            "model": model,
+            "input": {"messages": encode(list(messages), "messages")},
+        }
         if params:
             body["parameters"] = params
         options = CallOptions(
@@ -992,6 +1013,7 @@ class AsyncMultimodal:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )

@@ -113,6 +113,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion: ...
@@ -150,6 +151,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> Stream[ChatCompletionChunk, ChatCompletion]: ...
@@ -187,6 +189,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | Stream[ChatCompletionChunk, ChatCompletion]: ...
@@ -223,6 +226,7 @@ class Completions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | Stream[ChatCompletionChunk, ChatCompletion]:
@@ -264,9 +268,12 @@ class Completions:
         mode.
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -276,7 +283,7 @@ class Completions:
         """
         params: dict[str, Any] = {}
         if stream_options is not None:
-            params["stream_options"] = encode(stream_options)
+            params["stream_options"] = encode(stream_options, "stream_options")
         if temperature is not None:
             params["temperature"] = temperature
         if top_p is not None:
@@ -290,15 +297,15 @@ class Completions:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if logprobs is not None:
             params["logprobs"] = logprobs
         if top_logprobs is not None:
@@ -311,9 +318,13 @@ class Completions:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if enable_code_interpreter is not None:
             params["enable_code_interpreter"] = enable_code_interpreter
-        if extra_parameters:
+        if extra_parameters is not None:
             merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "messages": encode(list(messages)), **params}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": encode(list(messages), "messages"),
+            **params,
+        }
         if stream:
             body["stream"] = True
         options = CallOptions(
@@ -321,6 +332,7 @@ class Completions:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
@@ -376,6 +388,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion: ...
@@ -413,6 +426,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> AsyncStream[ChatCompletionChunk, ChatCompletion]: ...
@@ -450,6 +464,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk, ChatCompletion]: ...
@@ -486,6 +501,7 @@ class AsyncCompletions:
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         upload: Literal["auto", "oss", "inline"] | None = None,
     ) -> ChatCompletion | AsyncStream[ChatCompletionChunk, ChatCompletion]:
@@ -527,9 +543,12 @@ class AsyncCompletions:
         mode.
             extra_parameters: Parameters this SDK does not name yet, sent as given.
             extra_headers: Headers added to this request.
-            timeout: Seconds or an httpx.Timeout for this call.
+            timeout: Seconds or an httpx.Timeout for this call (each connect, write and
+                read; a stream's wait for its first byte too).
             max_retries: Retries for this call (connection errors, 429, 5xx).
             stream_idle_timeout: Seconds of silence after which a stream fails.
+            deadline: Seconds the whole call may take, retries and a stream's reading
+                included (default: none); past it, APITimeoutError.
             validation: "strict", "warn" or "off" for this call.
             upload: How local files travel: "auto" (inline up to 10 MB of base64, else
                 uploaded), "oss" (always uploaded) or "inline" (never uploaded).
@@ -539,7 +558,7 @@ class AsyncCompletions:
         """
         params: dict[str, Any] = {}
         if stream_options is not None:
-            params["stream_options"] = encode(stream_options)
+            params["stream_options"] = encode(stream_options, "stream_options")
         if temperature is not None:
             params["temperature"] = temperature
         if top_p is not None:
@@ -553,15 +572,15 @@ class AsyncCompletions:
         if presence_penalty is not None:
             params["presence_penalty"] = presence_penalty
         if stop is not None:
-            params["stop"] = encode(stop)
+            params["stop"] = encode(stop, "stop")
         if tools is not None:
-            params["tools"] = encode(tools)
+            params["tools"] = encode(tools, "tools")
         if tool_choice is not None:
-            params["tool_choice"] = encode(tool_choice)
+            params["tool_choice"] = encode(tool_choice, "tool_choice")
         if parallel_tool_calls is not None:
             params["parallel_tool_calls"] = parallel_tool_calls
         if response_format is not None:
-            params["response_format"] = encode(response_format)
+            params["response_format"] = encode(response_format, "response_format")
         if logprobs is not None:
             params["logprobs"] = logprobs
         if top_logprobs is not None:
@@ -574,9 +593,13 @@ class AsyncCompletions:
             params["vl_high_resolution_images"] = vl_high_resolution_images
         if enable_code_interpreter is not None:
             params["enable_code_interpreter"] = enable_code_interpreter
-        if extra_parameters:
+        if extra_parameters is not None:
             merge_extra(params, extra_parameters)
-        body: dict[str, Any] = {"model": model, "messages": encode(list(messages)), **params}
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": encode(list(messages), "messages"),
+            **params,
+        }
         if stream:
             body["stream"] = True
         options = CallOptions(
@@ -584,6 +607,7 @@ class AsyncCompletions:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             upload=upload,
         )
