@@ -1,4 +1,4 @@
-.PHONY: install regenerate check test demo bench clean release docs-check docs-fingerprints
+.PHONY: install regenerate check test demo bench clean ts-install ts-check ts-test release docs-check docs-fingerprints
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SPEC := spec/modelstudio.yaml
@@ -8,6 +8,8 @@ RELEASED := spec/released/modelstudio.yaml
 STAMP := $(VENV)/.installed
 # Saved copies of the docs pages the spec cites (x-docs-pages.<id>.file).
 DOCS ?= ../shared/docs
+TS := generated/typescript
+TS_STAMP := $(TS)/node_modules/.installed
 
 install: $(STAMP)
 $(STAMP): pyproject.toml
@@ -28,9 +30,24 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check codegen generated tests bench
 	$(VENV)/bin/ruff format --check codegen generated tests bench
 	$(VENV)/bin/mypy
+	$(MAKE) ts-check
 
 test: check
 	$(PY) -m pytest -q
+	$(MAKE) ts-test
+
+# TypeScript: dev dependencies from the committed lock file, strict tsc, node --test.
+ts-install: $(TS_STAMP)
+$(TS_STAMP): $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $(TS_STAMP)
+
+ts-check: $(TS_STAMP)
+	cd $(TS) && node_modules/.bin/tsc -p . --noEmit
+
+ts-test: $(TS_STAMP) $(STAMP)
+	rm -rf $(TS)/dist
+	cd $(TS) && node_modules/.bin/tsc -p . && PYTHON=$(abspath $(PY)) node --test dist/test/*.test.js
 
 release: $(STAMP)
 	$(PY) -m codegen diff $(RELEASED) $(SPEC)
@@ -50,3 +67,4 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) bench/run.py
+	$(PY) bench/run_typescript.py

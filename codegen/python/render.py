@@ -15,7 +15,8 @@ import jinja2
 
 from ..core import ir
 from ..core.load import pascal
-from .checks import CheckWriter, request_schemas
+from ..core.shapes import messages_type, operation_params, request_schemas
+from .checks import CheckWriter
 from .params_dicts import param_name, params_files
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -400,25 +401,6 @@ def validation_files(
         spec=spec, **context
     )
     return files
-
-
-def operation_params(spec: ir.Spec, op: ir.Operation) -> tuple[ir.Field, ...]:
-    """The keyword arguments of an operation's `create()`, besides model/messages/stream."""
-    fields = spec.schema(op.parameters).fields
-    if op.wire == "openai":
-        return tuple(f for f in fields if f.wire_name not in ("model", "messages", "stream"))
-    # native `parameters.stream` is set from the `stream` keyword argument, with the SSE header
-    return tuple(f for f in fields if f.wire_name != "stream")
-
-
-def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
-    request = {f.wire_name: f for f in spec.schema(op.request).fields}
-    if op.wire == "native":
-        input_ref = request["input"].type
-        assert input_ref.name is not None
-        request = {f.wire_name: f for f in spec.schema(input_ref.name).fields}
-    messages = request["messages"].type
-    return messages.items or ir.TypeRef(kind="dict")
 
 
 def schema_refs(schema: ir.Schema) -> set[str]:
