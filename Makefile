@@ -1,9 +1,14 @@
-.PHONY: install regenerate check test demo bench clean ts-install ts-check ts-test
+.PHONY: install regenerate check test demo bench clean ts-install ts-check ts-test release docs-check docs-fingerprints
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SPEC := spec/modelstudio.yaml
 VECTORS := spec/conformance/generated
+# The contract as last released: `make check` fails on a breaking change against it unless
+# info.version's major is raised; `make release` refreshes it.
+RELEASED := spec/released/modelstudio.yaml
 STAMP := $(VENV)/.installed
+# Saved copies of the docs pages the spec cites (x-docs-pages.<id>.file).
+DOCS ?= ../shared/docs
 TS := generated/typescript
 TS_STAMP := $(TS)/node_modules/.installed
 
@@ -17,9 +22,11 @@ $(STAMP): pyproject.toml
 
 regenerate: $(STAMP)
 	$(PY) -m codegen $(SPEC) --out generated --vectors $(VECTORS)
+	@$(PY) -m codegen diff HEAD:$(SPEC) $(SPEC) || true
 
 check: $(STAMP)
 	$(PY) -m codegen $(SPEC) --out generated --vectors $(VECTORS) --check
+	$(PY) -m codegen diff $(RELEASED) $(SPEC) --fail-on-breaking --quiet
 	$(PY) -m openapi_spec_validator $(SPEC)
 	$(VENV)/bin/ruff check codegen generated tests bench
 	$(VENV)/bin/ruff format --check codegen generated tests bench
@@ -42,6 +49,18 @@ ts-check: $(TS_STAMP)
 ts-test: $(TS_STAMP) $(STAMP)
 	rm -rf $(TS)/dist
 	cd $(TS) && node_modules/.bin/tsc -p . && PYTHON=$(abspath $(PY)) node --test dist/test/*.test.js
+
+release: $(STAMP)
+	$(PY) -m codegen diff $(RELEASED) $(SPEC)
+	cp $(SPEC) $(RELEASED)
+
+docs-check: $(STAMP)
+	$(PY) -m codegen docs-check $(DOCS)
+
+# After re-reading what docs-check listed: record the cited sections' text as it is now.
+docs-fingerprints: $(STAMP)
+	$(PY) -m codegen docs-check $(DOCS) --update-fingerprints \
+		--write-excerpts tests/fixtures/docs-excerpts.json
 
 demo: $(STAMP)
 	$(PY) -m modelstudio._demo

@@ -1,6 +1,11 @@
 """`python -m codegen SPEC --out DIR [--vectors DIR] [--check] [--binding NAME]`: regenerate every
 binding under DIR/<binding>/ (and the generated conformance vectors), or check that they are
-current."""
+current.
+
+`python -m codegen diff OLD NEW [--json] [--fail-on-breaking]`: what changed in the contract.
+`python -m codegen docs-check DOCS [--update-fingerprints]`: the spec's citations against pages.
+`python -m codegen citations SPEC`: rewrite saved-file citations as page ids.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import contract
 from .bindings import bindings
 from .core.files import write_or_check
 from .core.load import load
@@ -15,6 +21,13 @@ from .core.vectors import files as vector_files
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diff"]:
+        return contract.diff_main(argv[1:])
+    if argv[:1] == ["docs-check"]:
+        return contract.docs_check_main(argv[1:])
+    if argv[:1] == ["citations"]:
+        return contract.citations_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m codegen", description=__doc__)
     parser.add_argument("spec", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="the generated/ folder")

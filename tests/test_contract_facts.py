@@ -25,6 +25,7 @@ from modelstudio._model_table import FAMILIES, family_for
 from modelstudio._validation import VALIDATORS
 from modelstudio.testing import MockServer
 from modelstudio.types import GenerationResponse
+from tests.docs_pages import cited
 
 USER = [{"role": "user", "content": "Hello"}]
 TOOL: dict[str, Any] = {
@@ -339,7 +340,7 @@ def test_n_only_for_non_thinking_qwen3(srv: MockServer, kind: str, endpoint: str
     refused(srv, kind, endpoint, "n", model="qwen-plus", n=2, enable_thinking=True, stream=True)
     for model in ("qwen-max", "qwen3-max"):
         error = refused(srv, kind, endpoint, "n", model=model, n=2)
-        assert "003_bb9708c812a53c71.txt § n" in (error.docs or "")
+        assert cited("003_bb9708c812a53c71.txt") + "n (" in (error.docs or "")
     accepted(srv, kind, endpoint, model="qwen-max", n=1)
 
 

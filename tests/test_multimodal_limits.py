@@ -10,6 +10,7 @@ import pytest
 
 from modelstudio import ModelStudio, ValidationError, parts
 from modelstudio.testing import MockServer
+from tests.docs_pages import cited
 from tests.media import mp4_bytes, png_bytes, user
 
 D004 = "004_999108d049104343.txt"
@@ -42,7 +43,7 @@ def frames(n: int) -> list[str]:
 
 def test_frame_list_bounds(client: ModelStudio, srv: MockServer) -> None:
     err = rejected(client, srv, "qwen-vl-max", [parts.video(frames(3))])
-    assert "frames_min" in str(err) and D004 in str(err) and "at least 4" in str(err)
+    assert "frames_min" in str(err) and cited(D004) in str(err) and "at least 4" in str(err)
     err = rejected(client, srv, "qwen-vl-max", [parts.video(frames(513))])
     assert "at most 512" in str(err)
     err = rejected(client, srv, "qwen3-vl-plus", [parts.video(frames(2001))])
@@ -57,13 +58,13 @@ def test_fps_and_pixels(client: ModelStudio, srv: MockServer) -> None:
     err = rejected(
         client, srv, "qwen-vl-ocr", [parts.image("https://e.com/a.png", max_pixels=30_000_000)]
     )
-    assert "max_pixels_max" in str(err) and "001_815efe83d03b75c9.txt" in str(err)
+    assert "max_pixels_max" in str(err) and cited("001_815efe83d03b75c9.txt") in str(err)
 
 
 def test_image_counts(client: ModelStudio, srv: MockServer) -> None:
     urls = [parts.image(f"https://e.com/{i}.png") for i in range(257)]
     err = rejected(client, srv, "qwen-vl-max", urls)
-    assert "images_max" in str(err) and D004 in str(err)
+    assert "images_max" in str(err) and cited(D004) in str(err)
     data = "data:image/png;base64,iVBORw0KGgo="
     err = rejected(client, srv, "qwen-vl-max", [{"image": data}] * 251)
     assert "images_base64_max" in str(err)
@@ -91,7 +92,7 @@ def test_video_size_duration_and_inline_mode(
     long = tmp_path / "long.mp4"
     long.write_bytes(mp4_bytes(700.0))
     err = rejected(client, srv, "qwen-vl-plus", [parts.video(long)])
-    assert "video_seconds_max" in str(err) and "700.0 s" in str(err) and D004 in str(err)
+    assert "video_seconds_max" in str(err) and "700.0 s" in str(err) and cited(D004) in str(err)
     short = tmp_path / "short.mp4"
     short.write_bytes(mp4_bytes(1.0))
     err = rejected(client, srv, "qvq-max", [parts.video(short)], stream=True)
@@ -119,7 +120,7 @@ def test_video_size_duration_and_inline_mode(
 
 def test_sources_and_missing_file(client: ModelStudio, srv: MockServer, tmp_path: Path) -> None:
     err = rejected(client, srv, "qwen-vl-max", [{"image": "./photo.png"}])
-    assert "pathlib.Path" in str(err) and D004 in str(err)
+    assert "pathlib.Path" in str(err) and cited(D004) in str(err)
     err = rejected(client, srv, "qwen-vl-max", [parts.image(tmp_path / "missing.png")])
     assert "cannot read the local file" in str(err)
 

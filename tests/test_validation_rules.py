@@ -19,6 +19,7 @@ import pytest
 from modelstudio import ModelStudio, ValidationError, ValidationWarning
 from modelstudio._checks import ValidationMode
 from modelstudio.testing import MockServer
+from tests.docs_pages import cited
 
 USER = [{"role": "user", "content": "Hello"}]
 IMAGE = [{"role": "user", "content": [{"image": "https://example.com/a.png"}, {"text": "Read it"}]}]
@@ -124,10 +125,10 @@ RULES = [
     # ---- cross-field rules (x-rules)
     Rule("tools-need-message-format", {"tools": [TOOL]},
          {"tools": [TOOL], "result_format": "message"},
-         "result_format", "text", "result_format='message'", f"{D001} § tools"),
+         "result_format", "text", "result_format='message'", f"{cited(D001)}tools"),
     Rule("tools-fix-n", {"tools": [TOOL], "result_format": "message", "n": 2},
          {"tools": [TOOL], "result_format": "message", "n": 1},
-         "n", 2, "n is fixed to 1", f"{D001} § n"),
+         "n", 2, "n is fixed to 1", f"{cited(D001)}n ("),
     Rule("top-logprobs-need-logprobs", {"top_logprobs": 2},
          {"top_logprobs": 2, "logprobs": True},
          "logprobs", None, "only when logprobs=True", "§ top_logprobs", model="qwen-max"),
@@ -137,7 +138,7 @@ RULES = [
          "stop", [[37763, 367], "x"], "a list of a list of integers", "§ stop"),
     Rule("json-schema-needs-schema", {"response_format": {"type": "json_schema"}},
          {"response_format": {"type": "json_schema", "json_schema": {"name": "answer"}}},
-         "response_format.json_schema", None, "is required", f"{D003} § response_format"),
+         "response_format.json_schema", None, "is required", f"{cited(D003)}response_format"),
     Rule("task-config-only-kie",
          {"ocr_options": {"task": "text_recognition", "task_config": {"result_schema": {"a": ""}}}},
          {"ocr_options": {"task": KIE, "task_config": {"result_schema": {"a": ""}}}},

@@ -8,6 +8,35 @@ import attrs
 
 
 @attrs.frozen
+class DocsPage:
+    """A docs page the spec cites: its public title and address, and the saved copy's name."""
+
+    id: str
+    title: str
+    url: str | None
+    file: str | None = None
+    age: int | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Citation:
+    """One `x-docs` citation resolved: which page, which section, and how users see it."""
+
+    page: str
+    section: str
+    title: str
+    url: str | None
+    lines: tuple[int, ...] = attrs.field(default=(), eq=False)
+
+    @property
+    def text(self) -> str:
+        """`Title § section (address)`: what errors, docstrings and docs print."""
+        out = self.title + (f" § {self.section}" if self.section else "")
+        return out + (f" ({self.url})" if self.url else "")
+
+
+@attrs.frozen
 class Constraint:
     """Value rules of one field, as JSON Schema states them (None = no such rule)."""
 
@@ -147,6 +176,8 @@ class Operation:
     chunk: str | None
     endpoint: str
     examples: tuple[Example, ...] = ()
+    # Error responses: (status or range such as "4XX", schema name), in spec order.
+    errors: tuple[tuple[str, str], ...] = ()
 
 
 @attrs.frozen
@@ -175,6 +206,17 @@ class ModelFamily:
 
 
 @attrs.frozen
+class ErrorCode:
+    """A row of `x-error-codes`: how an API error code maps to the SDK's error classes."""
+
+    code: str
+    status: int | None
+    error: str
+    retry: bool | None
+    docs: tuple[str, ...]
+
+
+@attrs.frozen
 class Spec:
     """Everything the templates need, in a fixed order."""
 
@@ -188,6 +230,10 @@ class Spec:
     operations: tuple[Operation, ...]
     rules: tuple[tuple[str, tuple[Rule, ...]], ...]
     families: tuple[ModelFamily, ...]
+    pages: tuple[DocsPage, ...] = ()
+    # Every distinct citation in the spec (any `x-docs`, not only those the IR keeps).
+    citations: tuple[Citation, ...] = ()
+    error_codes: tuple[ErrorCode, ...] = ()
 
     def schema(self, name: str) -> Schema:
         for schema in self.schemas:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ir
+from .citations import Resolver, read_pages
 from .yaml_lines import LineMap, YamlError, load_yaml
 
 # operationId -> (resource path on the client, endpoint name used by the model tables)
@@ -82,13 +83,18 @@ def py_identifier(wire_name: str) -> str:
 class _Builder:
     """Turns the YAML tree into IR; inline object schemas are hoisted into named ones."""
 
-    def __init__(self, root: LineMap, problems: Problems) -> None:
+    def __init__(self, root: LineMap, problems: Problems, citations: Resolver) -> None:
         self.root = root
         self.problems = problems
+        self.citations = citations
         components = root.get("components") or LineMap()
         self.raw_schemas: LineMap = components.get("schemas") or LineMap()
         self.schemas: dict[str, ir.Schema] = {}
         self.rules: dict[str, tuple[ir.Rule, ...]] = {}
+
+    def docs(self, node: LineMap) -> tuple[str, ...]:
+        """The node's `x-docs`, as users read them (page title, section, address)."""
+        return self.citations.texts(docs_of(node), node.line_of("x-docs"))
 
     # schemas -------------------------------------------------------------
 
@@ -102,11 +108,11 @@ class _Builder:
                 self.problems.add(line, f"schema {name}: name must be PascalCase")
             if not docs_of(node):
                 self.problems.add(line, f"schema {name}: missing x-docs")
-            self.build_named(name, node, docs_of(node))
+            self.build_named(name, node, self.docs(node))
 
     def build_named(self, name: str, node: LineMap, inherited_docs: tuple[str, ...]) -> None:
         self.check_keywords(node, name)
-        docs = docs_of(node) or inherited_docs
+        docs = self.docs(node) or inherited_docs
         description = str(node.get("description", "")).strip()
         if "oneOf" in node:
             variants = tuple(
@@ -138,7 +144,7 @@ class _Builder:
                 self.problems.add(line, f"{name}.{wire_name}: not a mapping")
                 continue
             self.check_keywords(prop, f"{name}.{wire_name}")
-            field_docs = docs_of(prop) or docs
+            field_docs = self.docs(prop) or docs
             typ = self.type_of(prop, name + pascal(wire_name), field_docs)
             fields.append(
                 ir.Field(
@@ -314,7 +320,7 @@ class _Builder:
                     when=self.conditions_of(entry.get("if"), entry.line, names),
                     then=self.conditions_of(entry.get("then"), entry.line, names),
                     message=str(entry.get("message", "")),
-                    docs=docs_of(entry),
+                    docs=self.docs(entry),
                 )
             )
         return tuple(rules)
@@ -388,6 +394,12 @@ class _Builder:
             params = request
         servers = op.get("servers")
         body = op["requestBody"]["content"]["application/json"]
+        errors = []
+        for status, answer in responses.items():
+            if str(status).startswith(("4", "5")) and isinstance(answer, LineMap):
+                content = answer.get("content") or LineMap()
+                ref = ((content.get("application/json") or {}).get("schema") or {}).get("$ref")
+                errors.append((str(status), str(ref or "").rsplit("/", 1)[-1]))
         return ir.Operation(
             operation_id=op_id,
             resource=resource,
@@ -396,7 +408,7 @@ class _Builder:
             server=str(servers[0]["url"]) if servers else None,
             summary=str(op.get("summary", "")).strip(),
             description=str(op.get("description", "")).strip(),
-            docs=docs_of(op),
+            docs=self.docs(op),
             wire=wire,
             request=request,
             parameters=params or request,
@@ -404,6 +416,7 @@ class _Builder:
             chunk=chunk,
             endpoint=endpoint,
             examples=self.examples_of(body.get("examples"), op_id, body.line_of("examples")),
+            errors=tuple(errors),
         )
 
     def examples_of(self, raw: Any, where: str, line: int) -> tuple[ir.Example, ...]:
@@ -444,6 +457,28 @@ class _Builder:
             self.problems.add(line, f"{where}: 200 {media} needs a schema $ref")
             return None
 
+    # error codes ---------------------------------------------------------
+
+    def build_error_codes(self) -> list[ir.ErrorCode]:
+        """The optional top-level `x-error-codes` list: {code, status, error, retry, x-docs}."""
+        out = []
+        for row in self.root.get("x-error-codes") or []:
+            if not isinstance(row, LineMap) or "code" not in row or "error" not in row:
+                self.problems.add(getattr(row, "line", 0), "x-error-codes rows need code, error")
+                continue
+            status = row.get("status")
+            retry = row.get("retry")
+            out.append(
+                ir.ErrorCode(
+                    code=str(row["code"]),
+                    status=status if isinstance(status, int) else None,
+                    error=str(row["error"]),
+                    retry=retry if isinstance(retry, bool) else None,
+                    docs=self.docs(row),
+                )
+            )
+        return out
+
     # model tables --------------------------------------------------------
 
     def build_families(self) -> list[ir.ModelFamily]:
@@ -475,7 +510,7 @@ class _Builder:
                     defaults_non_thinking=tuple((row.get("defaults_non_thinking") or {}).items()),
                     supports=tuple((row.get("supports") or {}).items()),
                     limits=tuple((row.get("limits") or {}).items()),
-                    docs=docs_of(row),
+                    docs=self.docs(row),
                     streaming_only_when_thinking=bool(
                         row.get("x-streaming-only-when-thinking", False)
                     ),
@@ -495,8 +530,12 @@ class _Builder:
         return families
 
 
-def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
-    """Read the spec at `path`: the IR when it is sound, else every problem as `file:line: ...`."""
+def load(path: Path, *, strict_citations: bool = True) -> tuple[ir.Spec | None, list[str]]:
+    """Read the spec at `path`: the IR when it is sound, else every problem as `file:line: ...`.
+
+    Without `strict_citations` a citation of an unknown page (or a spec older than
+    `x-docs-pages`) is kept as written instead of being a problem: for comparing old specs.
+    """
     data = path.read_bytes()
     problems = Problems(path.as_posix())
     try:
@@ -509,10 +548,17 @@ def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
         return None, problems.lines()
     if not str(root.get("openapi", "")).startswith("3.1"):
         problems.add(root.line_of("openapi"), "openapi must be 3.1.x")
-    builder = _Builder(root, problems)
+    if strict_citations or "x-docs-pages" in root:
+        citations = Resolver(read_pages(root, problems))
+    else:
+        citations = Resolver({})
+    if strict_citations:
+        citations.check_tree(root, problems)
+    builder = _Builder(root, problems, citations)
     builder.build_schemas()
     operations = builder.build_operations()
     families = builder.build_families()
+    error_codes = builder.build_error_codes()
     if problems.items:
         return None, problems.lines()
     info = root.get("info") or {}
@@ -530,5 +576,8 @@ def load(path: Path) -> tuple[ir.Spec | None, list[str]]:
         operations=tuple(operations),
         rules=tuple(sorted(builder.rules.items())),
         families=tuple(families),
+        pages=tuple(citations.pages.values()),
+        citations=citations.citations(),
+        error_codes=tuple(error_codes),
     )
     return spec, []

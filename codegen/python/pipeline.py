@@ -7,6 +7,7 @@ from pathlib import Path
 from ..core import ir
 from ..core.files import header_lines
 from .render import render, ruff_format
+from .surface import api_markdown
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 PACKAGE = "modelstudio"
@@ -40,5 +41,10 @@ def package_files(spec: ir.Spec) -> dict[str, str]:
 
 
 def generate(spec: ir.Spec) -> dict[str, str]:
-    """The files of `generated/python/`, relative to it."""
-    return {f"{PACKAGE}/{rel}": text for rel, text in package_files(spec).items()}
+    """The files of `generated/python/`, relative to it: the package and its API snapshot."""
+    package = package_files(spec)
+    files = {f"{PACKAGE}/{rel}": text for rel, text in package.items()}
+    lines = header_lines(spec.file_name, spec.sha256, "read off the generated package")
+    comment = "".join(f"<!-- {line} -->\n" for line in lines) + "\n"
+    files["api.md"] = api_markdown(spec, package, PACKAGE, comment)
+    return files

@@ -27,6 +27,7 @@ ARTEFACTS = {
     "model_table.py.j2": "_model_table.py",
     "client.py.j2": "_client.py",
     "init.py.j2": "__init__.py",
+    "docs_pages.py.j2": "_docs_pages.py",
 }
 
 # The areas `types/` is split into, in import order: a module imports only those before it.
@@ -243,11 +244,28 @@ class TypeNames:
         return f"({self.decode_field(t, var, depth=depth)})"
 
 
+_CITATION = re.compile(r"^(?P<title>.+?) § (?P<section>.+) \((?P<url>https://\S+)\)$")
+
+
+def cited_once_per_page(docs: tuple[str, ...]) -> str:
+    """`Title § a, § b (address); Other § c (address)`: each page and address named once."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for text in docs:
+        m = _CITATION.match(text)
+        key = (m["title"], m["url"]) if m else (text, "")
+        groups.setdefault(key, []).append(m["section"] if m else "")
+    parts = []
+    for (title, url), sections in groups.items():
+        named = ", ".join(f"§ {s}" for s in sections if s)
+        parts.append(f"{title} {named} ({url})" if url else title)
+    return "; ".join(parts)
+
+
 def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:
     """A triple-quoted docstring body for `text`, with the docs citations last."""
     body = text.strip() or "(no description in the spec)"
     if docs:
-        body += "\n\nDocs: " + "; ".join(docs) + "."
+        body += "\n\nDocs: " + cited_once_per_page(docs) + "."
     body = body.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     pad = " " * indent
     lines = body.splitlines()
@@ -255,7 +273,9 @@ def docstring(text: str, indent: int, docs: tuple[str, ...] = ()) -> str:
         return f'"""{lines[0]}"""'
     wrapped: list[str] = []
     for line in lines:
-        wrapped.extend(textwrap.wrap(line, 96 - indent) or [""])
+        wrapped.extend(
+            textwrap.wrap(line, 96 - indent, break_long_words=False, break_on_hyphens=False) or [""]
+        )
     return (
         '"""'
         + wrapped[0]

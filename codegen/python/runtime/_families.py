@@ -9,6 +9,8 @@ from typing import Any
 
 import attrs
 
+from modelstudio._docs_pages import cite
+
 from ._checks import Problem
 
 ENDPOINT_CALLS = {
@@ -153,16 +155,18 @@ ONLY_LISTED = frozenset(
     )
 )
 SUPPORT_DOCS = {
-    "n": "003_bb9708c812a53c71.txt § n",
-    "code_interpreter": "003_bb9708c812a53c71.txt § enable_code_interpreter",
-    "max_input_tokens": "001_815efe83d03b75c9.txt § max_input_tokens",
-    "partial_mode": "001_815efe83d03b75c9.txt § Assistant Message partial",
-    "output_format": "001_815efe83d03b75c9.txt § output_format (qwen-deep-research only)",
-    "asr_options": "001_815efe83d03b75c9.txt § asr_options (Qwen3 ASR only)",
-    "ocr_options": "001_815efe83d03b75c9.txt § ocr_options (Qwen-OCR)",
+    "n": cite("dashscope-chat-reference", "n"),
+    "code_interpreter": cite("dashscope-chat-reference", "enable_code_interpreter"),
+    "max_input_tokens": cite("qwen-api-reference", "max_input_tokens"),
+    "partial_mode": cite("qwen-api-reference", "Assistant Message partial"),
+    "output_format": cite("qwen-api-reference", "output_format (qwen-deep-research only)"),
+    "asr_options": cite("qwen-api-reference", "asr_options (Qwen3 ASR only)"),
+    "ocr_options": cite("qwen-api-reference", "ocr_options (Qwen-OCR)"),
 }
 REQUIRES_DOCS = (
-    "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output"
+    cite("dashscope-chat-reference", "result_format")
+    + "; "
+    + cite("qwen-api-reference", "incremental_output")
 )
 
 

@@ -21,6 +21,8 @@ from urllib.request import url2pathname
 
 import attrs
 
+from modelstudio._docs_pages import cite
+
 from ._checks import Problem
 from ._families import ModelFamily
 
@@ -29,14 +31,16 @@ UPLOAD_MODES: tuple[str, ...] = ("auto", "oss", "inline")
 MEDIA_KEYS = ("image", "video", "audio")
 OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 
-IMAGE_DOCS = "004_999108d049104343.txt § Limits: Image limits"
-FORMAT_DOCS = "004_999108d049104343.txt § Limits: Supported image formats"
-VIDEO_DOCS = "004_999108d049104343.txt § Limits: Video limits"
-PIXELS_DOCS = "001_815efe83d03b75c9.txt § messages: user min_pixels / max_pixels"
-FPS_DOCS = "001_815efe83d03b75c9.txt § fps; 004_999108d049104343.txt § Video understanding"
-SOURCE_DOCS = "004_999108d049104343.txt § File input methods"
-ENDPOINT_DOCS = "001_815efe83d03b75c9.txt § Image input; 004_999108d049104343.txt § Getting started"
-INLINE_DOCS = "004_999108d049104343.txt § Limits (Base64-encoded string)"
+IMAGE_DOCS = cite("vision-guide", "Limits: Image limits")
+FORMAT_DOCS = cite("vision-guide", "Limits: Supported image formats")
+VIDEO_DOCS = cite("vision-guide", "Limits: Video limits")
+PIXELS_DOCS = cite("qwen-api-reference", "messages: user min_pixels / max_pixels")
+FPS_DOCS = cite("qwen-api-reference", "fps") + "; " + cite("vision-guide", "Video understanding")
+SOURCE_DOCS = cite("vision-guide", "File input methods")
+ENDPOINT_DOCS = (
+    cite("qwen-api-reference", "Image input") + "; " + cite("vision-guide", "Getting started")
+)
+INLINE_DOCS = cite("vision-guide", "Limits (Base64-encoded string)")
 
 MB = 1048576
 # D004 § Limits: stated for every visual model, so they apply where a table row is silent.
@@ -55,8 +59,8 @@ UNIVERSAL_LIMITS: Mapping[str, int | float] = {
 FOUR_K_PIXELS = 3840 * 2160
 LARGE_IMAGE_FORMATS = ("image/jpeg", "image/png")
 _SIZE_PROBE = 256 * 1024  # header bytes read to find an image's width and height
-COMPATIBLE_SOURCE_DOCS = (
-    "004_999108d049104343.txt § File input methods (local file path: DashScope SDK only)"
+COMPATIBLE_SOURCE_DOCS = cite(
+    "vision-guide", "File input methods (local file path: DashScope SDK only)"
 )
 AUDIO_BASE64_BYTES_MAX = 10 * MB
 # D004 § Supported image formats.

@@ -1,6 +1,7 @@
 """Local files in a request: inline them as data URLs or upload them as temporary OSS files.
 
-Upload flow (cnblogs-recorded/get-upload-policy-nosse, upload-temporary-file-nosse):
+Upload flow (as recorded in cnblogs/dashscope-sdk RawHttpData: get-upload-policy-nosse,
+upload-temporary-file-nosse):
 `GET {base}/uploads?action=getPolicy&model=<model>` gives a signed form policy; a multipart
 POST to its `upload_host` stores the file under `<upload_dir>/<file name>`; the call then names
 it `oss://<upload_dir>/<file name>` and sends `X-DashScope-OssResourceResolve: enable`.

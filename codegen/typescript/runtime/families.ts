@@ -151,15 +151,15 @@ const SUPPORT_CHECKS: ReadonlyArray<readonly [string, string, (v: unknown) => bo
 ];
 const ONLY_LISTED = new Set(["n", "code_interpreter", "max_input_tokens", "partial_mode", "output_format", "asr_options", "ocr_options"]);
 const SUPPORT_DOCS: Record<string, string> = {
-  n: "003_bb9708c812a53c71.txt § n",
-  code_interpreter: "003_bb9708c812a53c71.txt § enable_code_interpreter",
-  max_input_tokens: "001_815efe83d03b75c9.txt § max_input_tokens",
-  partial_mode: "001_815efe83d03b75c9.txt § Assistant Message partial",
-  output_format: "001_815efe83d03b75c9.txt § output_format (qwen-deep-research only)",
-  asr_options: "001_815efe83d03b75c9.txt § asr_options (Qwen3 ASR only)",
-  ocr_options: "001_815efe83d03b75c9.txt § ocr_options (Qwen-OCR)",
+  n: "DashScope chat § n (https://docs.qwencloud.com/api-reference/chat/dashscope)",
+  code_interpreter: "DashScope chat § enable_code_interpreter (https://docs.qwencloud.com/api-reference/chat/dashscope)",
+  max_input_tokens: "Qwen API reference § max_input_tokens (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
+  partial_mode: "Qwen API reference § Assistant Message partial (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
+  output_format: "Qwen API reference § output_format (qwen-deep-research only) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
+  asr_options: "Qwen API reference § asr_options (Qwen3 ASR only) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
+  ocr_options: "Qwen API reference § ocr_options (Qwen-OCR) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
 };
-const REQUIRES_DOCS = "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output";
+const REQUIRES_DOCS = "DashScope chat § result_format (https://docs.qwencloud.com/api-reference/chat/dashscope); Qwen API reference § incremental_output (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)";
 
 /** Whether the row allows a feature, and the reason when it does not. */
 function supported(row: ModelFamily, flag: string, supports: Readonly<Record<string, boolean>>, on: boolean): string | null {

@@ -9,14 +9,14 @@
 import { Problem, isObject } from "./checks.js";
 import type { ModelFamily } from "./families.js";
 
-const IMAGE_DOCS = "004_999108d049104343.txt § Limits: Image limits";
-const FORMAT_DOCS = "004_999108d049104343.txt § Limits: Supported image formats";
-const VIDEO_DOCS = "004_999108d049104343.txt § Limits: Video limits";
-const PIXELS_DOCS = "001_815efe83d03b75c9.txt § messages: user min_pixels / max_pixels";
-const FPS_DOCS = "001_815efe83d03b75c9.txt § fps; 004_999108d049104343.txt § Video understanding";
-const SOURCE_DOCS = "004_999108d049104343.txt § File input methods";
-const COMPATIBLE_SOURCE_DOCS = "004_999108d049104343.txt § File input methods (local file path: DashScope SDK only)";
-const ENDPOINT_DOCS = "001_815efe83d03b75c9.txt § Image input; 004_999108d049104343.txt § Getting started";
+const IMAGE_DOCS = "Visual understanding § Limits: Image limits (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const FORMAT_DOCS = "Visual understanding § Limits: Supported image formats (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const VIDEO_DOCS = "Visual understanding § Limits: Video limits (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const PIXELS_DOCS = "Qwen API reference § messages: user min_pixels / max_pixels (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)";
+const FPS_DOCS = "Qwen API reference § fps (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Visual understanding § Video understanding (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const SOURCE_DOCS = "Visual understanding § File input methods (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const COMPATIBLE_SOURCE_DOCS = "Visual understanding § File input methods (local file path: DashScope SDK only) (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const ENDPOINT_DOCS = "Qwen API reference § Image input (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Visual understanding § Getting started (https://www.alibabacloud.com/help/en/model-studio/vision)";
 
 const MB = 1048576;
 const MEDIA_KEYS = ["image", "video", "audio"] as const;
