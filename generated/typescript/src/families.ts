@@ -35,7 +35,9 @@ const ENDPOINT_CALLS: Record<string, string> = {
 /** Whether thinking is on for this row, given the request's `enable_thinking` (or null). */
 export function thinkingOn(row: ModelFamily, enableThinking: boolean | null): boolean {
   if (row.thinking_mode === "thinking-only") return true;
-  if (row.thinking_mode === "none" || row.thinking_mode === null) return false;
+  if (row.thinking_mode === "none") return false;
+  // hybrid, or a row whose mode is not documented: the argument, else the row's default (none
+  // documented: off)
   return enableThinking === null ? Boolean(row.thinking_default) : enableThinking;
 }
 
