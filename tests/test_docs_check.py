@@ -135,6 +135,7 @@ def mini_with_example(tmp: Path) -> Path:
     assert anchor in text
     example = (
         anchor + "            examples:\n              text-input:\n"
+        "                summary: Text generation (the mini reference)\n"
         f"                value: {json.dumps(SAMPLE)}\n"
         '                x-docs: "ref § Text generation"\n'
     )
