@@ -138,7 +138,8 @@ class ModelStudioSync(SyncAdapter):
             model=MODEL, messages=MESSAGES, result_format="message", stream=True
         )
         try:
-            for _chunk in stream:
+            for chunk in stream:
+                _ = chunk.delta.text  # what the README's loop reads
                 n += 1
         finally:
             close = getattr(stream, "close", None)
@@ -329,7 +330,8 @@ class ModelStudioAsync(AsyncAdapter):
             )
         )
         try:
-            async for _chunk in stream:
+            async for chunk in stream:
+                _ = chunk.delta.text  # what the README's loop reads
                 n += 1
         finally:
             await _aclose(stream)

@@ -64,7 +64,8 @@ class Endpoint:
     wire: str
     validate: Callable[[Mapping[str, Any], bool], list[Problem]]
     decode_response: Callable[[Mapping[str, Any]], Any]
-    decode_chunk: Callable[[Mapping[str, Any]], Any]
+    chunk_class: Callable[[], Any]
+    """The stream-chunk class (imported on first use): `chunk_class()._lazy(data, delta)`."""
 
 
 @attrs.frozen
@@ -350,11 +351,13 @@ def decode_json_response(call: PreparedCall, response: httpx.Response, body: byt
         raise _body_error(response, data, body, call)
     if call.translation is not None:
         data = call.translation.response(data)
-    result = call.endpoint.decode_response(data)
+    decode = call.endpoint.decode_response
+    result = decode(data)
+    # The typed fields are decoded when first read: look at the JSON, not at the result.
+    if data.get("request_id") is None and "request_id" in getattr(result, "_WIRE_KEYS", ()):
+        result = decode({**data, "request_id": response.headers.get("x-request-id")})
     if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
         result.partial = True
-    if getattr(result, "request_id", "") is None:
-        result.request_id = response.headers.get("x-request-id")
     return result
 
 

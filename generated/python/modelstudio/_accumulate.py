@@ -29,6 +29,8 @@ __all__ = ["Accumulator", "Delta"]
 _KNOWN_OUTPUT_KEYS = frozenset(("text", "finish_reason", "choices", "message"))
 _KNOWN_CHOICE_KEYS = frozenset(("message", "finish_reason", "index"))
 _KNOWN_MESSAGE_KEYS = frozenset(("role", "content", "reasoning_content", "tool_calls"))
+_FAST_MESSAGE_KEYS = frozenset(("role", "content", "reasoning_content"))
+_NOT_FINAL = (None, "null", "")
 
 
 class Delta:
@@ -229,6 +231,41 @@ class Accumulator:
         if not self._request_id:
             self._request_id = chunk.get("request_id")
         output = chunk.get("output")
+        if output.__class__ is dict and len(output) == 1 and self.incremental:
+            # The common event, inline: one choice already seen, more text or reasoning, no
+            # final reason, nothing but role/content/reasoning_content. Exactly what the general
+            # path below does with it; any other event goes there.
+            choices = output.get("choices")
+            if choices.__class__ is list and len(choices) == 1:
+                choice = choices[0]
+                state = self._choices.get(0)
+                if (
+                    state is not None
+                    and choice.__class__ is dict
+                    and _KNOWN_CHOICE_KEYS.issuperset(choice)
+                    and choice.get("index", 0) == 0
+                    and choice.get("finish_reason") in _NOT_FINAL
+                ):
+                    message = choice.get("message")
+                    if message.__class__ is dict and _FAST_MESSAGE_KEYS.issuperset(message):
+                        content = message.get("content", "")
+                        reasoning = message.get("reasoning_content", "")
+                        if content.__class__ is str and reasoning.__class__ is str:
+                            role = message.get("role")
+                            if role:
+                                state.role = role
+                            if content:
+                                state.content.parts.append(content)
+                                state.content.length += len(content)
+                            if "reasoning_content" in message:
+                                state.has_reasoning = True
+                                if reasoning:
+                                    state.reasoning.parts.append(reasoning)
+                                    state.reasoning.length += len(reasoning)
+                            return Delta(content, reasoning)
+        return self._add_general(output)
+
+    def _add_general(self, output: Any) -> Delta:
         if not isinstance(output, dict):
             return Delta()
         if not _KNOWN_OUTPUT_KEYS.issuperset(output):

@@ -289,14 +289,8 @@ class AsyncAPIClient(_ClientBase):
 
 
 def _chunk_maker(endpoint: Endpoint) -> Any:
-    decode = endpoint.decode_chunk
-
-    def make_chunk(data: dict[str, Any], delta: Any) -> Any:
-        chunk = decode(data)
-        chunk.delta = delta
-        return chunk
-
-    return make_chunk
+    """`make_chunk(data, delta)`: the chunk class's lazy constructor (fields decoded on use)."""
+    return endpoint.chunk_class()._lazy
 
 
 def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
@@ -318,13 +312,11 @@ def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
             "incremental": True,
             "accumulator": accumulator,
         }
-    decode_chunk = endpoint.decode_chunk
+    lazy_chunk = _chunk_maker(endpoint)
     decode_response = endpoint.decode_response
 
     def make_chunk(data: dict[str, Any], delta: Any) -> Any:
-        chunk = decode_chunk(translation.chunk(data))
-        chunk.delta = delta
-        return chunk
+        return lazy_chunk(translation.chunk(data), delta)
 
     def make_response(data: dict[str, Any]) -> Any:
         return decode_response(translation.response(data))

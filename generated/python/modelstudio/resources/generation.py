@@ -36,13 +36,12 @@ __all__ = ["Generation", "AsyncGeneration"]
 
 
 def _text_generation_response(data: Mapping[str, Any]) -> GenerationResponse:
-    decoded: GenerationResponse = types_module().GenerationResponse.from_dict(data)
+    decoded: GenerationResponse = types_module().GenerationResponse._lazy(data)
     return decoded
 
 
-def _text_generation_chunk(data: Mapping[str, Any]) -> GenerationChunk:
-    decoded: GenerationChunk = types_module().GenerationChunk.from_dict(data)
-    return decoded
+def _text_generation_chunk_class() -> Any:
+    return types_module().GenerationChunk
 
 
 _TEXT_GENERATION = Endpoint(
@@ -52,7 +51,7 @@ _TEXT_GENERATION = Endpoint(
     wire="native",
     validate=validate_text_generation,
     decode_response=_text_generation_response,
-    decode_chunk=_text_generation_chunk,
+    chunk_class=_text_generation_chunk_class,
 )
 
 

@@ -36,13 +36,12 @@ __all__ = ["Multimodal", "AsyncMultimodal"]
 
 
 def _multimodal_generation_response(data: Mapping[str, Any]) -> GenerationResponse:
-    decoded: GenerationResponse = types_module().GenerationResponse.from_dict(data)
+    decoded: GenerationResponse = types_module().GenerationResponse._lazy(data)
     return decoded
 
 
-def _multimodal_generation_chunk(data: Mapping[str, Any]) -> GenerationChunk:
-    decoded: GenerationChunk = types_module().GenerationChunk.from_dict(data)
-    return decoded
+def _multimodal_generation_chunk_class() -> Any:
+    return types_module().GenerationChunk
 
 
 _MULTIMODAL_GENERATION = Endpoint(
@@ -52,7 +51,7 @@ _MULTIMODAL_GENERATION = Endpoint(
     wire="native",
     validate=validate_multimodal_generation,
     decode_response=_multimodal_generation_response,
-    decode_chunk=_multimodal_generation_chunk,
+    chunk_class=_multimodal_generation_chunk_class,
 )
 
 

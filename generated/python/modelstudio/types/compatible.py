@@ -14,12 +14,13 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from .._accumulate import Delta
-from .._serde import _first_of, encode
+from .._serde import LazyDecoded, _first_of, encode
 from .messages import ToolCall
 from .options import ResponseFormat, Tool, ToolChoiceFunction, _decode_ResponseFormat
 from .usage import OutputTokensDetails, PromptTokensDetails
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -223,7 +224,7 @@ class ChatChunkChoice:
 
 
 @attrs.define(kw_only=True, slots=True)
-class ChatCompletion:
+class ChatCompletion(LazyDecoded):
     """A non-streamed chat completion.
 
     Docs: 004_999108d049104343.txt § OpenAI compatible (sample response).
@@ -263,24 +264,34 @@ class ChatCompletion:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletion:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
-        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
-        get: Callable[..., Any] = data.get
         self = _new(cls)
-        self.id = get("id")
-        self.object = get("object")
-        self.created = get("created")
-        self.model = get("model")
-        self.system_fingerprint = get("system_fingerprint")
-        v = get("choices")
-        self.choices = [ChatChoice.from_dict(i) for i in v] if isinstance(v, list) else v
-        v = get("usage")
-        self.usage = None if v is None else ChatUsage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
-        self.partial = False
+        self._fill(data)
+        _set(self, "partial", False)
         return self
+
+    @classmethod
+    def _lazy(cls, data: Mapping[str, Any]) -> ChatCompletion:
+        """Like `from_dict`, but the fields are decoded on first access (see `LazyDecoded`)."""
+        self = _new(cls)
+        _set(self, "_wire", data)
+        _set(self, "partial", False)
+        return self
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        get: Callable[..., Any] = data.get
+        _set(self, "id", get("id"))
+        _set(self, "object", get("object"))
+        _set(self, "created", get("created"))
+        _set(self, "model", get("model"))
+        _set(self, "system_fingerprint", get("system_fingerprint"))
+        v = get("choices")
+        _set(self, "choices", [ChatChoice.from_dict(i) for i in v] if isinstance(v, list) else v)
+        v = get("usage")
+        _set(self, "usage", None if v is None else ChatUsage.from_dict(v))
+        if self._WIRE_KEYS.issuperset(data):
+            _set(self, "extra_fields", {})
+        else:
+            _set(self, "extra_fields", {k: x for k, x in data.items() if k not in self._WIRE_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""
@@ -305,7 +316,7 @@ class ChatCompletion:
 
 
 @attrs.define(kw_only=True, slots=True)
-class ChatCompletionChunk:
+class ChatCompletionChunk(LazyDecoded):
     """One streamed event of a chat completion. With stream_options.include_usage the last chunk
     has empty choices and carries usage.
 
@@ -347,24 +358,36 @@ class ChatCompletionChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionChunk:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
-        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
-        get: Callable[..., Any] = data.get
         self = _new(cls)
-        self.id = get("id")
-        self.object = get("object")
-        self.created = get("created")
-        self.model = get("model")
-        self.system_fingerprint = get("system_fingerprint")
-        v = get("choices")
-        self.choices = [ChatChunkChoice.from_dict(i) for i in v] if isinstance(v, list) else v
-        v = get("usage")
-        self.usage = None if v is None else ChatUsage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
-        self.delta = None
+        self._fill(data)
+        _set(self, "delta", None)
         return self
+
+    @classmethod
+    def _lazy(cls, data: Mapping[str, Any], delta: Delta | None = None) -> ChatCompletionChunk:
+        """Like `from_dict`, but the fields are decoded on first access (see `LazyDecoded`)."""
+        self = _new(cls)
+        _set(self, "_wire", data)
+        _set(self, "delta", delta)
+        return self
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        get: Callable[..., Any] = data.get
+        _set(self, "id", get("id"))
+        _set(self, "object", get("object"))
+        _set(self, "created", get("created"))
+        _set(self, "model", get("model"))
+        _set(self, "system_fingerprint", get("system_fingerprint"))
+        v = get("choices")
+        _set(
+            self, "choices", [ChatChunkChoice.from_dict(i) for i in v] if isinstance(v, list) else v
+        )
+        v = get("usage")
+        _set(self, "usage", None if v is None else ChatUsage.from_dict(v))
+        if self._WIRE_KEYS.issuperset(data):
+            _set(self, "extra_fields", {})
+        else:
+            _set(self, "extra_fields", {k: x for k, x in data.items() if k not in self._WIRE_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""

@@ -16,6 +16,7 @@ import attrs
 from .._serde import encode
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 

@@ -28,6 +28,7 @@ from .options import (
 )
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 

@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 import attrs
 
 from .._accumulate import Delta
-from .._serde import encode
+from .._serde import LazyDecoded, encode
 from .messages import ToolCall
 from .output_details import DeepResearchMessage, SearchInfo, TaskMetric, ToolInfo
 from .usage import Usage
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -257,7 +258,7 @@ class ErrorBody:
 
 
 @attrs.define(kw_only=True, slots=True)
-class GenerationChunk:
+class GenerationChunk(LazyDecoded):
     """One event of a streamed generation: the same shape as GenerationResponse. finish_reason is
     the string "null" until the last event. usage is cumulative in every event. With
     incremental_output=true each event carries only new text; tool-call fragments after the
@@ -299,23 +300,33 @@ class GenerationChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationChunk:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
-        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
-        get: Callable[..., Any] = data.get
         self = _new(cls)
-        self.status_code = get("status_code")
-        self.request_id = get("request_id")
-        self.code = get("code")
-        self.message = get("message")
-        v = get("output")
-        self.output = None if v is None else GenerationOutput.from_dict(v)
-        v = get("usage")
-        self.usage = None if v is None else Usage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
-        self.delta = None
+        self._fill(data)
+        _set(self, "delta", None)
         return self
+
+    @classmethod
+    def _lazy(cls, data: Mapping[str, Any], delta: Delta | None = None) -> GenerationChunk:
+        """Like `from_dict`, but the fields are decoded on first access (see `LazyDecoded`)."""
+        self = _new(cls)
+        _set(self, "_wire", data)
+        _set(self, "delta", delta)
+        return self
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        get: Callable[..., Any] = data.get
+        _set(self, "status_code", get("status_code"))
+        _set(self, "request_id", get("request_id"))
+        _set(self, "code", get("code"))
+        _set(self, "message", get("message"))
+        v = get("output")
+        _set(self, "output", None if v is None else GenerationOutput.from_dict(v))
+        v = get("usage")
+        _set(self, "usage", None if v is None else Usage.from_dict(v))
+        if self._WIRE_KEYS.issuperset(data):
+            _set(self, "extra_fields", {})
+        else:
+            _set(self, "extra_fields", {k: x for k, x in data.items() if k not in self._WIRE_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""
@@ -444,7 +455,7 @@ class GenerationOutput:
 
 
 @attrs.define(kw_only=True, slots=True)
-class GenerationResponse:
+class GenerationResponse(LazyDecoded):
     """The reply of a native generation call. With result_format=text the answer is in output.text;
     with message (and always on the multimodal endpoint) it is in output.choices.
 
@@ -482,23 +493,33 @@ class GenerationResponse:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationResponse:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
-        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
-        get: Callable[..., Any] = data.get
         self = _new(cls)
-        self.status_code = get("status_code")
-        self.request_id = get("request_id")
-        self.code = get("code")
-        self.message = get("message")
-        v = get("output")
-        self.output = None if v is None else GenerationOutput.from_dict(v)
-        v = get("usage")
-        self.usage = None if v is None else Usage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
-        self.partial = False
+        self._fill(data)
+        _set(self, "partial", False)
         return self
+
+    @classmethod
+    def _lazy(cls, data: Mapping[str, Any]) -> GenerationResponse:
+        """Like `from_dict`, but the fields are decoded on first access (see `LazyDecoded`)."""
+        self = _new(cls)
+        _set(self, "_wire", data)
+        _set(self, "partial", False)
+        return self
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        get: Callable[..., Any] = data.get
+        _set(self, "status_code", get("status_code"))
+        _set(self, "request_id", get("request_id"))
+        _set(self, "code", get("code"))
+        _set(self, "message", get("message"))
+        v = get("output")
+        _set(self, "output", None if v is None else GenerationOutput.from_dict(v))
+        v = get("usage")
+        _set(self, "usage", None if v is None else Usage.from_dict(v))
+        if self._WIRE_KEYS.issuperset(data):
+            _set(self, "extra_fields", {})
+        else:
+            _set(self, "extra_fields", {k: x for k, x in data.items() if k not in self._WIRE_KEYS})
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""

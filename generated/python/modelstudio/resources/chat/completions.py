@@ -32,13 +32,12 @@ __all__ = ["Completions", "AsyncCompletions"]
 
 
 def _chat_completions_response(data: Mapping[str, Any]) -> ChatCompletion:
-    decoded: ChatCompletion = types_module().ChatCompletion.from_dict(data)
+    decoded: ChatCompletion = types_module().ChatCompletion._lazy(data)
     return decoded
 
 
-def _chat_completions_chunk(data: Mapping[str, Any]) -> ChatCompletionChunk:
-    decoded: ChatCompletionChunk = types_module().ChatCompletionChunk.from_dict(data)
-    return decoded
+def _chat_completions_chunk_class() -> Any:
+    return types_module().ChatCompletionChunk
 
 
 _CHAT_COMPLETIONS = Endpoint(
@@ -48,7 +47,7 @@ _CHAT_COMPLETIONS = Endpoint(
     wire="openai",
     validate=validate_chat_completions,
     decode_response=_chat_completions_response,
-    decode_chunk=_chat_completions_chunk,
+    chunk_class=_chat_completions_chunk_class,
 )
 
 
