@@ -114,7 +114,7 @@ def test_url_sources_pass_through(client: ModelStudio, srv: MockServer) -> None:
 
 
 def test_local_png_inline_as_data_url(client: ModelStudio, srv: MockServer, tmp_path: Path) -> None:
-    raw = png_bytes(31, 7)
+    raw = png_bytes(31, 17)
     png = tmp_path / "picture.bin"  # the bytes decide the MIME type, not the name
     png.write_bytes(raw)
     client.multimodal.create(
@@ -148,7 +148,7 @@ def test_local_audio_and_file_url_and_frames_inline(
     frames = []
     for i in range(4):
         f = tmp_path / f"frame{i}.png"
-        f.write_bytes(png_bytes(8 + i, 8))
+        f.write_bytes(png_bytes(16 + i, 16))
         frames.append(f)
     client.multimodal.create(
         model="qwen-vl-max",

@@ -7,7 +7,6 @@ outcome, which every call checks.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -75,7 +74,6 @@ def script(srv: MockServer, i: int) -> tuple[str, Outcome]:
 
 
 def test_sync_calls_leave_no_connection_open(srv: MockServer) -> None:
-    started = time.monotonic()
     with httpx.Client(limits=LIMITS) as http:
         client = ModelStudio(
             api_key=KEY, base_url=srv.base_url, http_client=http, timeout=TIMEOUT, max_retries=0
@@ -101,11 +99,9 @@ def test_sync_calls_leave_no_connection_open(srv: MockServer) -> None:
                 outcome = type(exc)
             assert outcome is expected, (i, how, outcome)
         assert srv.pending == 0
-    assert time.monotonic() - started < 10.0
 
 
 async def test_async_calls_leave_no_connection_open(srv: MockServer) -> None:
-    started = time.monotonic()
     async with httpx.AsyncClient(limits=LIMITS) as http:
         client = AsyncModelStudio(
             api_key=KEY, base_url=srv.base_url, http_client=http, timeout=TIMEOUT, max_retries=0
@@ -132,4 +128,3 @@ async def test_async_calls_leave_no_connection_open(srv: MockServer) -> None:
                 outcome = type(exc)
             assert outcome is expected, (i, how, outcome)
         assert srv.pending == 0
-    assert time.monotonic() - started < 10.0

@@ -124,7 +124,7 @@ RULES = [
     # ---- cross-field rules (x-rules)
     Rule("tools-need-message-format", {"tools": [TOOL]},
          {"tools": [TOOL], "result_format": "message"},
-         "result_format", None, "result_format='message'", f"{D001} § tools"),
+         "result_format", "text", "result_format='message'", f"{D001} § tools"),
     Rule("tools-fix-n", {"tools": [TOOL], "result_format": "message", "n": 2},
          {"tools": [TOOL], "result_format": "message", "n": 1},
          "n", 2, "n is fixed to 1", f"{D001} § n"),
@@ -144,17 +144,14 @@ RULES = [
          "ocr_options.task", "text_recognition", "only with task='key_information_extraction'",
          "ocr_options task_config", model="qwen-vl-ocr", resource="multimodal",
          messages=tuple(IMAGE)),
-    Rule("incremental-output-needs-stream", {"incremental_output": True},
-         {"incremental_output": True, "stream": True},
-         "$stream", False, "applies only to streaming", "§ incremental_output"),
+    Rule("stream-needs-sse-header", {"extra_parameters": {"stream": True}},
+         {"extra_parameters": {"stream": True}, "stream": True},
+         "$stream", False, "X-DashScope-SSE", "§ stream"),
     Rule("forced-tool-needs-tools",
          {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
          {"tool_choice": {"type": "function", "function": {"name": "get_weather"}},
           "tools": [TOOL], "result_format": "message"},
          "tools", None, "requires tools", "§ tool_choice"),
-    Rule("search-options-need-search", {"search_options": {"forced_search": True}},
-         {"search_options": {"forced_search": True}, "enable_search": True},
-         "enable_search", None, "only with enable_search=True", "cnblogs-recorded"),
     # ---- per-model rules (x-model-families)
     Rule("thinking-only-needs-stream", {}, {"stream": True},
          "stream", False, "only answers with stream=True", "§ parameters: stream",
@@ -230,7 +227,10 @@ def test_rule_rejects_before_io_and_accepts_neighbour(
     sent = srv.requests[0].json
     assert sent["model"] == rule.model
     for name, value in rule.good.items():
-        if name != "stream":
+        if name == "extra_parameters":
+            for key, extra in value.items():
+                assert sent["parameters"][key] == extra
+        elif name != "stream":
             assert sent["parameters"][name] == value
 
 

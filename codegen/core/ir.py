@@ -23,6 +23,8 @@ class Constraint:
     enum: tuple[Any, ...] | None = None
     const: Any = None
     has_const: bool = False
+    # `x-contains` on an array: some item must be an object with these key/value pairs.
+    contains: tuple[tuple[str, Any], ...] | None = None
 
     @property
     def empty(self) -> bool:
@@ -80,6 +82,8 @@ class Schema:
     discriminator: Discriminator | None = None
     closed: bool = False
     line: int = 0
+    # `x-required-any`: at least one of these properties must be present.
+    required_any: tuple[str, ...] = ()
 
     @property
     def is_union(self) -> bool:
@@ -150,6 +154,10 @@ class ModelFamily:
     # `x-streaming-only-when-thinking` / `x-supports-when-thinking`: apply when thinking is on.
     streaming_only_when_thinking: bool = False
     supports_when_thinking: tuple[tuple[str, bool], ...] = ()
+    # `x-requires` / `x-requires-when-thinking`: the only value a parameter may take (in every
+    # mode / when thinking is on); the SDK sends it when the call leaves the parameter out.
+    requires: tuple[tuple[str, Any], ...] = ()
+    requires_when_thinking: tuple[tuple[str, Any], ...] = ()
 
 
 @attrs.frozen

@@ -152,7 +152,18 @@ class _Builder:
             fields=tuple(fields),
             closed=node.get("additionalProperties") is False,
             line=node.line,
+            required_any=self.required_any_of(node, set(properties)),
         )
+
+    def required_any_of(self, node: LineMap, names: set[str]) -> tuple[str, ...]:
+        raw = node.get("x-required-any") or []
+        keys = tuple(str(k) for k in raw)
+        for key in keys:
+            if key not in names:
+                self.problems.add(
+                    node.line_of("x-required-any"), f"x-required-any: {key!r} names no property"
+                )
+        return keys
 
     def check_keywords(self, node: LineMap, where: str) -> None:
         for key in node:
@@ -223,6 +234,10 @@ class _Builder:
                 else:
                     self.build_named(name, node, docs)
                 return ir.TypeRef(kind="ref", name=name, nullable=nullable)
+            values = node.get("additionalProperties")
+            if raw_type == "object" and isinstance(values, LineMap):
+                item = self.type_of(values, hoist_name + "Value", docs)
+                return ir.TypeRef(kind="dict", items=item, nullable=nullable)
             return ir.TypeRef(kind="dict" if raw_type == "object" else "any", nullable=nullable)
         self.problems.add(node.line, f"{hoist_name}: unsupported type {raw_type!r}")
         return ir.TypeRef(kind="any")
@@ -245,6 +260,10 @@ class _Builder:
                 self.problems.add(node.line_of("pattern"), f"invalid pattern: {exc}")
                 pattern = None
         enum = node.get("enum")
+        contains = node.get("x-contains")
+        if contains is not None and not isinstance(contains, LineMap):
+            self.problems.add(node.line_of("x-contains"), "x-contains must be a mapping")
+            contains = None
         min_length, max_length = num("minLength"), num("maxLength")
         min_items, max_items = num("minItems"), num("maxItems")
         return ir.Constraint(
@@ -260,6 +279,7 @@ class _Builder:
             enum=tuple(enum) if isinstance(enum, list) else None,
             const=node.get("const"),
             has_const="const" in node,
+            contains=None if contains is None else tuple(contains.items()),
         )
 
     # rules ---------------------------------------------------------------
@@ -295,7 +315,8 @@ class _Builder:
             return ()
         out = []
         for path, cond in raw.items():
-            root = path.split(".")[0]
+            steps = path.split(".")
+            root = steps[1] if steps[0] == "$effective" and len(steps) > 1 else steps[0]
             if root != "$stream" and root not in names:
                 self.problems.add(raw.line_of(path), f"rule path {path!r} names no parameter")
             if (
@@ -417,6 +438,10 @@ class _Builder:
                     ),
                     supports_when_thinking=tuple(
                         (row.get("x-supports-when-thinking") or {}).items()
+                    ),
+                    requires=tuple((row.get("x-requires") or {}).items()),
+                    requires_when_thinking=tuple(
+                        (row.get("x-requires-when-thinking") or {}).items()
                     ),
                 )
             )

@@ -15,6 +15,9 @@ PRIMITIVE_TEST = {
 }
 
 
+FINITE_RULE = "must be a finite number (not NaN or Infinity)"
+
+
 def request_schemas(spec: ir.Spec) -> list[ir.Schema]:
     """The schemas reachable from the operations' request bodies, in spec order."""
     by_name = {s.name: s for s in spec.schemas}
@@ -102,6 +105,7 @@ class CheckWriter:
             if c.max_items is not None:
                 lines += [f"{pad}elif len({x}) > {c.max_items}:",
                           fail(f"must have at most {c.max_items} item(s)")]  # fmt: skip
+            lines += self.contains(c, x, fail, pad)
             item = self.fresh("item")
             index = self.fresh("i")
             inner = self.value(
@@ -113,9 +117,60 @@ class CheckWriter:
         if t.kind in PRIMITIVE_TEST:
             test, rule = PRIMITIVE_TEST[t.kind]
             lines += [f"{pad}if not ({test.format(x=x)}):", fail(rule)]
+            lines += self.finite(t, x, path, docs, fail, pad)
             lines += self.bounds(c, x, fail, pad)
+            lines += self.dict_values(t, x, path, docs, indent)
             return lines
         return lines
+
+    def finite(
+        self, t: ir.TypeRef, x: str, path: str, docs: str, fail: Callable[[str], str], pad: str
+    ) -> list[str]:
+        """NaN and Infinity are numbers to Python but not to JSON: never let one reach the wire."""
+        if t.kind == "dict" and t.items is None:
+            # a free-form object (a JSON Schema, a result_schema): no number inside may be NaN
+            at = self.fresh("at")
+            return [
+                f"{pad}elif ({at} := _non_finite_at({x})) is not None:",
+                f"{pad}    out.append(Problem({path} + {at}, None, {FINITE_RULE!r}, {docs}))",
+            ]
+        if t.kind != "float":
+            return []
+        return [f"{pad}elif not _isfinite({x}):", fail(FINITE_RULE)]
+
+    def contains(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
+        """`x-contains`: some item of the list is an object with the given key/value pairs."""
+        if not c.contains:
+            return []
+        test = " and ".join(f"m.get({k!r}) == {v!r}" for k, v in c.contains)
+        want = " and ".join(f"{k}={v!r}" for k, v in c.contains)
+        return [
+            f"{pad}elif not any(isinstance(m, dict) and {test} for m in {x}):",
+            fail(f"must hold a message with {want}"),
+        ]
+
+    def dict_values(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
+        """A free-form object whose values have a declared type (`additionalProperties`)."""
+        if t.kind != "dict" or t.items is None:
+            return []
+        pad = " " * indent
+        key, item = self.fresh("key"), self.fresh("item")
+        inner = self.value(t.items, item, f'{path} + "." + str({key})', docs, indent + 8)
+        if not inner:
+            return []
+        return [f"{pad}else:", f"{pad}    for {key}, {item} in {x}.items():", *inner]
+
+    def required_any(self, schema: ir.Schema, docs: str) -> list[str]:
+        """`x-required-any`: at least one of the named properties must be present."""
+        if not schema.required_any:
+            return []
+        keys = schema.required_any
+        first = keys[0]
+        rule = "is required unless " + " or ".join(keys[1:]) + " is given"
+        return [
+            f"    if all(value.get(k) is None for k in {keys!r}):",
+            f"        out.append(Problem(path + '.{first}', None, {rule!r}, {docs}))",
+        ]
 
     def bounds(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
         lines: list[str] = []
@@ -195,6 +250,7 @@ class CheckWriter:
                 body = self.value(f.type, x, fpath, fdocs, 8)
                 if body:
                     lines += [f"    if {x} is not None:", *body]
+        lines += self.required_any(schema, docs)
         if schema.closed:
             known = ", ".join(repr(f.wire_name) for f in schema.fields)
             lines += [
@@ -241,21 +297,31 @@ class CheckWriter:
 
     def rules(self, schema_name: str, rules: tuple[ir.Rule, ...]) -> list[str]:
         lines = [
-            f"def _rules_{schema_name}(params: Mapping[str, Any], stream: bool, out: list[Problem]) -> None:"
+            f"def _rules_{schema_name}(params: Mapping[str, Any], stream: bool, out: list[Problem],"
+            " effective: Mapping[str, Any]) -> None:"
         ]
         if not rules:
             return [*lines, "    return"]
         for rule in rules:
             when = " and ".join(self.condition(c) for c in rule.when) or "True"
-            broken = " or ".join(self.condition(c, negate=True) for c in rule.then) or "False"
+            broken = " or ".join(self.broken(c) for c in rule.then) or "False"
             first = rule.then[0].path if rule.then else rule.id
             value = "stream" if first == "$stream" else _param(first)
+            first = _shown_path(first)
             docs = "; ".join(rule.docs)
             lines += [
                 f"    if {when} and ({broken}):",
                 f"        out.append(Problem({first!r}, {value}, {rule.message!r}, {docs!r}))",
             ]
         return lines
+
+    def broken(self, c: ir.Condition) -> str:
+        """A test that a `then` condition fails. A `$effective.` value that neither the call
+        nor the model's table row gives is undocumented: nothing to check."""
+        test = self.condition(c, negate=True)
+        if c.path.startswith("$effective."):
+            return f"({_param(c.path)} is not None and {test})"
+        return test
 
     def condition(self, c: ir.Condition, negate: bool = False) -> str:
         """A Python test for the condition (or for its negation)."""
@@ -274,8 +340,19 @@ class CheckWriter:
         return f"{x} {'not in' if negate else 'in'} {tuple(value)!r}"
 
 
+def _shown_path(path: str) -> str:
+    """The parameter a problem names: `$effective.x` is reported as `x`."""
+    return path[len("$effective.") :] if path.startswith("$effective.") else path
+
+
 def _param(path: str) -> str:
-    """The expression for the parameter at a dotted path (`params` is always a mapping)."""
+    """The expression for the parameter at a dotted path (`params` is always a mapping); a
+    `$effective.` path reads the value sent, else the model's documented default."""
+    if path.startswith("$effective."):
+        inner = path[len("$effective.") :]
+        if "." in inner:
+            return f"_at(effective, {inner!r})"
+        return f"effective.get({inner!r})"
     if "." in path:
         return f"_at(params, {path!r})"
     return f"params.get({path!r})"

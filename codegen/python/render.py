@@ -295,7 +295,8 @@ def operation_params(spec: ir.Spec, op: ir.Operation) -> tuple[ir.Field, ...]:
     fields = spec.schema(op.parameters).fields
     if op.wire == "openai":
         return tuple(f for f in fields if f.wire_name not in ("model", "messages", "stream"))
-    return fields
+    # native `parameters.stream` is set from the `stream` keyword argument, with the SSE header
+    return tuple(f for f in fields if f.wire_name != "stream")
 
 
 def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
@@ -475,7 +476,10 @@ def create_docstring(names: TypeNames, op: ir.Operation, params: tuple[ir.Field,
         if f.wire_name == "incremental_output" and op.wire == "native":
             text += (
                 " When streaming and not given, the SDK sends true (the server's default is"
-                " false) so that each event carries only new text."
+                " false) so that each event carries only new text. Where the model's mode"
+                " allows only one value of a parameter (thinking mode on Qwen3 models takes"
+                " only result_format='message' and incremental_output=true), the SDK sends"
+                " that value when the call leaves it out."
             )
         lines.append(f"    {f.py_name}: {text}")
     lines += [

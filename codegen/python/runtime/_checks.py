@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -48,6 +49,24 @@ def _at(params: Mapping[str, Any], dotted: str) -> Any:
             return None
         value = value.get(step)
     return value
+
+
+def _non_finite_at(value: Any) -> str | None:
+    """Where a NaN or an Infinity sits in a JSON-like value (".a[2]"; "" for the value itself),
+    or None: JSON has no such numbers, so none may reach the wire."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            inner = _non_finite_at(item)
+            if inner is not None:
+                return f".{key}{inner}"
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            inner = _non_finite_at(item)
+            if inner is not None:
+                return f"[{i}]{inner}"
+    return None
 
 
 def _has_keys(value: Mapping[str, Any], keys: Iterable[str]) -> bool:

@@ -36,6 +36,8 @@ class ModelFamily:
     docs: str = ""
     streaming_only_when_thinking: bool = False
     supports_when_thinking: Mapping[str, bool] = attrs.field(factory=dict)
+    requires: Mapping[str, Any] = attrs.field(factory=dict)
+    requires_when_thinking: Mapping[str, Any] = attrs.field(factory=dict)
 
     def thinking_on(self, enable_thinking: bool | None) -> bool:
         if self.thinking_mode == "thinking-only":
@@ -58,8 +60,9 @@ def make_lookup(families: Sequence[ModelFamily]) -> Any:
     return family_for
 
 
-def defaults_for(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
-    """The documented defaults of a row, with the overrides of the thinking mode that applies."""
+def server_defaults(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
+    """The documented defaults of a row, with the overrides of the thinking mode that applies:
+    what the service uses for a parameter the request leaves out."""
     out = dict(row.defaults)
     thinking = row.thinking_on(enable_thinking)
     out.update(row.defaults_thinking if thinking else row.defaults_non_thinking)
@@ -68,6 +71,61 @@ def defaults_for(row: ModelFamily, enable_thinking: bool | None) -> dict[str, An
     return out
 
 
+def required_values(row: ModelFamily, thinking: bool) -> dict[str, Any]:
+    """The only value some parameters may take for this row, in the mode that applies."""
+    out = dict(row.requires)
+    if thinking:
+        out.update(row.requires_when_thinking)
+    return out
+
+
+def defaults_for(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
+    """The defaults of a row as the SDK sends them: the service's documented defaults, except
+    that where the mode allows only one value (`x-requires*`) that value is given."""
+    out = server_defaults(row, enable_thinking)
+    out.update(required_values(row, row.thinking_on(enable_thinking)))
+    return out
+
+
+def _thinking_argument(params: Mapping[str, Any]) -> bool | None:
+    value = params.get("enable_thinking")
+    return value if isinstance(value, bool) else None
+
+
+def effective_params(row: ModelFamily | None, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Each parameter as the service will see it: the value sent, else the model's documented
+    default in the thinking mode that applies (the `$effective.` paths of `x-rules`)."""
+    if row is None:
+        return params
+    out = server_defaults(row, _thinking_argument(params))
+    out.update((k, v) for k, v in params.items() if v is not None)
+    return out
+
+
+def fill_required(row: ModelFamily, params: dict[str, Any], stream: bool) -> None:
+    """Fill in what the SDK sends when the call leaves it out (in place): the value the model's
+    mode requires (`x-requires*`), and incremental events when streaming."""
+    thinking = row.thinking_on(_thinking_argument(params))
+    for key, value in required_values(row, thinking).items():
+        if params.get(key) is None:
+            params[key] = value
+    if stream and params.get("incremental_output") is None:
+        params["incremental_output"] = True
+
+
+def _partial_messages(messages: Any) -> list[tuple[int, Any]]:
+    if not isinstance(messages, list):
+        return []
+    return [
+        (i, m)
+        for i, m in enumerate(messages)
+        if isinstance(m, Mapping) and m.get("role") == "assistant" and m.get("partial") is True
+    ]
+
+
+# (flag, parameter, whether the call uses it). Flags in ONLY_LISTED have an explicit "only these
+# models" list in the docs: a known model must be on it. The others are refused only where a page
+# excludes the model (their lists are examples, and recordings show more models).
 _SUPPORT_CHECKS = (
     ("tools", "tools", lambda v: bool(v)),
     ("n", "n", lambda v: v is not None and v != 1),
@@ -75,7 +133,47 @@ _SUPPORT_CHECKS = (
     ("response_format", "response_format", lambda v: v is not None),
     ("code_interpreter", "enable_code_interpreter", lambda v: v is True),
     ("search", "enable_search", lambda v: v is True),
+    ("max_input_tokens", "max_input_tokens", lambda v: v is not None),
+    ("output_format", "output_format", lambda v: v is not None),
+    ("asr_options", "asr_options", lambda v: v is not None),
+    ("ocr_options", "ocr_options", lambda v: v is not None),
 )
+ONLY_LISTED = frozenset(
+    (
+        "n",
+        "code_interpreter",
+        "max_input_tokens",
+        "partial_mode",
+        "output_format",
+        "asr_options",
+        "ocr_options",
+    )
+)
+SUPPORT_DOCS = {
+    "n": "003_bb9708c812a53c71.txt § n",
+    "code_interpreter": "003_bb9708c812a53c71.txt § enable_code_interpreter",
+    "max_input_tokens": "001_815efe83d03b75c9.txt § max_input_tokens",
+    "partial_mode": "001_815efe83d03b75c9.txt § Assistant Message partial",
+    "output_format": "001_815efe83d03b75c9.txt § output_format (qwen-deep-research only)",
+    "asr_options": "001_815efe83d03b75c9.txt § asr_options (Qwen3 ASR only)",
+    "ocr_options": "001_815efe83d03b75c9.txt § ocr_options (Qwen-OCR)",
+}
+REQUIRES_DOCS = (
+    "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output"
+)
+
+
+def _supported(
+    row: ModelFamily, flag: str, supports: Mapping[str, bool], thinking_on: bool
+) -> tuple[bool, str]:
+    """Whether the row allows a feature, and the reason when it does not."""
+    value = supports.get(flag)
+    mode = " in thinking mode" if thinking_on and flag in row.supports_when_thinking else ""
+    if value is False:
+        return False, "is not supported by this model" + mode
+    if value is None and flag in ONLY_LISTED and row.match != ("*",):
+        return False, "is not supported by this model (the docs list the models that take it)"
+    return True, ""
 
 
 def check_model_rules(
@@ -84,6 +182,7 @@ def check_model_rules(
     params: Mapping[str, Any],
     stream: bool,
     out: list[Problem],
+    messages: Any = None,
 ) -> None:
     """Append a Problem for every documented per-model rule the request breaks."""
     docs = row.docs
@@ -100,7 +199,7 @@ def check_model_rules(
     if row.thinking_mode == "none" and thinking is True:
         out.append(Problem("enable_thinking", True, "this model has no thinking mode", docs))
     thinking_on = row.thinking_on(thinking if isinstance(thinking, bool) else None)
-    if not stream and (row.streaming_only or row.thinking_mode == "thinking-only"):
+    if not stream and row.streaming_only:
         out.append(Problem("stream", False, "this model only answers with stream=True", docs))
     elif not stream and thinking_on and row.streaming_only_when_thinking:
         out.append(
@@ -108,17 +207,47 @@ def check_model_rules(
                 "stream", False, "in thinking mode this model only answers with stream=True", docs
             )
         )
+    if endpoint != "compatible":
+        _check_requirements(row, params, thinking_on, out)
     supports = row.supports
     if thinking_on and row.supports_when_thinking:
         supports = {**supports, **row.supports_when_thinking}
     for flag, param, used in _SUPPORT_CHECKS:
-        if supports.get(flag) is False and used(params.get(param)):
-            rule = "is not supported by this model"
-            if thinking_on and flag in row.supports_when_thinking:
-                rule += " in thinking mode"
-            out.append(Problem(param, params.get(param), rule, docs))
+        if used(params.get(param)):
+            ok, rule = _supported(row, flag, supports, thinking_on)
+            if not ok:
+                where = SUPPORT_DOCS.get(flag)
+                out.append(
+                    Problem(param, params.get(param), rule, f"{where}; {docs}" if where else docs)
+                )
+    if endpoint != "compatible":
+        for i, _ in _partial_messages(messages):
+            ok, rule = _supported(row, "partial_mode", supports, thinking_on)
+            if not ok:
+                where = f"{SUPPORT_DOCS['partial_mode']}; {docs}"
+                out.append(Problem(f"input.messages[{i}].partial", True, rule, where))
     for name in ("max_tokens", "thinking_budget", "max_input_tokens"):
         limit = row.limits.get(name)
         value = params.get(name)
         if isinstance(limit, int) and isinstance(value, int) and value > limit:
             out.append(Problem(name, value, f"must be <= {limit} for this model", docs))
+
+
+def _check_requirements(
+    row: ModelFamily, params: Mapping[str, Any], thinking_on: bool, out: list[Problem]
+) -> None:
+    """A parameter the mode allows only one value of (`x-requires*`) must have that value,
+    as sent or, when left out, as the service's default."""
+    wanted = required_values(row, thinking_on)
+    if not wanted:
+        return
+    defaults = server_defaults(row, _thinking_argument(params))
+    in_thinking = dict(row.requires_when_thinking) if thinking_on else {}
+    for key, want in wanted.items():
+        value = params.get(key)
+        if value is None:
+            value = defaults.get(key)
+        if value is not None and value != want:
+            mode = " in thinking mode" if key in in_thinking else ""
+            rule = f"this model takes only {key}={want!r}{mode}"
+            out.append(Problem(key, value, rule, f"{REQUIRES_DOCS}; {row.docs}"))

@@ -48,7 +48,16 @@ UNIVERSAL_LIMITS: Mapping[str, int | float] = {
     "video_local_bytes_max": 100 * MB,
     "video_base64_bytes_max": 10 * MB,
     "frames_min": 4,
+    "image_side_min_exclusive": 10,
+    "image_aspect_ratio_max": 200,
 }
+# D004 § Supported image formats: between 4K (3840x2160) and 8K only JPEG and PNG.
+FOUR_K_PIXELS = 3840 * 2160
+LARGE_IMAGE_FORMATS = ("image/jpeg", "image/png")
+_SIZE_PROBE = 256 * 1024  # header bytes read to find an image's width and height
+COMPATIBLE_SOURCE_DOCS = (
+    "004_999108d049104343.txt § File input methods (local file path: DashScope SDK only)"
+)
 AUDIO_BASE64_BYTES_MAX = 10 * MB
 # D004 § Supported image formats.
 IMAGE_FORMATS: Mapping[str, str] = {
@@ -156,6 +165,72 @@ def _ftyp_mime(head: bytes) -> str:
     return "video/mp4"
 
 
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first bytes of a PNG, JPEG, GIF, BMP or WEBP image; else None."""
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            return w, h
+        if head[:6] in (b"GIF87a", b"GIF89a"):
+            w, h = struct.unpack("<HH", head[6:10])
+            return w, h
+        if head.startswith(b"BM") and len(head) >= 26:
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)
+        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+            return _webp_size(head)
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(head)
+    except struct.error:
+        return None
+    return None
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        w = int.from_bytes(head[24:27], "little") + 1
+        h = int.from_bytes(head[27:30], "little") + 1
+        return w, h
+    if chunk == b"VP8L":
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 ":
+        w, h = struct.unpack("<HH", head[26:30])
+        return w & 0x3FFF, h & 0x3FFF
+    return None
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    pos = 2
+    while pos + 9 < len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            pos += 2
+            continue
+        length = struct.unpack(">H", head[pos + 2 : pos + 4])[0]
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
+            h, w = struct.unpack(">HH", head[pos + 5 : pos + 9])
+            return w, h
+        pos += 2 + length
+    return None
+
+
+def _data_url_head(payload: str) -> bytes:
+    """The first bytes of a Base64 payload (enough for `image_size`), or b"" if it is not Base64."""
+    text = payload[: (_SIZE_PROBE // 3) * 4]
+    text = text[: len(text) - len(text) % 4]
+    try:
+        return base64.b64decode(text, validate=False)
+    except ValueError:
+        return b""
+
+
 def guess_mime(path: Path, head: bytes) -> str:
     """The file's MIME type from its bytes, else from its extension."""
     sniffed = sniff_mime(head)
@@ -208,7 +283,7 @@ def _content_parts(body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any
 def _has_list_content(body: Mapping[str, Any]) -> bool:
     """Whether any message has a list content: the only place `_content_parts` looks."""
     payload = body.get("input")
-    messages = payload.get("messages") if isinstance(payload, Mapping) else None
+    messages = payload.get("messages") if isinstance(payload, Mapping) else body.get("messages")
     if not isinstance(messages, list):
         return False
     for message in messages:
@@ -378,6 +453,8 @@ def plan_media(
     model_name = model if isinstance(model, str) else ""
     native = endpoint in ("text-generation", "multimodal-generation")
     if not native:
+        if endpoint == "compatible" and row is not None:
+            _check_compatible(body, row, problems)
         return problems, None
     for path, part in _content_parts(body):
         kinds = [key for key in MEDIA_KEYS if key in part]
@@ -421,6 +498,99 @@ def plan_media(
         _check_counts(counts, row, problems)
     plan = MediaPlan(body, model_name, files) if files else None
     return problems, plan
+
+
+def _compatible_parts(body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, part) for every dict part of every message's list content (OpenAI shape)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, Mapping) else None
+        if isinstance(content, list):
+            for j, part in enumerate(content):
+                if isinstance(part, dict):
+                    yield f"messages[{i}].content[{j}]", part
+
+
+def _url_of(part: Mapping[str, Any], key: str) -> Any:
+    holder = part.get(key)
+    return holder.get("url") if isinstance(holder, Mapping) else None
+
+
+def _check_compatible(body: Mapping[str, Any], row: ModelFamily, out: list[Problem]) -> None:
+    """The same limits on the OpenAI-compatible endpoint, whose parts are typed
+    (`image_url`, `video_url`, `video` frame lists) and take only URLs and data URLs."""
+    counts = _Counts()
+    for path, part in _compatible_parts(body):
+        kind = part.get("type")
+        if kind not in ("image_url", "video_url", "video"):
+            continue
+        _check_part_numbers(path, part, row, out)
+        if kind == "video":
+            frames = part.get("video")
+            if not isinstance(frames, list):
+                continue
+            _check_frames(f"{path}.video", frames, row, out)
+            frame_counts = _Counts()
+            for n, frame in enumerate(frames):
+                if isinstance(frame, str):
+                    _check_remote(f"{path}.video[{n}]", frame, "image", row, frame_counts, out)
+            continue
+        url = _url_of(part, kind)
+        if isinstance(url, str):
+            media = "image" if kind == "image_url" else "video"
+            _check_remote(f"{path}.{kind}.url", url, media, row, counts, out)
+    _check_counts(counts, row, out)
+
+
+def _check_remote(
+    where: str, url: str, kind: str, row: ModelFamily, counts: _Counts, out: list[Problem]
+) -> None:
+    """A source of the compatible endpoint: an http(s) URL or a data URL, never a local file."""
+    if kind == "video":
+        counts.videos += 1
+        counts.first_video = counts.first_video or where
+    lowered = url[:8].lower()
+    if lowered.startswith("data:"):
+        _check_data_url(where, url, kind, row, counts, out)
+        return
+    if not lowered.startswith(("http://", "https://")):
+        rule = "the compatible mode takes an http(s) URL or a data: URL (local files: DashScope SDK only)"
+        out.append(Problem(where, url, rule, COMPATIBLE_SOURCE_DOCS))
+        return
+    if kind == "image":
+        counts.url_images += 1
+        counts.first_image = counts.first_image or where
+
+
+def _check_dimensions(
+    where: str,
+    url: str,
+    mime: str,
+    size: tuple[int, int] | None,
+    row: ModelFamily | None,
+    out: list[Problem],
+) -> None:
+    """D004 § Image limits: both sides > 10 px, long:short <= 200:1, above 4K only JPEG/PNG."""
+    if size is None:
+        return
+    w, h = size
+    side_min = _limit(row, "image_side_min_exclusive") if row is not None else 10
+    ratio_max = _limit(row, "image_aspect_ratio_max") if row is not None else 200
+    if min(w, h) <= side_min:
+        rule = f"the image is {w}x{h} px; width and height must both be greater than {side_min} px"
+        out.append(Problem(where, url, rule, IMAGE_DOCS))
+        return
+    if max(w, h) / min(w, h) > ratio_max:
+        rule = f"the image is {w}x{h} px; the long side may be at most {ratio_max} times the short side"
+        out.append(Problem(where, url, rule, IMAGE_DOCS))
+    if w * h > FOUR_K_PIXELS and mime in IMAGE_FORMATS and mime not in LARGE_IMAGE_FORMATS:
+        rule = (
+            f"the image is {w}x{h} px ({IMAGE_FORMATS[mime]}); above 4K (3840x2160) only JPEG and "
+            "PNG are supported"
+        )
+        out.append(Problem(where, url, rule, FORMAT_DOCS))
 
 
 def _check_part_numbers(
@@ -496,7 +666,7 @@ def _check_source(
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
-            head = fh.read(64)
+            head = fh.read(_SIZE_PROBE if kind == "image" else 64)
             mime = guess_mime(path, head)
             duration = mp4_duration(fh) if kind == "video" and head[4:8] == b"ftyp" else None
     except OSError as exc:
@@ -521,6 +691,7 @@ def _check_source(
             counts.first_base64 = counts.first_base64 or where
         if row is not None:
             _check_image_file(where, url, size, mime, row, out)
+            _check_dimensions(where, url, mime, image_size(head), row, out)
     elif kind == "video" and row is not None:
         _check_video_file(where, url, size, duration, row, out)
     files.append(LocalFile(kind, path, size, mime, holder, key, goes_up))
@@ -575,8 +746,11 @@ def _check_data_url(
         counts.base64_images += 1
         counts.first_base64 = counts.first_base64 or where
         mime = header[5:].split(";")[0].lower()
+        mime = "image/jpeg" if mime == "image/jpg" else mime
         if mime:
-            _check_format(where, url, "image/jpeg" if mime == "image/jpg" else mime, out)
+            _check_format(where, url, mime, out)
+        if ";base64" in header.lower():
+            _check_dimensions(where, url, mime, image_size(_data_url_head(payload)), row, out)
     if row is None or kind == "audio":
         return
     cap = _limit(row, f"{kind}_base64_bytes_max")

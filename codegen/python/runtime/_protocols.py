@@ -19,7 +19,7 @@ part ``{"audio": url}``                           ``{"type": "input_audio",
                                                   "input_audio": {"data": url}}``
 ``parameters.result_format``                      dropped (the compatible answer is always
                                                   ``chat.completion``)
-``parameters.incremental_output``                 dropped (compatible streams are always
+``parameters.incremental_output``, ``.stream``   dropped (compatible streams are always
                                                   incremental); set to true going back when
                                                   streaming
 header ``X-DashScope-SSE: enable``                ``"stream": true,
@@ -62,7 +62,7 @@ __all__ = [
 ProtocolName = Literal["native", "openai"]
 PROTOCOLS: tuple[ProtocolName, ...] = ("native", "openai")
 CHAT_COMPLETIONS_PATH = "/chat/completions"
-_DROPPED = frozenset(("result_format", "incremental_output"))
+_DROPPED = frozenset(("result_format", "incremental_output", "stream"))
 
 
 def native_part_to_openai(part: Any) -> Any:

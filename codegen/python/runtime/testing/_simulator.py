@@ -6,6 +6,7 @@ import base64
 import datetime as _dt
 import hashlib
 import hmac
+import importlib
 import json
 import re
 import threading
@@ -15,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from .._families import effective_params
 from ._models import RecordedRequest
 from ._script import Reply, StreamErrorScript
 from ._spec_check import spec_problem
@@ -255,8 +257,18 @@ def build_answer(
     return Answer(reasoning, text, calls, input_tokens, media_tokens)
 
 
+def with_model_defaults(model: str, options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The request's options with the model's documented defaults (x-model-families) filled in
+    for what it leaves out, as the service applies them."""
+    # the generated table module (imported late: it is rendered beside the copied runtime)
+    table = importlib.import_module(".._model_table", __package__)
+    return effective_params(table.family_for(model), options)
+
+
 def answer_for(messages: list[Any], model: str, options: Mapping[str, Any]) -> Answer:
-    """`build_answer` with the options of a request: native `parameters` or an OpenAI body."""
+    """`build_answer` with the options of a request: native `parameters` or an OpenAI body,
+    the model's defaults applied (thinking on by default for qwen3.5, for example)."""
+    options = with_model_defaults(model, options)
     thinking = options.get("enable_thinking")
     tools = options.get("tools")
     return build_answer(
@@ -475,7 +487,7 @@ class Simulator:
         multimodal = req.path.rstrip("/") == MULTIMODAL_GENERATION
         try:
             body, messages = self._native_request(req, stream)
-            params = body.get("parameters") or {}
+            params = with_model_defaults(str(body["model"]), body.get("parameters") or {})
             answer = answer_for(messages, str(body["model"]), params)
         except ProtocolError as exc:
             if stream:
