@@ -238,7 +238,12 @@ def bench_stream(
                 name,
                 median(rates[name]),
                 note=note,
-                extra={"streams": len(rates[name]), "us_per_event": 1e6 / median(rates[name])},
+                extra={
+                    "streams": len(rates[name]),
+                    "us_per_event": 1e6 / median(rates[name]),
+                    "us_min": 1e6 / max(rates[name]),
+                    "us_max": 1e6 / min(rates[name]),
+                },
             )
         )
     return rows
@@ -557,3 +562,22 @@ def bench_regenerate(*, runs: int, timeout: float = 60.0) -> list[Row]:
         " (spec produced no files: figure not meaningful yet)" if files == 0 else ""
     )
     return [Row("make regenerate", median(times), note=note, extra={"runs": times})]
+
+
+# --------------------------------------------------------------------------------------------
+# instruction counts
+
+
+def bench_callgrind(port: int, events: int) -> list[Row]:
+    """Instructions per stream event and per call under callgrind (see bench/callgrind.py)."""
+    from bench import callgrind
+
+    if not callgrind.available():
+        return [Row(n, note="n/a (valgrind not installed)") for n in callgrind.CLIENTS]
+    rows = []
+    for name, row in callgrind.instructions(port, events).items():
+        if not row:
+            rows.append(Row(name, note="n/a (import failed)"))
+        else:
+            rows.append(Row(name, row.get("stream"), extra={"call": row.get("call")}))
+    return rows
