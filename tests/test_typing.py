@@ -12,18 +12,20 @@ USER_CODE = """
 from typing import assert_type
 from modelstudio import AsyncModelStudio, AsyncStream, ModelStudio, Stream
 from modelstudio.types import ChatCompletion, ChatCompletionChunk, GenerationChunk, GenerationResponse
+from modelstudio.types import ChatMessageParam, MessageParam
 
 client = ModelStudio(api_key="k")
-msgs = [{"role": "user", "content": "hi"}]
+msgs: list[MessageParam] = [{"role": "user", "content": "hi"}]
+chat_msgs: list[ChatMessageParam] = [{"role": "user", "content": "hi"}]
 assert_type(client.generation.create(model="qwen-plus", messages=msgs), GenerationResponse)
 assert_type(
     client.generation.create(model="qwen-plus", messages=msgs, stream=True),
     Stream[GenerationChunk, GenerationResponse],
 )
 assert_type(client.multimodal.create(model="qwen-vl-max", messages=msgs), GenerationResponse)
-assert_type(client.chat.completions.create(model="qwen-plus", messages=msgs), ChatCompletion)
+assert_type(client.chat.completions.create(model="qwen-plus", messages=chat_msgs), ChatCompletion)
 assert_type(
-    client.chat.completions.create(model="qwen-plus", messages=msgs, stream=True),
+    client.chat.completions.create(model="qwen-plus", messages=chat_msgs, stream=True),
     Stream[ChatCompletionChunk, ChatCompletion],
 )
 

@@ -36,7 +36,8 @@ class TypeRef:
     """A field's type.
 
     kind: "str", "int", "float", "bool", "any", "dict" (free-form object), "ref" (a named
-    schema), "list" (of `items`) or "union" (of `variants`).
+    schema), "list" (of `items`) or "union" (of `variants`). A "dict" whose values have a
+    type (`additionalProperties: {type: ...}`) carries it as `items`.
     """
 
     kind: str

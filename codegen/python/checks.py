@@ -105,14 +105,16 @@ class CheckWriter:
             if c.max_items is not None:
                 lines += [f"{pad}elif len({x}) > {c.max_items}:",
                           fail(f"must have at most {c.max_items} item(s)")]  # fmt: skip
-            lines += self.contains(c, x, fail, pad)
             item = self.fresh("item")
             index = self.fresh("i")
             inner = self.value(
                 t.items, item, f'{path} + "[" + str({index}) + "]"', docs, indent + 8
             )
             if inner:
-                lines += [f"{pad}else:", f"{pad}    for {index}, {item} in enumerate({x}):", *inner]
+                inner = [f"{pad}    for {index}, {item} in enumerate({x}):", *inner]
+            inner = self.contains(c, x, fail, pad) + inner
+            if inner:
+                lines += [f"{pad}else:", *inner]
             return lines
         if t.kind in PRIMITIVE_TEST:
             test, rule = PRIMITIVE_TEST[t.kind]
@@ -139,14 +141,15 @@ class CheckWriter:
         return [f"{pad}elif not _isfinite({x}):", fail(FINITE_RULE)]
 
     def contains(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
-        """`x-contains`: some item of the list is an object with the given key/value pairs."""
+        """`x-contains`: some item of the list is an object with the given key/value pairs
+        (checked beside the items, so that their own problems are reported too)."""
         if not c.contains:
             return []
         test = " and ".join(f"m.get({k!r}) == {v!r}" for k, v in c.contains)
         want = " and ".join(f"{k}={v!r}" for k, v in c.contains)
         return [
-            f"{pad}elif not any(isinstance(m, dict) and {test} for m in {x}):",
-            fail(f"must hold a message with {want}"),
+            f"{pad}    if not any(isinstance(m, dict) and {test} for m in {x}):",
+            "    " + fail(f"must hold a message with {want}"),
         ]
 
     def dict_values(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import jinja2
 from ..core import ir
 from ..core.load import pascal
 from .checks import CheckWriter, request_schemas
+from .params_dicts import param_name, params_files
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -88,7 +89,8 @@ class TypeNames:
         return "Any"
 
     def param(self, t: ir.TypeRef) -> str:
-        """The annotation of a keyword argument: classes or plain dicts, enums as Literal."""
+        """The annotation of a keyword argument: classes or their TypedDict forms (`...Param`,
+        see params_dicts.py), enums as Literal."""
         if t.kind == "str" and t.constraint.enum:
             return "Literal[" + ", ".join(repr(v) for v in t.constraint.enum) + "]"
         if t.kind == "float":
@@ -97,7 +99,10 @@ class TypeNames:
             assert t.items is not None
             return f"Sequence[{self.param(t.items)}]"
         if t.kind == "ref":
-            return f"{t.name} | Mapping[str, Any]"
+            assert t.name is not None
+            return f"{t.name} | {param_name(t.name)}"
+        if t.kind == "dict" and t.items is not None:
+            return f"Mapping[str, {self.param(t.items)}]"
         if t.kind == "union":
             return " | ".join(_union_members(self.param(v) for v in t.variants))
         return self._annotation(t)
@@ -392,10 +397,42 @@ def type_areas(spec: ir.Spec) -> dict[str, str]:
     return area
 
 
+def dict_param_schemas(spec: ir.Spec) -> list[ir.Schema]:
+    """The schemas a caller may give `create()` as plain dicts (messages, parts, options)."""
+    roots: set[str] = set()
+    for op in spec.operations:
+        refs_of(messages_type(spec, op), roots)
+        for f in operation_params(spec, op):
+            refs_of(f.type, roots)
+    reached = _closure(spec, roots)
+    return [s for s in spec.schemas if s.name in reached]
+
+
+def dict_params_files(
+    spec: ir.Spec, header: str
+) -> tuple[dict[str, str], list[tuple[str, list[str]]]]:
+    """`types/<area>_params.py`: the TypedDict forms, written by datamodel-code-generator."""
+    docs = (
+        '"""Plain-dict forms (TypedDict) of the request types a caller passes to `create()`,\n'
+        "for type checkers: `UserMessageParam` is the dict form of `UserMessage`.\n\n"
+        "Written by datamodel-code-generator from the spec's request schemas\n"
+        '(codegen/python/params_dicts.py)."""\n'
+    )
+    header = header.replace(
+        "rendered from codegen/python/templates", "written by datamodel-code-generator"
+    )
+    return params_files(dict_param_schemas(spec), type_areas(spec), header, docs)
+
+
 def types_files(
-    env: jinja2.Environment, spec: ir.Spec, header: str, context: dict[str, Any]
+    env: jinja2.Environment,
+    spec: ir.Spec,
+    header: str,
+    context: dict[str, Any],
+    extra_modules: Sequence[tuple[str, list[str]]] = (),
 ) -> dict[str, str]:
-    """`types/<area>.py` per area that holds a schema, and `types/__init__.py` naming them all."""
+    """`types/<area>.py` per area that holds a schema, and `types/__init__.py` naming them all
+    (and the `extra_modules`' names)."""
     area = type_areas(spec)
     by_name = {s.name: s for s in spec.schemas}
     order = list(TYPE_AREAS)
@@ -420,6 +457,7 @@ def types_files(
         )
         files[f"types/{name}.py"] = header + text
         modules.append((name, [s.name for s in schemas]))
+    modules += extra_modules
     init = env.get_template("types_init.py.j2").render(spec=spec, modules=modules)
     files["types/__init__.py"] = header + init
     return files
@@ -500,9 +538,12 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
     used: dict[str, set[str]] = {}
     for op in spec.operations:
         names_used = used.setdefault(op.operation_id, set())
+        dict_forms: set[str] = set()
         for f in op_params[op.operation_id]:
-            refs_of(f.type, names_used)
-        refs_of(messages_type(spec, op), names_used)
+            refs_of(f.type, dict_forms)
+        refs_of(messages_type(spec, op), dict_forms)
+        names_used.update(dict_forms)
+        names_used.update(param_name(name) for name in dict_forms)
         names_used.update({op.response, op.chunk or op.response})
     op_class = {op.operation_id: pascal(op.resource[-1]) for op in spec.operations}
     parents: dict[str, list[tuple[str, ir.Operation]]] = {}
@@ -554,7 +595,9 @@ def render(spec: ir.Spec, header: str, context: dict[str, Any]) -> dict[str, str
     for template, target in ARTEFACTS.items():
         text = env.get_template(template).render(spec=spec, **context)
         files[target] = header + text
-    files.update(types_files(env, spec, header, context))
+    params, params_modules = dict_params_files(spec, header)
+    files.update(params)
+    files.update(types_files(env, spec, header, context, params_modules))
     files.update(validation_files(env, spec, header, context))
     files.update(resources_files(env, spec, header, context))
     return files

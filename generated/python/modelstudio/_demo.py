@@ -11,14 +11,20 @@ import json
 import subprocess
 import sys
 import time
-from typing import Any
 
 from modelstudio._client import ModelStudio
 from modelstudio.testing import MockServer
-from modelstudio.types import GenerationResponse, ResponseMessage
+from modelstudio.types import (
+    AssistantMessage,
+    GenerationResponse,
+    Message,
+    MessageParam,
+    ResponseMessage,
+    ToolParam,
+)
 
 DEMO_KEY = "sk-demo"
-WEATHER_TOOL: dict[str, Any] = {
+WEATHER_TOOL: ToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -64,10 +70,10 @@ def cli_chat(base_url: str) -> int:
 
 def tool_round_trip(client: ModelStudio) -> None:
     heading("2. Tool call round trip (SDK)")
-    messages: list[dict[str, Any]] = [
+    messages: list[Message | MessageParam] = [
         {"role": "user", "content": "What is the weather in Hangzhou?"}
     ]
-    say(f"user: {messages[0]['content']}")
+    say("user: What is the weather in Hangzhou?")
     first = client.generation.create(
         model="qwen-plus", messages=messages, tools=[WEATHER_TOOL], result_format="message"
     )
@@ -77,13 +83,13 @@ def tool_round_trip(client: ModelStudio) -> None:
         function = call.function
         assert function is not None
         say(f"model asks for: {function.name}({function.arguments})")
-    messages.append(message.to_dict())
+    messages.append(AssistantMessage.from_dict(message.to_dict()))
     for call in calls:
         assert call.function is not None
         args = json.loads(call.function.arguments or "{}")
         result = get_weather(**args)
         say(f"tool result:    {result}")
-        messages.append({"role": "tool", "content": result, "tool_call_id": call.id})
+        messages.append({"role": "tool", "content": result, "tool_call_id": call.id or ""})
     final = client.generation.create(
         model="qwen-plus", messages=messages, tools=[WEATHER_TOOL], result_format="message"
     )

@@ -144,16 +144,16 @@ def _check_ChatCompletionRequest(value: Any, path: str, out: list[Problem]) -> N
                     "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § User Message (required); cnblogs-recorded/parameter-error-nosse",
                 )
             )
-        elif not any(isinstance(m, dict) and m.get("role") == "user" for m in v25):
-            out.append(
-                Problem(
-                    path + ".messages",
-                    v25,
-                    "must hold a message with role='user'",
-                    "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § User Message (required); cnblogs-recorded/parameter-error-nosse",
-                )
-            )
         else:
+            if not any(isinstance(m, dict) and m.get("role") == "user" for m in v25):
+                out.append(
+                    Problem(
+                        path + ".messages",
+                        v25,
+                        "must hold a message with role='user'",
+                        "004_999108d049104343.txt § OpenAI compatible; 001_815efe83d03b75c9.txt § User Message (required); cnblogs-recorded/parameter-error-nosse",
+                    )
+                )
             for i27, item26 in enumerate(v25):
                 _check_ChatMessage(item26, path + ".messages" + "[" + str(i27) + "]", out)
     v28 = value.get("stream")

@@ -66,16 +66,16 @@ def _check_GenerationInput(value: Any, path: str, out: list[Problem]) -> None:
                     "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse",
                 )
             )
-        elif not any(isinstance(m, dict) and m.get("role") == "user" for m in v103):
-            out.append(
-                Problem(
-                    path + ".messages",
-                    v103,
-                    "must hold a message with role='user'",
-                    "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse",
-                )
-            )
         else:
+            if not any(isinstance(m, dict) and m.get("role") == "user" for m in v103):
+                out.append(
+                    Problem(
+                        path + ".messages",
+                        v103,
+                        "must hold a message with role='user'",
+                        "001_815efe83d03b75c9.txt § messages; 001_815efe83d03b75c9.txt § User Message (required); 003_bb9708c812a53c71.txt § messages; cnblogs-recorded/parameter-error-nosse",
+                    )
+                )
             for i105, item104 in enumerate(v103):
                 _check_Message(item104, path + ".messages" + "[" + str(i105) + "]", out)
     v106 = value.get("prompt")
