@@ -113,7 +113,8 @@ def _import(rows: list[Row]) -> list[str]:
         if r.value is None:
             body.append([f"`{r.name}`", _na_note(r), NA, ""])
             continue
-        ratio = "" if r.name.startswith("(") else _ratio(r.value, floor.value if floor else None)
+        base = by.get("httpx (no bytecode)") if r.name.endswith("(no bytecode)") else floor
+        ratio = "" if r.name.startswith("(") else _ratio(r.value, base.value if base else None)
         body.append([f"`{r.name}`", _fmt(r.value), ratio, r.note])
     return _table(["import", "ms (median, minus start-up)", "ratio to httpx", "note"], body)
 
