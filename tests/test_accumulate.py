@@ -10,6 +10,7 @@ import pytest
 
 from modelstudio._accumulate import Accumulator, Delta
 from modelstudio._sse import SSEDecoder
+from modelstudio.types import ToolCall
 from tests.paths import RECORDINGS
 from tests.recordings import sse_body
 
@@ -122,10 +123,17 @@ def test_parallel_tool_calls_are_merged_by_index(
         assert call["function"]["name"] == "get_current_weather"
         assert json.loads(call["function"]["arguments"]) == {"location": location}
     # Each delta lists the new fragments with their index.
-    fragments = [f for d in deltas for f in d.tool_calls]
+    fragments = [f for d in deltas for f in d.tool_call_fragments]
     assert all("index" in f for f in fragments)
     for index, call in enumerate(calls):
         args = "".join(f["function"]["arguments"] for f in fragments if f["index"] == index)
+        assert args == call["function"]["arguments"]
+    # ... and as typed ToolCall objects, the type of the final message's calls.
+    typed = [t for d in deltas for t in d.tool_calls]
+    assert all(isinstance(t, ToolCall) for t in typed)
+    assert [t.to_dict() for t in typed] == fragments
+    for index, call in enumerate(calls):
+        args = "".join(t.function.arguments for t in typed if t.index == index)
         assert args == call["function"]["arguments"]
 
 

@@ -9,8 +9,10 @@ import re
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,22 @@ from modelstudio.testing import MockServer
 from tests.paths import ROOT
 
 KEY = "sk-cli-test-key"
+
+
+def png(side: int) -> bytes:
+    """A grey square PNG of `side` pixels."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\0" + b"\x80" * 3 * side for _ in range(side)))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -169,8 +187,28 @@ def test_chat_with_an_image_url_uses_the_multimodal_endpoint(srv: MockServer) ->
 # -- models -----------------------------------------------------------------------------------
 
 
-def test_models_prints_an_aligned_table() -> None:
+def test_models_fits_100_columns_by_default() -> None:
     result = cli("models")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["FAMILY", "ENDPOINTS", "THINKING", "MATCHES"]
+    assert max(len(line) for line in lines) <= 100
+    assert len(lines) == 2 + len(modelstudio.FAMILIES)
+    assert "--wide" in lines[-1] and "--json" in lines[-1]
+    rows = {line.split()[0]: line for line in lines[1:-1]}
+    assert rows["qwen-plus"].split()[1] == "text,compatible"
+    assert "hybrid (off)" in rows["qwen-plus"]
+    assert any(line.endswith("…") for line in lines)  # long pattern lists are cut, not wrapped
+    column = lines[0].index("MATCHES")
+    assert all(line[column - 2 : column] == "  " for line in lines[:-1])
+    env = _env()
+    env["COLUMNS"] = "80"
+    narrow = cli("models", env=env)
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+
+
+def test_models_wide_prints_every_column_in_full() -> None:
+    result = cli("models", "--wide")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["FAMILY", "MATCHES", "ENDPOINTS", "THINKING", "DEFAULTS"]
@@ -218,9 +256,9 @@ def test_request_prints_body_and_redacted_headers_without_sending(srv: MockServe
         "temperature=0.5",
         "--param",
         'stop=["END"]',
-        "--param",
+        "--extra-param",
         "custom_flag=true",
-        "--param",
+        "--extra-param",
         "note=plain text",
         "Hi",
     )
@@ -282,6 +320,72 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def test_request_says_when_no_key_is_set(srv: MockServer) -> None:
+    result = cli("request", "--base-url", srv.base_url, "Hi")
+    assert result.returncode == 0, result.stderr
+    authorization = json.loads(result.stdout)["headers"]["Authorization"]
+    assert "sk-" not in authorization
+    assert "no API key" in authorization and "--api-key" in authorization
+    assert "DASHSCOPE_API_KEY" in authorization
+
+
+def test_request_shows_the_data_url_a_local_file_becomes(srv: MockServer, tmp_path: Any) -> None:
+    image = tmp_path / "dot.png"
+    image.write_bytes(png(48))
+    args = ["--image", str(image), "What is it?"]
+    dry = cli("request", *at(srv), *args)
+    assert dry.returncode == 0, dry.stderr
+    shown = json.loads(dry.stdout)
+    part = shown["body"]["input"]["messages"][0]["content"][0]["image"]
+    assert "file://" not in dry.stdout
+    head, _, size = part.partition("... (")
+    assert head.startswith("data:image/png;base64,iVBORw0KGgo")
+    sent = cli("chat", *at(srv), *args)
+    assert sent.returncode == 0, sent.stderr
+    assert srv.last_request is not None
+    real = srv.last_request.json["input"]["messages"][0]["content"][0]["image"]
+    assert real.startswith(head)
+    assert size == f"{len(real):,} characters, {len(image.read_bytes()):,} bytes)"
+    assert int(shown["headers"]["Content-Length"]) == len(srv.last_request.body)
+
+
+@pytest.mark.parametrize(
+    ("param", "hint"),
+    [("temprature=0.5", "did you mean temperature?"), ("max_token=5", "did you mean max_tokens?")],
+)
+def test_param_names_are_checked_against_the_spec(srv: MockServer, param: str, hint: str) -> None:
+    for command in ("request", "chat"):
+        result = cli(command, *at(srv), "--param", param, "Hi")
+        assert result.returncode == 2
+        assert hint in result.stderr and "--extra-param" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert srv.requests == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["request", "--mod", "qwen-max", "Hi"],  # abbreviations are not guessed
+        ["request", "--temperature", "0.5", "Hi"],
+        ["models", "--wide", "--json"],
+        ["models", "--verbose"],
+    ],
+)
+def test_unknown_options_are_refused(args: list[str]) -> None:
+    result = cli(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_an_unknown_option_gets_the_closest_known_one() -> None:
+    result = cli("request", "--sytem", "Be brief.", "Hi")
+    assert result.returncode == 2
+    assert "unknown option --sytem for `modelstudio request` (did you mean --system?)" in (
+        result.stderr
+    )
 
 
 def test_mock_serves_until_interrupted() -> None:
@@ -371,7 +475,8 @@ def test_usage_errors_exit_2_without_traceback(srv: MockServer, args: list[str])
 def test_missing_api_key_exits_2(srv: MockServer) -> None:
     result = cli("chat", "--base-url", srv.base_url, "Hi")
     assert result.returncode == 2
-    assert "DASHSCOPE_API_KEY" in result.stderr
+    assert "DASHSCOPE_API_KEY" in result.stderr and "--api-key" in result.stderr
+    assert srv.requests == []
     assert "Traceback" not in result.stderr
     env = _env()
     env["DASHSCOPE_API_KEY"] = KEY

@@ -97,7 +97,7 @@ def test_from_dict_sets_every_attribute_like_init() -> None:
     chunk = GenerationChunk.from_dict(data)
     for field in attrs.fields(GenerationChunk):
         assert hasattr(chunk, field.name), field.name
-    assert chunk.delta is None
+    assert chunk.delta == Delta()  # nothing added: the chunk was not decoded by a stream
     assert chunk.extra_fields == {"surprise": True}
     assert chunk.usage is not None and chunk.usage.extra_fields == {"new_key": 4}
     assert chunk.usage.image_tokens is None

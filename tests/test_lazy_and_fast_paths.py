@@ -15,11 +15,11 @@ from typing import Any
 import attrs
 import pytest
 
-from modelstudio import ModelStudio
+from modelstudio import APIResponseValidationError, ModelStudio
 from modelstudio._accumulate import Accumulator, Delta
 from modelstudio._sse import SSEDecoder
 from modelstudio.testing import MockServer
-from modelstudio.types import GenerationChunk, GenerationResponse, Usage
+from modelstudio.types import GenerationChunk, Usage
 
 # --------------------------------------------------------------------------------------------
 # SSE: the framing match vs the line loop
@@ -76,15 +76,9 @@ def test_service_framing_decodes_like_the_line_loop(text: str) -> None:
 # accumulator: the inline path vs the general one
 
 
-class _General(Accumulator):
-    """The accumulator with its inline path skipped."""
-
-    def add(self, chunk: dict[str, Any]) -> Delta:
-        self.events += 1
-        self._last = chunk
-        if not self._request_id:
-            self._request_id = chunk.get("request_id")
-        return self._add_general(chunk.get("output"))
+def _add_as_the_stream_does(accumulator: Accumulator, chunk: dict[str, Any]) -> Delta:
+    delta = accumulator.add_common(chunk)
+    return accumulator.add(chunk) if delta is None else delta
 
 
 def _chunk(message: dict[str, Any], reason: Any = "null", **choice: Any) -> dict[str, Any]:
@@ -141,9 +135,9 @@ SEQUENCES = [
 def test_inline_accumulation_matches_the_general_path(
     sequence: list[dict[str, Any]], incremental: bool
 ) -> None:
-    fast, general = Accumulator(incremental=incremental), _General(incremental=incremental)
+    fast, general = Accumulator(incremental=incremental), Accumulator(incremental=incremental)
     for chunk in sequence:
-        assert fast.add(chunk) == general.add(chunk)
+        assert _add_as_the_stream_does(fast, chunk) == general.add(chunk)
     assert fast.final() == general.final()
     assert fast.finished == general.finished
 
@@ -181,9 +175,9 @@ def test_assigning_before_reading_keeps_the_assignment() -> None:
     chunk.request_id = "mine"
     assert chunk.request_id == "mine"
     assert chunk.usage is not None and chunk.usage.total_tokens == 3
-    response = GenerationResponse._lazy(WIRE)
-    response.partial = True  # not a wire field: no decoding needed, none lost
-    assert response.partial is True and response.request_id == "r1"
+    chunk = GenerationChunk._lazy(WIRE)
+    chunk.delta = Delta("x")  # not a wire field: no decoding needed, none lost
+    assert chunk.delta.text == "x" and chunk.request_id == "r1"
 
 
 def test_missing_attributes_and_wrong_shapes() -> None:
@@ -193,8 +187,28 @@ def test_missing_attributes_and_wrong_shapes() -> None:
         _ = chunk.no_such_field  # type: ignore[attr-defined]
     assert chunk.request_id == "r1"  # still decodes after the miss
     broken = GenerationChunk._lazy({"usage": "not an object"})
-    with pytest.raises(TypeError, match="cannot decode GenerationChunk"):
+    with pytest.raises(APIResponseValidationError) as caught:
         _ = broken.usage
+    assert caught.value.path == "usage"
+
+
+def test_a_common_event_out_of_shape_elsewhere_raises_on_first_read(srv: MockServer) -> None:
+    good = json.dumps(WIRE)
+    odd = json.dumps({**WIRE, "usage": "lots"})  # the text part is fine: accumulated lazily
+    last = json.dumps({**WIRE, "output": {"choices": [{"message": {"content": ""},
+                                                       "finish_reason": "stop"}]}})  # fmt: skip
+    srv.enqueue(200, chunks=[f"data:{e}\n\n".encode() for e in (good, odd, last)],
+                headers={"content-type": "text/event-stream"})  # fmt: skip
+    with ModelStudio(api_key="sk-test", base_url=srv.base_url, max_retries=0) as client:
+        stream = client.generation.create(
+            model="qwen-plus", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
+        chunks = list(stream)
+    assert [c.delta.text for c in chunks] == ["hi", "hi", ""]
+    with pytest.raises(APIResponseValidationError) as caught:
+        _ = chunks[1].usage
+    assert caught.value.path == "usage" and caught.value.request_id == "r1"
+    assert chunks[0].usage is not None and chunks[0].usage.total_tokens == 3
 
 
 def test_streamed_chunks_decode_on_access(srv: MockServer) -> None:

@@ -41,6 +41,12 @@ def srv() -> Iterator[MockServer]:
         yield server
 
 
+def _matches(outcome: Outcome, expected: Outcome) -> bool:
+    if outcome is None or expected is None:
+        return outcome is expected
+    return issubclass(outcome, expected)
+
+
 def script(srv: MockServer, i: int) -> tuple[str, Outcome]:
     """Queue the fault for call `i`: how to call ("json", "stream"...) and the error expected."""
     kind = i % 10
@@ -67,7 +73,7 @@ def script(srv: MockServer, i: int) -> tuple[str, Outcome]:
         return "stream", RateLimitError
     if kind == 8:
         srv.enqueue(body={"output": {"text": "x"}}, reset_after=0)
-        return "json", APIConnectionError
+        return "json", APIConnectionError  # cut after the status, or before: either way no retry
     if kind == 9:
         return "bad-key", AuthenticationError
     return ("stream" if kind in (4, 6) else "json"), None
@@ -97,7 +103,7 @@ def test_sync_calls_leave_no_connection_open(srv: MockServer) -> None:
                     client.generation.create(model="qwen-plus", messages=MSG, timeout=timeout)
             except Exception as exc:
                 outcome = type(exc)
-            assert outcome is expected, (i, how, outcome)
+            assert _matches(outcome, expected), (i, how, outcome)
         assert srv.pending == 0
 
 
@@ -126,5 +132,5 @@ async def test_async_calls_leave_no_connection_open(srv: MockServer) -> None:
                     await client.generation.create(model="qwen-plus", messages=MSG, timeout=timeout)
             except Exception as exc:
                 outcome = type(exc)
-            assert outcome is expected, (i, how, outcome)
+            assert _matches(outcome, expected), (i, how, outcome)
         assert srv.pending == 0

@@ -197,7 +197,7 @@ def test_openai_envelope_maps_and_retries_the_same_way(srv: MockServer) -> None:
 
 
 def test_reset_before_the_response_is_retried(srv: MockServer, client: ModelStudio) -> None:
-    srv.enqueue(body=ok_body("lost"), reset_after=0)
+    srv.enqueue(body=ok_body("lost"), reset_before_status=True)
     srv.enqueue(200, body=ok_body("second"))
     response = client.generation.create(model="qwen-plus", messages=MSG)
     assert response.output is not None and response.output.text == "second"
@@ -205,7 +205,7 @@ def test_reset_before_the_response_is_retried(srv: MockServer, client: ModelStud
 
 
 async def test_async_reset_before_the_response_is_retried(srv: MockServer) -> None:
-    srv.enqueue(body=ok_body("lost"), reset_after=0)
+    srv.enqueue(body=ok_body("lost"), reset_before_status=True)
     srv.enqueue(200, body=ok_body("second"))
     async with AsyncModelStudio(api_key=KEY, base_url=srv.base_url) as client:
         response = await client.generation.create(model="qwen-plus", messages=MSG)

@@ -11,7 +11,11 @@ from tests.paths import ROOT
 USER_CODE = """
 from typing import assert_type
 from modelstudio import AsyncModelStudio, AsyncStream, ModelStudio, Stream
-from modelstudio.types import ChatCompletion, ChatCompletionChunk, GenerationChunk, GenerationResponse
+from modelstudio.types import (
+    ChatCompletion, ChatCompletionChunk, Choice, GenerationChunk, GenerationResponse,
+    MessageGenerationChunk, MessageGenerationResponse, MultimodalChunk, MultimodalResponse,
+    ResponseContentPart, ToolCall, Usage,
+)
 from modelstudio.types import ChatMessageParam, MessageParam
 
 client = ModelStudio(api_key="k")
@@ -22,7 +26,28 @@ assert_type(
     client.generation.create(model="qwen-plus", messages=msgs, stream=True),
     Stream[GenerationChunk, GenerationResponse],
 )
-assert_type(client.multimodal.create(model="qwen-vl-max", messages=msgs), GenerationResponse)
+r = client.generation.create(model="qwen-plus", messages=msgs, result_format="message")
+assert_type(r, MessageGenerationResponse)
+assert_type(r.output.choices, list[Choice])  # the contract promises choices for "message"
+assert_type(r.output.choices[0].message.content, str | list[ResponseContentPart])
+assert_type(r.usage, Usage)
+assert_type(r.request_id, str)
+assert_type(
+    client.generation.create(model="qwen-plus", messages=msgs, result_format="message", stream=True),
+    Stream[MessageGenerationChunk, MessageGenerationResponse],
+)
+assert_type(client.generation.create(model="qwen-plus", messages=msgs).output.choices, list[Choice] | None)
+assert_type(client.generation.create(model="qwen-plus", messages=msgs, result_format="text"), GenerationResponse)
+m = client.multimodal.create(model="qwen-vl-max", messages=msgs)
+assert_type(m, MultimodalResponse)
+assert_type(m.output.choices[0].message.content, list[ResponseContentPart])
+assert_type(
+    client.multimodal.create(model="qwen-vl-max", messages=msgs, stream=True),
+    Stream[MultimodalChunk, MultimodalResponse],
+)
+for chunk in client.generation.create(model="qwen-plus", messages=msgs, stream=True):
+    assert_type(chunk.delta.text, str)
+    assert_type(chunk.delta.tool_calls, list[ToolCall])  # the final message's type
 assert_type(client.chat.completions.create(model="qwen-plus", messages=chat_msgs), ChatCompletion)
 assert_type(
     client.chat.completions.create(model="qwen-plus", messages=chat_msgs, stream=True),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core import ir
+from ..core.shapes import describe, fmt_number
 
 PRIMITIVE_TEST = {
     "str": ("isinstance({x}, str)", "must be a string"),
@@ -16,53 +17,6 @@ PRIMITIVE_TEST = {
 
 
 FINITE_RULE = "must be a finite number (not NaN or Infinity)"
-
-
-def request_schemas(spec: ir.Spec) -> list[ir.Schema]:
-    """The schemas reachable from the operations' request bodies, in spec order."""
-    by_name = {s.name: s for s in spec.schemas}
-    seen: set[str] = set()
-    stack = [op.request for op in spec.operations]
-
-    def walk(t: ir.TypeRef) -> None:
-        if t.kind == "ref" and t.name:
-            stack.append(t.name)
-        if t.items:
-            walk(t.items)
-        for v in t.variants:
-            walk(v)
-
-    while stack:
-        name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        schema = by_name[name]
-        for f in schema.fields:
-            walk(f.type)
-        for v in schema.variants:
-            walk(v)
-    return [s for s in spec.schemas if s.name in seen]
-
-
-def describe(t: ir.TypeRef) -> str:
-    """How a type reads in an error message."""
-    if t.constraint.has_const:
-        return repr(t.constraint.const)
-    if t.kind == "list":
-        assert t.items is not None
-        return f"a list of {describe(t.items)}"
-    if t.kind == "ref":
-        return f"a {t.name} object"
-    if t.kind == "union":
-        return " or ".join(describe(v) for v in t.variants)
-    return {"str": "strings", "int": "integers", "float": "numbers", "bool": "booleans"}.get(
-        t.kind, "values"
-    )
-
-
-def fmt_number(value: float) -> str:
-    return repr(int(value)) if float(value).is_integer() else repr(value)
 
 
 class CheckWriter:

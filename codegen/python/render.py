@@ -15,7 +15,8 @@ import jinja2
 
 from ..core import ir
 from ..core.load import pascal
-from .checks import CheckWriter, request_schemas
+from ..core.shapes import messages_type, operation_params, request_schemas
+from .checks import CheckWriter
 from .params_dicts import param_name, params_files
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -41,6 +42,74 @@ TYPE_AREAS = {
     "(native protocol).",
     "compatible": "The OpenAI-compatible endpoint: requests, messages, responses and chunks.",
 }
+
+
+# What the contract promises beyond the schemas' `required` lists, as narrower static types.
+# GenerationResponse: "with result_format=text the answer is in output.text; with message (and
+# always on the multimodal endpoint) it is in output.choices"; ResponseMessage.content: "a list
+# of parts for multimodal models". A view is a subclass for type checkers only: at run time its
+# name is the schema class itself, so an answer that breaks the promise still decodes.
+# view -> (schema, docstring, {field: annotation}); a view comes after the views it names.
+VIEWS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "MessageGenerationOutput": (
+        "GenerationOutput",
+        'The output of a `result_format="message"` call: the answer is in `choices`.',
+        {"choices": "list[Choice]"},
+    ),
+    "MessageGenerationResponse": (
+        "GenerationResponse",
+        'A GenerationResponse to a `result_format="message"` call.',
+        {"output": "MessageGenerationOutput"},
+    ),
+    "MessageGenerationChunk": (
+        "GenerationChunk",
+        'A GenerationChunk of a `result_format="message"` stream.',
+        {"output": "MessageGenerationOutput"},
+    ),
+    "MultimodalMessage": (
+        "ResponseMessage",
+        "A ResponseMessage of the multimodal endpoint: `content` is a list of parts.",
+        {"content": "list[ResponseContentPart]"},
+    ),
+    "MultimodalChoice": (
+        "Choice",
+        "A Choice of the multimodal endpoint.",
+        {"message": "MultimodalMessage"},
+    ),
+    "MultimodalOutput": (
+        "GenerationOutput",
+        "The output of the multimodal endpoint: the answer is always in `choices`.",
+        {"choices": "list[MultimodalChoice]"},
+    ),
+    "MultimodalResponse": (
+        "GenerationResponse",
+        "A GenerationResponse of the multimodal endpoint.",
+        {"output": "MultimodalOutput"},
+    ),
+    "MultimodalChunk": (
+        "GenerationChunk",
+        "A GenerationChunk of a multimodal stream.",
+        {"output": "MultimodalOutput"},
+    ),
+}
+
+# The (response, chunk) views `create()` returns: for every call (result_format None) or when
+# result_format has the given value.
+OPERATION_VIEWS: dict[tuple[str, str | None], tuple[str, str]] = {
+    ("textGeneration", "message"): ("MessageGenerationResponse", "MessageGenerationChunk"),
+    ("multimodalGeneration", None): ("MultimodalResponse", "MultimodalChunk"),
+}
+
+
+def available_views(spec: ir.Spec) -> dict[str, tuple[str, str, dict[str, str]]]:
+    """The VIEWS this spec can express: their schema exists, and so does every view they name."""
+    names = {s.name for s in spec.schemas}
+    views: dict[str, tuple[str, str, dict[str, str]]] = {}
+    for view, (base, doc, retyped) in VIEWS.items():
+        named = {w for a in retyped.values() for w in re.findall(r"\w+", a) if w in VIEWS}
+        if base in names and named <= set(views):
+            views[view] = (base, doc, retyped)
+    return views
 
 
 def _union_members(annotations: Iterable[str]) -> list[str]:
@@ -106,6 +175,25 @@ class TypeNames:
         if t.kind == "union":
             return " | ".join(_union_members(self.param(v) for v in t.variants))
         return self._annotation(t)
+
+    def optional(self, t: ir.TypeRef) -> str:
+        """The annotation of a field that may be absent."""
+        base = self.annotation(t)
+        return base if base == "Any" or base.endswith(" | None") else f"{base} | None"
+
+    def nested(self, t: ir.TypeRef) -> tuple[int, str] | None:
+        """(list depth, name of the class or union decoder) of a field `from_dict` decodes into
+        typed values, for locating a wrong shape; None for a field kept as received."""
+        depth = 0
+        while self.needs_decoding(t):
+            lst = self._decoded_list(t)
+            if lst is None:
+                break
+            assert lst.items is not None
+            depth, t = depth + 1, lst.items
+        if t.kind != "ref" or t.name is None:
+            return None
+        return depth, f"_decode_{t.name}" if self.by_name[t.name].is_union else t.name
 
     def needs_decoding(self, t: ir.TypeRef) -> bool:
         if t.kind == "ref":
@@ -295,25 +383,6 @@ def validation_files(
     return files
 
 
-def operation_params(spec: ir.Spec, op: ir.Operation) -> tuple[ir.Field, ...]:
-    """The keyword arguments of an operation's `create()`, besides model/messages/stream."""
-    fields = spec.schema(op.parameters).fields
-    if op.wire == "openai":
-        return tuple(f for f in fields if f.wire_name not in ("model", "messages", "stream"))
-    # native `parameters.stream` is set from the `stream` keyword argument, with the SSE header
-    return tuple(f for f in fields if f.wire_name != "stream")
-
-
-def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
-    request = {f.wire_name: f for f in spec.schema(op.request).fields}
-    if op.wire == "native":
-        input_ref = request["input"].type
-        assert input_ref.name is not None
-        request = {f.wire_name: f for f in spec.schema(input_ref.name).fields}
-    messages = request["messages"].type
-    return messages.items or ir.TypeRef(kind="dict")
-
-
 def schema_refs(schema: ir.Schema) -> set[str]:
     """The schemas `schema` refers to: fields, union variants and discriminator targets."""
     out: set[str] = set()
@@ -452,11 +521,18 @@ def types_files(
                     for imported in (ref, f"_decode_{ref}") if by_name[ref].is_union else (ref,):
                         if imported not in wanted:
                             wanted.append(imported)
+        names = {s.name for s in schemas}
+        views = {k: v for k, v in available_views(spec).items() if v[0] in names}
         text = template.render(
-            spec=spec, schemas=schemas, area_doc=TYPE_AREAS[name], imports=imports, **context
+            spec=spec,
+            schemas=schemas,
+            views=views,
+            area_doc=TYPE_AREAS[name],
+            imports=imports,
+            **context,
         )
         files[f"types/{name}.py"] = header + text
-        modules.append((name, [s.name for s in schemas]))
+        modules.append((name, sorted([*names, *views])))
     modules += extra_modules
     init = env.get_template("types_init.py.j2").render(spec=spec, modules=modules)
     files["types/__init__.py"] = header + init
@@ -523,9 +599,12 @@ def create_docstring(names: TypeNames, op: ir.Operation, params: tuple[ir.Field,
     lines += [
         "    extra_parameters: Parameters this SDK does not name yet, sent as given.",
         "    extra_headers: Headers added to this request.",
-        "    timeout: Seconds or an httpx.Timeout for this call.",
+        "    timeout: Seconds or an httpx.Timeout for this call (each connect, write and",
+        "        read; a stream's wait for its first byte too).",
         "    max_retries: Retries for this call (connection errors, 429, 5xx).",
         "    stream_idle_timeout: Seconds of silence after which a stream fails.",
+        "    deadline: Seconds the whole call may take, retries and a stream's reading",
+        "        included (default: none); past it, APITimeoutError.",
         '    validation: "strict", "warn" or "off" for this call.',
         '    upload: How local files travel: "auto" (inline up to 10 MB of base64, else',
         '        uploaded), "oss" (always uploaded) or "inline" (never uploaded).',
@@ -545,6 +624,25 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
         names_used.update(dict_forms)
         names_used.update(param_name(name) for name in dict_forms)
         names_used.update({op.response, op.chunk or op.response})
+    # The static types create() returns (views of OPERATION_VIEWS), for every call and per value
+    # of a parameter: [(param, value, response, chunk)].
+    response_type: dict[str, str] = {}
+    chunk_type: dict[str, str] = {}
+    format_views: dict[str, list[tuple[str, str, str, str]]] = {}
+    views = available_views(spec)
+    op_views = {k: v for k, v in OPERATION_VIEWS.items() if set(v) <= set(views)}
+    for op in spec.operations:
+        always = op_views.get((op.operation_id, None))
+        response_type[op.operation_id] = always[0] if always else op.response
+        chunk_type[op.operation_id] = always[1] if always else op.chunk or op.response
+        format_views[op.operation_id] = [
+            ("result_format", value, *views)
+            for (op_id, value), views in op_views.items()
+            if op_id == op.operation_id and value is not None
+        ]
+        used[op.operation_id].update({response_type[op.operation_id], chunk_type[op.operation_id]})
+        for _, _, view_response, view_chunk in format_views[op.operation_id]:
+            used[op.operation_id].update({view_response, view_chunk})
     op_class = {op.operation_id: pascal(op.resource[-1]) for op in spec.operations}
     parents: dict[str, list[tuple[str, ir.Operation]]] = {}
     attributes: list[tuple[str, str]] = []
@@ -568,6 +666,9 @@ def resources_context(spec: ir.Spec, names: TypeNames) -> dict[str, Any]:
             for op in spec.operations
         },
         "op_class": op_class,
+        "op_response_type": response_type,
+        "op_chunk_type": chunk_type,
+        "op_format_views": format_views,
         "resource_parents": parents,
         "resource_types": {k: sorted(v) for k, v in used.items()},
         "resource_modules": {op.operation_id: ".".join(op.resource) for op in spec.operations},

@@ -20,9 +20,12 @@ the whole new text is the delta and replaces the accumulated value.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Accumulator", "Delta"]
+if TYPE_CHECKING:
+    from modelstudio.types import ToolCall
+
+__all__ = ["NO_DELTA", "Accumulator", "Delta"]
 
 _KNOWN_OUTPUT_KEYS = frozenset(("text", "finish_reason", "choices", "message"))
 _KNOWN_CHOICE_KEYS = frozenset(("message", "finish_reason", "index"))
@@ -32,23 +35,53 @@ _NOT_FINAL = (None, "null", "")
 
 
 class Delta:
-    """What one chunk added, for one choice (the first choice of the chunk)."""
+    """What one chunk added, for one choice (the first choice of the chunk).
 
-    __slots__ = ("finish_reason", "index", "reasoning_content", "text", "tool_calls")
+    ``tool_calls`` holds the tool-call fragments of this chunk as typed ``ToolCall`` objects
+    (the type of the final message's calls; a later fragment of a call has an empty ``id`` and
+    only argument text), decoded on first access from ``tool_call_fragments``, the JSON as
+    received with ``index`` filled in.
+    """
+
+    __slots__ = (
+        "_tool_calls",
+        "finish_reason",
+        "index",
+        "reasoning_content",
+        "text",
+        "tool_call_fragments",
+    )
 
     def __init__(
         self,
         text: str = "",
         reasoning_content: str = "",
-        tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_fragments: list[dict[str, Any]] | None = None,
         finish_reason: str | None = None,
         index: int = 0,
     ) -> None:
         self.text = text
         self.reasoning_content = reasoning_content
-        self.tool_calls: list[dict[str, Any]] = [] if tool_calls is None else tool_calls
+        self.tool_call_fragments: list[dict[str, Any]] = (
+            [] if tool_call_fragments is None else tool_call_fragments
+        )
+        self._tool_calls: list[ToolCall] | None = None
         self.finish_reason = finish_reason
         self.index = index
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool-call fragments of this chunk, typed."""
+        calls = self._tool_calls
+        if calls is None:
+            if self.tool_call_fragments:
+                from modelstudio.types import ToolCall
+
+                calls = [ToolCall.from_dict(f) for f in self.tool_call_fragments]
+            else:
+                calls = []
+            self._tool_calls = calls
+        return calls
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Delta):
@@ -56,7 +89,7 @@ class Delta:
         return (
             self.text == other.text
             and self.reasoning_content == other.reasoning_content
-            and self.tool_calls == other.tool_calls
+            and self.tool_call_fragments == other.tool_call_fragments
             and self.finish_reason == other.finish_reason
             and self.index == other.index
         )
@@ -69,6 +102,10 @@ class Delta:
             f"tool_calls={self.tool_calls!r}, finish_reason={self.finish_reason!r}, "
             f"index={self.index!r})"
         )
+
+
+NO_DELTA = Delta()
+"""The delta of a chunk decoded outside a stream: nothing added."""
 
 
 def _final_reason(value: Any) -> str | None:
@@ -148,7 +185,9 @@ class _ToolCall:
             self.id = fragment["id"]
         if fragment.get("type"):
             self.type = fragment["type"]
-        function = fragment.get("function") or {}
+        function = fragment.get("function")
+        if not isinstance(function, dict):
+            function = {}
         if function.get("name"):
             self.name = function["name"]
         args = function.get("arguments")
@@ -223,45 +262,57 @@ class Accumulator:
         self._request_id: Any = None
         self.events = 0
 
+    def add_common(self, chunk: dict[str, Any]) -> Delta | None:
+        """The common event, added: one choice already seen, more text or reasoning, no final
+        reason, nothing but role/content/reasoning_content, each part of the shape `add`
+        expects. Exactly what `add` does with it; None, having done nothing, for any other
+        event (then call `add`)."""
+        output = chunk.get("output")
+        if output.__class__ is not dict or len(output) != 1 or not self.incremental:
+            return None
+        choices = output.get("choices")
+        if choices.__class__ is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        state = self._choices.get(0)
+        if (
+            state is None
+            or choice.__class__ is not dict
+            or not _KNOWN_CHOICE_KEYS.issuperset(choice)
+            or choice.get("index", 0) != 0
+            or choice.get("finish_reason") not in _NOT_FINAL
+        ):
+            return None
+        message = choice.get("message")
+        if message.__class__ is not dict or not _FAST_MESSAGE_KEYS.issuperset(message):
+            return None
+        content = message.get("content", "")
+        reasoning = message.get("reasoning_content", "")
+        if content.__class__ is not str or reasoning.__class__ is not str:
+            return None
+        self.events += 1
+        self._last = chunk
+        if not self._request_id:
+            self._request_id = chunk.get("request_id")
+        role = message.get("role")
+        if role:
+            state.role = role
+        if content:
+            state.content.parts.append(content)
+            state.content.length += len(content)
+        if "reasoning_content" in message:
+            state.has_reasoning = True
+            if reasoning:
+                state.reasoning.parts.append(reasoning)
+                state.reasoning.length += len(reasoning)
+        return Delta(content, reasoning)
+
     def add(self, chunk: dict[str, Any]) -> Delta:
         self.events += 1
         self._last = chunk
         if not self._request_id:
             self._request_id = chunk.get("request_id")
-        output = chunk.get("output")
-        if output.__class__ is dict and len(output) == 1 and self.incremental:
-            # The common event, inline: one choice already seen, more text or reasoning, no
-            # final reason, nothing but role/content/reasoning_content. Exactly what the general
-            # path below does with it; any other event goes there.
-            choices = output.get("choices")
-            if choices.__class__ is list and len(choices) == 1:
-                choice = choices[0]
-                state = self._choices.get(0)
-                if (
-                    state is not None
-                    and choice.__class__ is dict
-                    and _KNOWN_CHOICE_KEYS.issuperset(choice)
-                    and choice.get("index", 0) == 0
-                    and choice.get("finish_reason") in _NOT_FINAL
-                ):
-                    message = choice.get("message")
-                    if message.__class__ is dict and _FAST_MESSAGE_KEYS.issuperset(message):
-                        content = message.get("content", "")
-                        reasoning = message.get("reasoning_content", "")
-                        if content.__class__ is str and reasoning.__class__ is str:
-                            role = message.get("role")
-                            if role:
-                                state.role = role
-                            if content:
-                                state.content.parts.append(content)
-                                state.content.length += len(content)
-                            if "reasoning_content" in message:
-                                state.has_reasoning = True
-                                if reasoning:
-                                    state.reasoning.parts.append(reasoning)
-                                    state.reasoning.length += len(reasoning)
-                            return Delta(content, reasoning)
-        return self._add_general(output)
+        return self._add_general(chunk.get("output"))
 
     def _add_general(self, output: Any) -> Delta:
         if not isinstance(output, dict):
@@ -280,10 +331,11 @@ class Accumulator:
                 self._text = _Text(self.incremental)
             delta.text = self._text.add(text)
         choices = output.get("choices")
-        if choices:
+        if choices and isinstance(choices, list):
             # The returned delta describes the first choice of the chunk.
             for position, choice in enumerate(choices):
-                self._add_choice(position, choice, delta if position == 0 else Delta())
+                if isinstance(choice, dict):
+                    self._add_choice(position, choice, delta if position == 0 else Delta())
         if "message" in output and isinstance(output["message"], dict):
             self._add_research(output["message"], delta)
         return delta
@@ -340,7 +392,7 @@ class Accumulator:
                 if call is None:
                     call = state.tool_calls[tc_index] = _ToolCall(tc_index, self.incremental)
                 new.append(call.add(fragment))
-            delta.tool_calls = new
+            delta.tool_call_fragments = new
         if not _KNOWN_MESSAGE_KEYS.issuperset(message):
             _merge_extra(state.message_extra, message, _KNOWN_MESSAGE_KEYS)
 

@@ -212,7 +212,7 @@ class ChatAccumulator:
                     call = state.tool_calls[tc_index] = _ToolCall(tc_index)
                 call.add(fragment)
                 new.append(fragment if "index" in fragment else {"index": tc_index, **fragment})
-            delta.tool_calls = new
+            delta.tool_call_fragments = new
         if not _KNOWN_DELTA_KEYS.issuperset(message):
             _merge_extra(state.message_extra, message, _KNOWN_DELTA_KEYS)
 

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import platform
+import ssl
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -19,17 +20,33 @@ import attrs
 import httpx
 
 from ._checks import VALIDATION_MODES, Problem, ValidationMode, enforce
+from ._deadline import Deadline, DeadlineExceeded, TimedAsyncStream, TimedSyncStream
 from ._errors import (
     APIConnectionError,
+    APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
+    IncompleteResponseError,
     ModelStudioError,
+    ValidationError,
     error_from_response_body,
     error_in_success_body,
     make_status_error,
+    redact_error,
 )
-from ._logs import logger, redact_headers
+from ._logs import SecretHeaders, logger, redact_headers, redact_key
 from ._media import OSS_RESOLVE_HEADER, UPLOAD_MODES, contains_oss, media_problems
+from ._options import (
+    check_api_key,
+    check_base_url,
+    check_headers,
+    check_max_retries,
+    check_seconds,
+    check_timeout,
+    check_workspace,
+    dump_body,
+)
 from ._protocols import (
     CHAT_COMPLETIONS_PATH,
     PROTOCOLS,
@@ -39,8 +56,11 @@ from ._protocols import (
 )
 from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, decide_for_status
 from ._retry import describe_retry as _describe_retry
+from ._serde import json_kind
 
 VERSION = "0.1.0"
+# The name to `pip install` (the import name is `modelstudio`; that name on PyPI is taken).
+DISTRIBUTION = "modelstudio-client"
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 DEFAULT_STREAM_IDLE_TIMEOUT = 120.0
 REGIONS = {
@@ -64,8 +84,10 @@ class Endpoint:
     wire: str
     validate: Callable[[Mapping[str, Any], bool], list[Problem]]
     decode_response: Callable[[Mapping[str, Any]], Any]
+    decode_chunk: Callable[[Mapping[str, Any]], Any]
     chunk_class: Callable[[], Any]
-    """The stream-chunk class (imported on first use): `chunk_class()._lazy(data, delta)`."""
+    """The stream-chunk class (imported on first use): `chunk_class()._lazy(data, delta)`
+    builds a chunk whose typed fields are decoded on first read."""
 
 
 @attrs.frozen
@@ -78,6 +100,7 @@ class CallOptions:
     stream_idle_timeout: float | None = None
     validation: ValidationMode | None = None
     upload: str | None = None
+    deadline: float | None = None
 
 
 @functools.cache
@@ -123,6 +146,7 @@ class Settings:
         environ: Mapping[str, str] = os.environ,
         upload: str | None = None,
         protocol: str | None = None,
+        deadline: float | None = None,
     ) -> None:
         key = api_key if api_key is not None else environ.get("DASHSCOPE_API_KEY")
         if not key:
@@ -130,10 +154,11 @@ class Settings:
                 "No API key: pass api_key= to the client or set the DASHSCOPE_API_KEY "
                 "environment variable."
             )
+        secret = check_api_key(key)
+        del key, api_key  # only the redacted-repr Secret stays in this frame's locals
         if region is not None and region not in REGIONS:
-            raise ValueError(f"region={region!r}: must be one of {sorted(REGIONS)}")
-        if max_retries is not None and max_retries < 0:
-            raise ValueError(f"max_retries={max_retries!r}: must be 0 or more")
+            raise _choice("region", region, sorted(REGIONS))
+        check_max_retries(max_retries)
         url = (
             base_url
             or (REGIONS[region] if region is not None else None)
@@ -141,28 +166,31 @@ class Settings:
             or environ.get("DASHSCOPE_HTTP_BASE_URL")
             or REGIONS[region or "intl"]
         )
+        check_base_url(url)
         mode = validation or "strict"
         if mode not in VALIDATION_MODES:
-            raise ValueError(f"validation={mode!r}: must be one of {VALIDATION_MODES}")
-        self.api_key = key
+            raise _choice("validation", mode, VALIDATION_MODES)
+        self.api_key = secret
         self.base_url = url.rstrip("/")
-        self.workspace = workspace
-        self.timeout = as_timeout(timeout)
+        self.workspace = check_workspace(workspace)
+        self.timeout = as_timeout(check_timeout("timeout", timeout))
         self.max_retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
-        self.stream_idle_timeout = (
-            DEFAULT_STREAM_IDLE_TIMEOUT if stream_idle_timeout is None else stream_idle_timeout
-        )
+        idle = check_seconds("stream_idle_timeout", stream_idle_timeout)
+        self.stream_idle_timeout = DEFAULT_STREAM_IDLE_TIMEOUT if idle is None else idle
+        self.deadline = check_seconds("deadline", deadline)
         self.validation: ValidationMode = mode
-        self.default_headers = dict(default_headers or {})
+        self.default_headers = check_headers("default_headers", default_headers) or {}
         if upload is not None and upload not in UPLOAD_MODES:
-            raise ValueError(f"upload={upload!r}: must be one of {UPLOAD_MODES}")
+            raise _choice("upload", upload, UPLOAD_MODES)
         self.upload = upload or "auto"
         if protocol is not None and protocol not in PROTOCOLS:
-            raise ValueError(f"protocol={protocol!r}: must be one of {PROTOCOLS}")
+            raise _choice("protocol", protocol, PROTOCOLS)
         self.protocol = protocol or "native"
 
     def __repr__(self) -> str:
-        return f"Settings(base_url={self.base_url!r}, workspace={self.workspace!r})"
+        url = self.__dict__.get("base_url")  # absent while __init__ runs
+        where = safe_url(url) if url is not None else None
+        return f"Settings(base_url={where!r}, workspace={self.__dict__.get('workspace')!r})"
 
     def warn_if_insecure(self, stacklevel: int = 4) -> None:
         """Warn (once per call of this) when the key would travel in clear text off this host."""
@@ -180,11 +208,13 @@ class Settings:
         return base + endpoint.path
 
     def headers(self, stream: bool, extra: Mapping[str, str] | None) -> dict[str, str]:
-        headers = {
-            "Authorization": f"Bearer {self.api_key}",
-            "Content-Type": "application/json",
-            "User-Agent": user_agent(),
-        }
+        headers = SecretHeaders(
+            {
+                "Authorization": f"Bearer {self.api_key}",
+                "Content-Type": "application/json",
+                "User-Agent": user_agent(),
+            }
+        )
         if self.workspace:
             headers["X-DashScope-WorkSpace"] = self.workspace
         if stream:
@@ -193,6 +223,26 @@ class Settings:
         if extra:
             headers.update(extra)
         return headers
+
+
+def _choice(option: str, value: object, allowed: Any) -> ValidationError:
+    return ValidationError(
+        f"{option}={value!r}: must be one of {tuple(allowed)}",
+        param=option,
+        value=value,
+        rule="enum",
+    )
+
+
+def check_call_options(options: CallOptions) -> None:
+    """Refuse a call option of the wrong type or out of range (before any I/O)."""
+    check_headers("extra_headers", options.extra_headers)
+    check_timeout("timeout", options.timeout)
+    check_max_retries(options.max_retries)
+    check_seconds("stream_idle_timeout", options.stream_idle_timeout)
+    check_seconds("deadline", options.deadline)
+    if options.upload is not None and options.upload not in UPLOAD_MODES:
+        raise _choice("upload", options.upload, UPLOAD_MODES)
 
 
 def _is_loopback(host: str) -> bool:
@@ -213,13 +263,19 @@ class PreparedCall:
     stream: bool
     incremental: bool
     max_retries: int
-    api_key: str
+    api_key: str = attrs.field(repr=False)
     media: Any = None
     """A `_media.MediaPlan` when local files must be inlined or uploaded before sending."""
     translation: Translation | None = None
     """Set when a native call goes over the OpenAI-compatible wire (`protocol="openai"`)."""
     include_usage: bool = False
     """The compatible-mode body asks for the usage chunk (`stream_options.include_usage`)."""
+    timeouts: dict[str, float | None] = attrs.field(factory=dict)
+    """The request's own timeouts (connect, read, write, pool), restored at each attempt."""
+    idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
+    """The read timeout of a stream once its headers arrived."""
+    deadline: Deadline | None = None
+    """The clock of the whole call (`deadline=`), started when the call was prepared."""
 
 
 def prepare(
@@ -231,9 +287,10 @@ def prepare(
     options: CallOptions,
 ) -> PreparedCall:
     """Validate `body` (before any I/O) and build the request."""
+    check_call_options(options)
     mode = options.validation or settings.validation
     if mode not in VALIDATION_MODES:
-        raise ValueError(f"validation={mode!r}: must be one of {VALIDATION_MODES}")
+        raise _choice("validation", mode, VALIDATION_MODES)
     media_issues, media = media_problems(body, endpoint.endpoint, options.upload or settings.upload)
     if mode != "off":
         problems = endpoint.validate(body, stream) + media_issues
@@ -247,10 +304,7 @@ def prepare(
     if stream and endpoint.wire == "native" and translation is None:
         headers["X-DashScope-SSE"] = "enable"
     timeout = as_timeout(options.timeout) if options.timeout is not None else settings.timeout
-    if stream:
-        idle = options.stream_idle_timeout or settings.stream_idle_timeout
-        timeout = httpx.Timeout(timeout.connect, read=idle, write=timeout.write, pool=timeout.pool)
-    content = json.dumps(wire_body, ensure_ascii=False, separators=(",", ":")).encode()
+    content = dump_body(wire_body)
     # An oss:// string is in the JSON text as '"oss://': only then walk the body for it.
     if (b'"oss://' in content or wire_body is not body) and contains_oss(body):
         headers[OSS_RESOLVE_HEADER] = "enable"
@@ -269,6 +323,10 @@ def prepare(
     incremental = not (isinstance(params, Mapping) and params.get("incremental_output") is False)
     max_retries = settings.max_retries if options.max_retries is None else options.max_retries
     call = PreparedCall(endpoint, request, stream, incremental, max_retries, settings.api_key)
+    call.timeouts = dict(request.extensions.get("timeout") or {})
+    call.idle_timeout = options.stream_idle_timeout or settings.stream_idle_timeout
+    deadline = options.deadline if options.deadline is not None else settings.deadline
+    call.deadline = Deadline(deadline) if deadline is not None else None
     call.media = media
     if translation is not None or endpoint.wire == "openai":
         call.translation = translation
@@ -294,16 +352,76 @@ def _wire_of(
     return translation_for(endpoint.endpoint, body), translated, url
 
 
-def log_response(response: httpx.Response, attempt: int) -> None:
-    """DEBUG: one line per answer (status, request id, attempt); never any request header."""
+def log_response(response: httpx.Response, attempt: int, api_key: str | None = None) -> None:
+    """DEBUG: one line per answer (status, request id, attempt); never any request header, nor
+    the key a server might echo in its request id."""
     if logger.isEnabledFor(10):
         logger.debug(
             "response %s %s (attempt %d) request_id=%s",
             response.status_code,
             response.reason_phrase,
             attempt + 1,
-            response.headers.get("x-request-id"),
+            redact_key(response.headers.get("x-request-id") or "", api_key) or None,
         )
+
+
+def safe_url(url: httpx.URL | str) -> str:
+    """`url` without user info and query (either may hold a credential)."""
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None, query=None, fragment=None))
+
+
+def _cause_text(exc: BaseException) -> str:
+    """What a transport error says, down its chain: `[Errno 111] Connection refused`, a DNS
+    failure, a TLS alert."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    texts: list[str] = []
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current).strip()
+        errno = getattr(current, "errno", None)
+        if (
+            isinstance(current, OSError)
+            and not isinstance(current, ssl.SSLError)  # its errno is a TLS library code
+            and isinstance(errno, int)
+            and errno > 0
+        ):
+            reason = os.strerror(errno)  # "Connection refused" where asyncio says "Connect call"
+            if reason not in text:
+                text = f"{text} ({reason})" if text else reason
+        if text and not any(text in seen_text for seen_text in texts):
+            texts.append(text)
+        current = current.__cause__ or current.__context__
+    return "; ".join(texts) or type(exc).__name__
+
+
+def describe_transport_error(exc: httpx.HTTPError, url: httpx.URL) -> str:
+    """The message a user sees for a transport failure: what failed, where, and why."""
+    where = safe_url(url)
+    detail = _cause_text(exc)
+    if isinstance(exc, DeadlineExceeded):
+        return f"{detail} ({where})"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return f"Timed out connecting to {where}."
+    if isinstance(exc, httpx.PoolTimeout):
+        return f"Timed out waiting for a free connection to {where}."
+    if isinstance(exc, httpx.TimeoutException):
+        return f"Timed out waiting for {where} ({type(exc).__name__})."
+    if isinstance(exc, httpx.ConnectError):
+        if "ssl" in detail.lower() or "certificate" in detail.lower():
+            return f"TLS handshake with {where} failed: {detail}"
+        return f"Could not connect to {where}: {detail}"
+    return f"Connection to {where} failed ({type(exc).__name__}): {detail}"
+
+
+def _redacted_cause(exc: BaseException, key: str) -> BaseException:
+    """`exc`, or a stand-in of the same name with the key removed when its chain shows it."""
+    if key not in _cause_text(exc) and key not in repr(exc.args):
+        return exc
+    stand_in = httpx.TransportError(f"{type(exc).__name__}: {_cause_text(exc).replace(key, '***')}")
+    stand_in.__suppress_context__ = True
+    return stand_in
 
 
 def after_exception(
@@ -311,13 +429,91 @@ def after_exception(
 ) -> tuple[ModelStudioError, float | None]:
     """The error an attempt's transport failure means, and the delay before a retry (or None)."""
     error: APIConnectionError
+    if isinstance(exc, httpx.TimeoutException) and call.deadline and call.deadline.spent():
+        exc = call.deadline.expired_error()  # the timeout was the deadline's bound
+    message = redact_key(describe_transport_error(exc, call.request.url), call.api_key)
     if isinstance(exc, httpx.TimeoutException):
-        error = APITimeoutError()
+        error = APITimeoutError(message)
     else:
-        error = APIConnectionError(f"Connection error: {type(exc).__name__}")
-    error.__cause__ = exc
+        error = APIConnectionError(message)
+    error.__cause__ = _redacted_cause(exc, call.api_key)
     decision = decide_for_exception(exc, stream_started=False)
     return error, retry_delay(decision.retry, decision.reason, attempt, call, None)
+
+
+def redirect_refusal(
+    response: httpx.Response, target: httpx.Request, follow: bool, call: PreparedCall
+) -> APIStatusError | None:
+    """None when the redirect to `target` may be followed (307/308: same method and body),
+    else the error to raise: the service does not redirect generation calls, and a POST turned
+    into a bodyless GET would return some other page as the answer."""
+    sent = response.request
+    where = safe_url(target.url)
+    if target.method == sent.method and follow:
+        return None
+    if target.method != sent.method:
+        why = f"which would turn this {sent.method} into a {target.method} without its body"
+    else:
+        why = "and this client does not follow redirects"
+    message = (
+        f"The server answered {response.status_code} {response.reason_phrase}, redirecting to "
+        f"{where}, {why}; it was not followed. Check base_url (a proxy or a wrong host?)."
+    )
+    return make_status_error(
+        response.status_code,
+        code=None,
+        message=redact_key(message, call.api_key),
+        request_id=response.headers.get("x-request-id"),
+        headers=response.headers,
+        body=b"",
+        api_key=call.api_key,
+    )
+
+
+def timed_body(response: httpx.Response, call: PreparedCall) -> None:
+    """Bound each read of the body: by the stream idle timeout for a 2xx stream, else by the
+    call's read timeout, each cut to what is left of the deadline."""
+    read = call.idle_timeout if call.stream and response.status_code < 400 else None
+    inner = response.stream
+    if isinstance(inner, httpx.AsyncByteStream):
+        response.stream = TimedAsyncStream(
+            inner, response.request, call.timeouts, call.deadline, read
+        )
+    elif isinstance(inner, httpx.SyncByteStream):
+        response.stream = TimedSyncStream(
+            inner, response.request, call.timeouts, call.deadline, read
+        )
+
+
+def cut_error(response: httpx.Response, exc: httpx.HTTPError, call: PreparedCall) -> APIError:
+    """The error for a body that failed after its status arrived: never retried."""
+    request_id = response.headers.get("x-request-id")
+    where = safe_url(response.request.url)
+    if isinstance(exc, httpx.TimeoutException):
+        timeout: APIError = APITimeoutError(
+            redact_key(
+                f"The answer from {where} (HTTP {response.status_code}) stopped arriving: "
+                f"{_cause_text(exc) if isinstance(exc, DeadlineExceeded) else 'read timeout'}. "
+                "Not retried: the service had answered, so it may have generated it.",
+                call.api_key,
+            ),
+            request_id=request_id,
+        )
+        timeout.__cause__ = _redacted_cause(exc, call.api_key)
+        return redact_error(timeout, call.api_key)
+    error = IncompleteResponseError(
+        redact_key(
+            f"The answer from {where} was cut after its status (HTTP {response.status_code}) "
+            f"arrived: {_cause_text(exc)}. Not retried: the service had answered, so it may "
+            "have generated (and billed) it; check request_id before sending it again.",
+            call.api_key,
+        ),
+        status_code=response.status_code,
+        headers=response.headers,
+        request_id=request_id,
+    )
+    error.__cause__ = _redacted_cause(exc, call.api_key)
+    return redact_error(error, call.api_key)
 
 
 def after_status(
@@ -327,6 +523,11 @@ def after_status(
     error = error_from_response_body(status_code, headers, body, api_key=call.api_key)
     decision = decide_for_status(error.status_code, error.code, error.message)
     return error, retry_delay(decision.retry, decision.reason, attempt, call, headers)
+
+
+def within_deadline(call: PreparedCall, delay: float) -> bool:
+    """Whether a retry after `delay` seconds would still start before the call's deadline."""
+    return call.deadline is None or call.deadline.remaining() > delay
 
 
 def retry_delay(
@@ -341,23 +542,40 @@ def retry_delay(
 
 def decode_json_response(call: PreparedCall, response: httpx.Response, body: bytes) -> Any:
     """A 2xx JSON answer as the typed response; an error code in a 200 body raises."""
+    request_id = response.headers.get("x-request-id")
     try:
         data = json.loads(body)
+    except RecursionError:
+        raise redact_error(
+            APIConnectionError(
+                f"The response JSON is nested too deeply to decode ({len(body)} bytes)",
+                request_id=request_id,
+            ),
+            call.api_key,
+        ) from None
     except ValueError as exc:
-        raise APIConnectionError(f"The response was not JSON ({len(body)} bytes)") from exc
+        raise redact_error(
+            APIConnectionError(
+                f"The response was not JSON ({len(body)} bytes)", request_id=request_id
+            ),
+            call.api_key,
+        ) from exc
     if not isinstance(data, dict):
-        raise APIConnectionError("The response was not a JSON object")
+        raise APIResponseValidationError(
+            f"The answer does not have the documented shape: the body is {json_kind(data)}, "
+            "not an object",
+            path="(the body)",
+            request_id=response.headers.get("x-request-id"),
+        )
     if error_in_success_body(data):
         raise _body_error(response, data, body, call)
     if call.translation is not None:
         data = call.translation.response(data)
-    decode = call.endpoint.decode_response
-    result = decode(data)
-    # The typed fields are decoded when first read: look at the JSON, not at the result.
-    if data.get("request_id") is None and "request_id" in getattr(result, "_WIRE_KEYS", ()):
-        result = decode({**data, "request_id": response.headers.get("x-request-id")})
+    result = call.endpoint.decode_response(data)
     if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
         result.partial = True
+    if getattr(result, "request_id", "") is None:
+        result.request_id = request_id
     return result
 
 

@@ -2,7 +2,7 @@
 
     modelstudio chat "Hello"                     stream an answer (prompt from stdin if absent)
     modelstudio chat --image URL "What is it?"   ask about images (multimodal endpoint)
-    modelstudio models [--json]                  the known model families and their defaults
+    modelstudio models [--wide | --json]         the known model families and their defaults
     modelstudio request --param top_p=0.5 "Hi"   print the body and headers, send nothing
     modelstudio mock --port 8000                 a local DashScope look-alike until Ctrl-C
 
@@ -12,17 +12,20 @@ Exit codes: 0 success, 2 usage or validation error, 1 API or connection error.
 from __future__ import annotations
 
 import argparse
+import difflib
+import functools
 import inspect
 import json
 import os
 import pathlib
+import shutil
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from modelstudio._base_client import VERSION
+from modelstudio._base_client import DISTRIBUTION, VERSION
 from modelstudio._errors import (
     APIConnectionError,
     APIError,
@@ -71,7 +74,15 @@ def _add_call_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a request parameter, VALUE parsed as JSON when it is JSON (repeatable)",
+        help="a request parameter the spec names, VALUE parsed as JSON when it is JSON "
+        "(repeatable)",
+    )
+    parser.add_argument(
+        "--extra-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter the SDK does not name yet, sent as given (repeatable)",
     )
     parser.add_argument("--base-url", help="API base URL (else DASHSCOPE_BASE_URL, else intl)")
     parser.add_argument("--api-key", help="API key (else the DASHSCOPE_API_KEY variable)")
@@ -81,19 +92,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelstudio",
         description="Alibaba Cloud Model Studio (DashScope) from the terminal.",
+        allow_abbrev=False,
     )
-    parser.add_argument("--version", action="version", version=f"modelstudio {VERSION}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    # An abbreviated option (`--mod`) is an unknown option, not a guess at one.
+    add_parser = functools.partial(commands.add_parser, allow_abbrev=False)
 
-    chat = commands.add_parser("chat", help="stream an answer to the terminal")
+    chat = add_parser("chat", help="stream an answer to the terminal")
     _add_call_options(chat)
     chat.add_argument("--json", action="store_true", help="print raw chunks, one JSON per line")
 
-    models = commands.add_parser("models", help="list the known model families")
-    models.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    models = add_parser("models", help="list the known model families")
+    shape = models.add_mutually_exclusive_group()
+    shape.add_argument(
+        "--wide", action="store_true", help="every column in full (patterns and defaults)"
+    )
+    shape.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    request = commands.add_parser(
+    request = add_parser(
         "request", help="print the body and headers a chat call would send, without sending"
     )
     _add_call_options(request)
@@ -101,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-stream", action="store_true", help="show the non-streaming request instead"
     )
 
-    mock = commands.add_parser("mock", help="run a local mock DashScope server until Ctrl-C")
+    mock = add_parser("mock", help="run a local mock DashScope server until Ctrl-C")
     mock.add_argument("--port", type=int, default=8000, help="port (0: any free port; 8000)")
     mock.add_argument("--host", default="127.0.0.1", help="interface (127.0.0.1)")
     mock.add_argument("--api-key", help="accept only this key (default: any key)")
@@ -116,13 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse_params(items: Sequence[str]) -> dict[str, Any]:
+def _parse_params(items: Sequence[str], option: str = "--param") -> dict[str, Any]:
     params: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise UsageError(f"--param {item!r}: expected KEY=VALUE")
+            raise UsageError(f"{option} {item!r}: expected KEY=VALUE")
         try:
             params[key] = json.loads(raw)
         except ValueError:
@@ -157,8 +175,8 @@ def call_arguments(
 ) -> tuple[str, dict[str, Any]]:
     """Which resource to use ("generation" or "multimodal") and its `create()` keyword arguments.
 
-    `--param` keys that `create()` names become keyword arguments; the others go to
-    `extra_parameters`.
+    `--param` keys must be parameters `create()` names (the spec's); `--extra-param` keys go
+    to `extra_parameters` unchecked.
     """
     messages: list[dict[str, Any]] = []
     images = [_image_ref(v) for v in args.image]
@@ -177,25 +195,42 @@ def call_arguments(
     if args.thinking:
         kwargs["enable_thinking"] = True
     named = _create_parameters(resource)
-    extra: dict[str, Any] = {}
     for key, value in _parse_params(args.param).items():
         if key in ("model", "messages", "stream"):
             raise UsageError(f"--param {key}=...: use the command's own option or argument")
-        if key in named:
-            kwargs[key] = value
-        else:
-            extra[key] = value
+        if key not in named:
+            raise UsageError(_unknown_param(key, named, resource))
+        kwargs[key] = value
+    extra = _parse_params(args.extra_param, "--extra-param")
     if extra:
         kwargs["extra_parameters"] = extra
     return resource, kwargs
 
 
 def _create_parameters(resource: str) -> set[str]:
+    """The request parameters the spec names for this endpoint (`create()`'s keywords)."""
     from modelstudio import resources
 
     cls = resources.Generation if resource == "generation" else resources.Multimodal
     names = set(inspect.signature(cls.create).parameters)
-    return names - {"self", "extra_parameters", "extra_headers"}
+    return names - {"self", "model", "messages", "stream", "extra_parameters", "extra_headers"}
+
+
+def _unknown_param(key: str, named: set[str], resource: str) -> str:
+    close = difflib.get_close_matches(key, sorted(named), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return (
+        f"--param {key}: not a parameter of the {resource} endpoint; {hint}"
+        f"--extra-param {key}=... sends a parameter the SDK does not name"
+    )
+
+
+def _require_key(args: argparse.Namespace) -> None:
+    if not args.api_key and not os.environ.get("DASHSCOPE_API_KEY"):
+        raise UsageError(
+            "no API key: pass --api-key KEY or set the DASHSCOPE_API_KEY variable "
+            "(`modelstudio mock` runs a local server that takes any key)"
+        )
 
 
 def _client_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -217,6 +252,7 @@ def cmd_chat(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
 
     prompt = _read_prompt(args.prompt, stdin)
     resource, kwargs = call_arguments(args, prompt, stream=True)
+    _require_key(args)
     color = out.isatty() and not os.environ.get("NO_COLOR")
     with ModelStudio(**_client_kwargs(args)) as client:
         stream = getattr(client, resource).create(**kwargs)
@@ -245,11 +281,10 @@ def _print_stream(stream: Any, out: TextIO, *, color: bool) -> None:
                 out.write((RESET if color else "") + "\n\n")
             state = "answer"
             out.write(delta.text)
-        for call in delta.tool_calls or []:
-            function = call.get("function") or {}
-            if function.get("name"):
-                out.write(f"\n[tool call {function['name']}] ")
-            out.write(str(function.get("arguments") or ""))
+        for call in delta.tool_calls:
+            if call.function.name:
+                out.write(f"\n[tool call {call.function.name}] ")
+            out.write(call.function.arguments or "")
         out.flush()
     if state == "reasoning" and color:
         out.write(RESET)
@@ -263,14 +298,15 @@ def cmd_request(args: argparse.Namespace, out: TextIO, stdin: TextIO) -> int:
     prompt = _read_prompt(args.prompt, stdin)
     resource, kwargs = call_arguments(args, prompt, stream=not args.no_stream)
     client_kwargs = _client_kwargs(args)
-    if "api_key" not in client_kwargs and not os.environ.get("DASHSCOPE_API_KEY"):
-        client_kwargs["api_key"] = "sk-none"  # a dry run needs no key; it is redacted anyway
+    has_key = "api_key" in client_kwargs or bool(os.environ.get("DASHSCOPE_API_KEY"))
+    if not has_key:
+        client_kwargs["api_key"] = "sk-none"  # a dry run needs no key; it is not shown
     client = DryRunModelStudio(**client_kwargs)
     try:
         call = client.prepared(getattr(client, resource), **kwargs)
     finally:
         client.close()
-    out.write(json.dumps(describe(call), ensure_ascii=False, indent=2) + "\n")
+    out.write(json.dumps(describe(call, has_key=has_key), ensure_ascii=False, indent=2) + "\n")
     return EXIT_OK
 
 
@@ -295,22 +331,55 @@ def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
-    table = [("FAMILY", "MATCHES", "ENDPOINTS", "THINKING", "DEFAULTS")]
+    if args.wide:
+        table: list[tuple[str, ...]] = [("FAMILY", "MATCHES", "ENDPOINTS", "THINKING", "DEFAULTS")]
+        for row, data in zip(FAMILIES, rows, strict=True):
+            table.append(
+                (
+                    row.family,
+                    " ".join(row.match),
+                    ",".join(row.endpoints) or "-",
+                    _thinking_text(row.thinking_mode, row.thinking_default, row.streaming_only),
+                    _defaults_text(data),
+                )
+            )
+        _write_table(table, out)
+        return EXIT_OK
+    table = [("FAMILY", "ENDPOINTS", "THINKING", "MATCHES")]
     for row in FAMILIES:
         table.append(
             (
                 row.family,
-                " ".join(row.match),
-                ",".join(row.endpoints) or "-",
+                ",".join(_SHORT_ENDPOINTS.get(e, e) for e in row.endpoints) or "-",
                 _thinking_text(row.thinking_mode, row.thinking_default, row.streaming_only),
-                _defaults_text(rows[len(table) - 1]),
+                " ".join(row.match),
             )
         )
-    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
-    for line in table:
-        cells = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]
-        out.write("  ".join([*cells, line[-1]]).rstrip() + "\n")
+    _write_table(table, out, width=_table_width())
+    out.write("(--wide: patterns in full and the documented defaults; --json: everything)\n")
     return EXIT_OK
+
+
+# The endpoint names in the narrow table: text-generation and multimodal-generation by the kind
+# of model they serve.
+_SHORT_ENDPOINTS = {"text-generation": "text", "multimodal-generation": "multimodal"}
+
+
+def _table_width() -> int:
+    """100 columns, or fewer when the terminal (or $COLUMNS) is narrower; never below 60."""
+    return max(60, min(100, shutil.get_terminal_size((100, 24)).columns))
+
+
+def _write_table(table: Sequence[tuple[str, ...]], out: TextIO, width: int | None = None) -> None:
+    """Aligned columns two spaces apart; with `width`, the last column is cut to fit (`…`)."""
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]) - 1)]
+    room = None if width is None else width - sum(widths) - 2 * len(widths)
+    for line in table:
+        cells = [cell.ljust(w) for cell, w in zip(line, widths, strict=False)]
+        last = line[-1]
+        if room is not None and len(last) > room:
+            last = last[: max(room - 1, 0)].rstrip() + "…"
+        out.write("  ".join([*cells, last]).rstrip() + "\n")
 
 
 def _thinking_text(mode: str | None, default: bool | None, streaming_only: bool) -> str:
@@ -390,6 +459,26 @@ def _error_line(exc: APIError) -> str:
     return f"error: {kind}: {exc.message}{rid}"
 
 
+def _unknown_arguments(command: str, unknown: Sequence[str]) -> str:
+    """What is wrong with the first argument `modelstudio <command>` does not take."""
+    first = unknown[0]
+    usage = f"`modelstudio {command} --help` lists what it takes"
+    if not first.startswith("-"):
+        return f"unexpected argument {first!r} for `modelstudio {command}`; {usage}"
+    known = [o for a in _command_actions(command) for o in a.option_strings if o.startswith("--")]
+    close = difflib.get_close_matches(first.partition("=")[0], known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return f"unknown option {first} for `modelstudio {command}`{hint}; {usage}"
+
+
+def _command_actions(command: str) -> list[argparse.Action]:
+    parser = build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices[command]._actions)
+    return []  # pragma: no cover - build_parser always adds the commands
+
+
 def run(
     argv: Sequence[str] | None = None,
     *,
@@ -402,7 +491,10 @@ def run(
     err = err or sys.stderr
     stdin = stdin or sys.stdin
     parser = build_parser()
-    args = parser.parse_args(argv)  # usage errors: message on stderr, SystemExit(2)
+    args, unknown = parser.parse_known_args(argv)  # other usage errors: SystemExit(2)
+    if unknown:
+        err.write(f"error: {_unknown_arguments(args.command, unknown)}\n")
+        return EXIT_USAGE
     try:
         if args.command == "chat":
             return cmd_chat(args, out, stdin)

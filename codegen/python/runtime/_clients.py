@@ -16,22 +16,51 @@ from ._base_client import (
     Settings,
     after_exception,
     after_status,
+    cut_error,
     decode_json_response,
     log_response,
     prepare,
+    redirect_refusal,
+    safe_url,
+    timed_body,
+    within_deadline,
 )
 from ._checks import ValidationMode
-from ._logs import configure_from_env
+from ._deadline import arm
+from ._logs import Secret, configure_from_env
 from ._media import UploadMode
 from ._protocols import ProtocolName
 from ._raw import RawResponse
 from ._stream import AsyncStream, Stream
 from ._upload import PolicyCache, resolve_async, resolve_sync
 
-_UNSET: Any = object()
+
+class _NotGiven:
+    """The default of a `with_options` argument: keep the setting as it is. Its repr is its
+    name, so `help()` and `inspect.signature` show `= NOT_GIVEN`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
 # The pool of the httpx clients the SDK makes itself (as openai-python does): httpx's default
 # of 100 connections would make the 101st concurrent stream wait for a free connection.
 DEFAULT_CONNECTION_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+
+
+def _hidden(api_key: Any) -> Any:
+    """The key as a `Secret` (redacted repr) for the frames a traceback may print; the check
+    of its type and content is the settings'."""
+    return Secret(api_key) if isinstance(api_key, str) else api_key
 
 
 async def _async_sleep(delay: float) -> None:
@@ -64,7 +93,9 @@ class _ClientBase:
         return clone
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self._settings.base_url!r})"
+        settings = self.__dict__.get("_settings")  # absent while __init__ runs
+        where = safe_url(settings.base_url) if settings is not None else "?"
+        return f"{type(self).__name__}(base_url={where!r})"
 
     @property
     def base_url(self) -> str:
@@ -112,12 +143,13 @@ class _ClientBase:
             "timeout": current.timeout,
             "max_retries": current.max_retries,
             "stream_idle_timeout": current.stream_idle_timeout,
+            "deadline": current.deadline,
             "validation": current.validation,
             "default_headers": current.default_headers,
             "upload": current.upload,
             "protocol": current.protocol,
         }
-        values.update({k: v for k, v in changes.items() if v is not _UNSET})
+        values.update({k: v for k, v in changes.items() if v is not NOT_GIVEN})
         settings = Settings(**values)
         if settings.base_url != current.base_url:
             settings.warn_if_insecure()
@@ -137,12 +169,14 @@ class SyncAPIClient(_ClientBase):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         upload: UploadMode | None = None,
         protocol: ProtocolName | None = None,
     ) -> None:
+        api_key = _hidden(api_key)
         settings = Settings(
             upload=upload,
             protocol=protocol,
@@ -153,9 +187,14 @@ class SyncAPIClient(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             default_headers=default_headers,
         )
+        if http_client is not None and not isinstance(http_client, httpx.Client):
+            raise TypeError(
+                f"http_client must be an httpx.Client, not {type(http_client).__name__}"
+            )
         self._http = http_client or httpx.Client(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
@@ -187,22 +226,50 @@ class SyncAPIClient(_ClientBase):
         attempt = 0
         while True:
             try:
-                response = self._http.send(call.request, stream=call.stream)
+                response = self._send_following(call)
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
-                log_response(response, attempt)
+                log_response(response, attempt, call.api_key)
+                timed_body(response, call)
                 if response.status_code < 400:
+                    if not call.stream:
+                        try:
+                            response.read()
+                        except httpx.HTTPError as exc:
+                            response.close()
+                            cut = cut_error(response, exc, call)
+                            raise cut from cut.__cause__
                     return response
-                body = response.read()
-                response.close()
+                try:
+                    body = response.read()
+                except httpx.HTTPError:
+                    body = b""  # the status says what happened; the cut body adds nothing
+                finally:
+                    response.close()
                 error, delay = after_status(
                     response.status_code, response.headers, body, call, attempt
                 )
-            if delay is None:
+            if delay is None or not within_deadline(call, delay):
                 raise error
             time.sleep(delay)
             attempt += 1
+
+    def _send_following(self, call: PreparedCall) -> httpx.Response:
+        """Send once, following only the redirects that keep the method and the body."""
+        request = call.request
+        for _ in range(self._http.max_redirects + 1):
+            arm(request, call.timeouts, call.deadline)
+            response = self._http.send(request, stream=True, follow_redirects=False)
+            target = response.next_request
+            if target is None:
+                return response
+            response.close()
+            refusal = redirect_refusal(response, target, self._http.follow_redirects, call)
+            if refusal is not None:
+                raise refusal
+            request = target
+        raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
 
 
 class AsyncAPIClient(_ClientBase):
@@ -218,12 +285,14 @@ class AsyncAPIClient(_ClientBase):
         timeout: float | httpx.Timeout | None = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = None,
+        deadline: float | None = None,
         validation: ValidationMode | None = None,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.AsyncClient | None = None,
         upload: UploadMode | None = None,
         protocol: ProtocolName | None = None,
     ) -> None:
+        api_key = _hidden(api_key)
         settings = Settings(
             upload=upload,
             protocol=protocol,
@@ -234,9 +303,14 @@ class AsyncAPIClient(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             validation=validation,
             default_headers=default_headers,
         )
+        if http_client is not None and not isinstance(http_client, httpx.AsyncClient):
+            raise TypeError(
+                f"http_client must be an httpx.AsyncClient, not {type(http_client).__name__}"
+            )
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
@@ -268,27 +342,76 @@ class AsyncAPIClient(_ClientBase):
         attempt = 0
         while True:
             try:
-                response = await self._http.send(call.request, stream=call.stream)
+                response = await self._send_following(call)
             except httpx.HTTPError as exc:
                 error, delay = after_exception(exc, call, attempt)
             else:
-                log_response(response, attempt)
+                log_response(response, attempt, call.api_key)
+                timed_body(response, call)
                 if response.status_code < 400:
+                    if not call.stream:
+                        try:
+                            await response.aread()
+                        except httpx.HTTPError as exc:
+                            await response.aclose()
+                            cut = cut_error(response, exc, call)
+                            raise cut from cut.__cause__
                     return response
-                body = await response.aread()
-                await response.aclose()
+                try:
+                    body = await response.aread()
+                except httpx.HTTPError:
+                    body = b""  # the status says what happened; the cut body adds nothing
+                finally:
+                    await response.aclose()
                 error, delay = after_status(
                     response.status_code, response.headers, body, call, attempt
                 )
-            if delay is None:
+            if delay is None or not within_deadline(call, delay):
                 raise error
             await _async_sleep(delay)
             attempt += 1
 
+    async def _send_following(self, call: PreparedCall) -> httpx.Response:
+        """Send once, following only the redirects that keep the method and the body."""
+        request = call.request
+        for _ in range(self._http.max_redirects + 1):
+            arm(request, call.timeouts, call.deadline)
+            response = await self._send_until_deadline(request, call)
+            target = response.next_request
+            if target is None:
+                return response
+            await response.aclose()
+            refusal = redirect_refusal(response, target, self._http.follow_redirects, call)
+            if refusal is not None:
+                raise refusal
+            request = target
+        raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
+
+    async def _send_until_deadline(
+        self, request: httpx.Request, call: PreparedCall
+    ) -> httpx.Response:
+        """Send, and wait for the headers no longer than the deadline leaves: each read is
+        bounded by it already, this also ends a server trickling its headers byte by byte."""
+        if call.deadline is None:
+            return await self._http.send(request, stream=True, follow_redirects=False)
+        import anyio  # httpx's own dependency: works under asyncio and trio
+
+        try:
+            with anyio.fail_after(call.deadline.check()):
+                return await self._http.send(request, stream=True, follow_redirects=False)
+        except TimeoutError:
+            raise call.deadline.expired_error() from None
+
 
 def _chunk_maker(endpoint: Endpoint) -> Any:
-    """`make_chunk(data, delta)`: the chunk class's lazy constructor (fields decoded on use)."""
-    return endpoint.chunk_class()._lazy
+    decode = endpoint.decode_chunk
+
+    def make_chunk(data: dict[str, Any], delta: Any) -> Any:
+        chunk = decode(data)
+        chunk.delta = delta
+        return chunk
+
+    return make_chunk
 
 
 def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
@@ -298,6 +421,8 @@ def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
     if endpoint.wire != "openai" and call.translation is None:
         return {
             "make_chunk": _chunk_maker(endpoint),
+            # The common event's chunk: typed fields decoded on first read.
+            "make_lazy_chunk": endpoint.chunk_class()._lazy,
             "make_response": endpoint.decode_response,
             "incremental": call.incremental,
         }
@@ -310,11 +435,13 @@ def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
             "incremental": True,
             "accumulator": accumulator,
         }
-    lazy_chunk = _chunk_maker(endpoint)
+    decode_chunk = endpoint.decode_chunk
     decode_response = endpoint.decode_response
 
     def make_chunk(data: dict[str, Any], delta: Any) -> Any:
-        return lazy_chunk(translation.chunk(data), delta)
+        chunk = decode_chunk(translation.chunk(data))
+        chunk.delta = delta
+        return chunk
 
     def make_response(data: dict[str, Any]) -> Any:
         return decode_response(translation.response(data))

@@ -17,6 +17,7 @@ Hierarchy::
           │    └── InternalServerError        >= 500
           └── APIConnectionError      no (complete) answer
                ├── APITimeoutError
+               ├── IncompleteResponseError    the answer was cut after its status arrived
                └── IncompleteStreamError      the stream ended before its final event
 
 No error ever holds the request headers, so the API key cannot leak through ``str()``,
@@ -27,16 +28,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from ._logs import redact_headers, redact_key
+from ._logs import REDACTED, redact_headers
 
 __all__ = [
     "ValidationError",
     "ModelStudioError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "BadRequestError",
     "AuthenticationError",
@@ -48,8 +50,11 @@ __all__ = [
     "InternalServerError",
     "APIConnectionError",
     "APITimeoutError",
+    "IncompleteResponseError",
     "IncompleteStreamError",
     "make_status_error",
+    "redact_error",
+    "request_key",
     "error_from_response_body",
     "error_in_success_body",
     "is_billing_error",
@@ -211,6 +216,18 @@ class APIError(ModelStudioError):
         return self.message
 
 
+class APIResponseValidationError(APIError):
+    """The service answered, but a field of the answer (or of a stream event) does not have the
+    documented shape, say ``output`` a number or ``choices`` holding strings. ``path`` names the
+    field (``"output.choices[0]"``); nothing was retried."""
+
+    path: str
+
+    def __init__(self, message: str, *, path: str, request_id: str | None = None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.path = path
+
+
 class APIStatusError(APIError):
     """The server answered with an error.
 
@@ -343,6 +360,28 @@ class IncompleteStreamError(APIConnectionError):
         self.received_events = received_events
 
 
+class IncompleteResponseError(APIConnectionError):
+    """The answer was cut after its status line arrived (a reset, a short body, a truncated
+    chunked body). It is never retried: the service had answered, so it may have generated
+    (and billed) the answer already. ``status_code``, ``headers`` and ``request_id`` are what
+    arrived."""
+
+    status_code: int
+    headers: httpx.Headers
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        headers: httpx.Headers | Mapping[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id)
+        self.status_code = status_code
+        self.headers = httpx.Headers(redact_headers(_as_headers(headers)))
+
+
 _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -391,12 +430,7 @@ def make_status_error(
     message and the body, in case the server echoed it.
     """
     text = message if message else _default_message(status_code)
-    if api_key:
-        text = redact_key(text, api_key)
-        key = api_key.strip().encode()
-        if key:
-            body = body.replace(key, b"***")
-    return _status_class(status_code)(
+    error = _status_class(status_code)(
         text,
         status_code=status_code,
         code=code or None,
@@ -404,6 +438,42 @@ def make_status_error(
         headers=headers,
         body=body,
     )
+    return redact_error(error, api_key)
+
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def redact_error(error: _E, api_key: str | None) -> _E:
+    """`error` with every occurrence of the API key replaced by ``***``: its message and
+    arguments, ``code``, ``request_id``, ``headers`` and ``body`` (a server may echo the key in
+    any of them). Returns the same object."""
+    key = (api_key or "").strip()
+    if not key:
+        return error
+    fields = error.__dict__
+    for name, value in list(fields.items()):
+        if isinstance(value, str) and key in value:
+            fields[name] = value.replace(key, REDACTED)
+        elif isinstance(value, bytes) and key.encode() in value:
+            fields[name] = value.replace(key.encode(), REDACTED.encode())
+        elif isinstance(value, httpx.Headers) and key in repr(list(value.items())):
+            fields[name] = httpx.Headers(
+                [(k, v.replace(key, REDACTED)) for k, v in value.multi_items()]
+            )
+    error.args = tuple(
+        arg.replace(key, REDACTED) if isinstance(arg, str) else arg for arg in error.args
+    )
+    return error
+
+
+def request_key(request: httpx.Request | None) -> str | None:
+    """The bearer key a request carried (to redact it from what its answer holds)."""
+    if request is None:
+        return None
+    value = request.headers.get("authorization", "")
+    scheme, _, key = value.partition(" ")
+    return key.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _str_or_none(value: object) -> str | None:
@@ -446,7 +516,7 @@ def _parse_sse_error(text: str) -> tuple[int | None, Mapping[str, Any] | None]:
         if data_lines:
             try:
                 data = json.loads("\n".join(data_lines))
-            except ValueError:
+            except (ValueError, RecursionError):
                 data = None
             is_error_event = event_name == "error"
             is_error = isinstance(data, Mapping) and (is_error_event or error_in_success_body(data))
@@ -519,7 +589,7 @@ def error_from_response_body(
     else:
         try:
             payload = json.loads(stripped) if stripped else None
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
         if not isinstance(payload, Mapping):
             message = _truncate(stripped)

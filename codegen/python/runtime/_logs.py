@@ -90,3 +90,29 @@ def redact_key(text: str, api_key: str | None) -> str:
     if not key:
         return text
     return text.replace(key, REDACTED)
+
+
+class Secret(str):
+    """An API key: a `str` whose `repr()` is redacted.
+
+    The client keeps its key as one, so the local variables a traceback prints (pytest
+    `--showlocals`, error trackers) and the repr of any object holding it never show the key.
+    `str()`, formatting and encoding give the key itself (it must go into the header).
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"'{REDACTED}'"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # A pickle never carries the key.
+        return (str, (REDACTED,))
+
+
+class SecretHeaders(dict[str, str]):
+    """Request headers as a `dict` whose `repr()` hides the credentials (see `redact_headers`),
+    for the frames a traceback with local variables prints."""
+
+    def __repr__(self) -> str:
+        return repr(redact_headers(self))

@@ -17,7 +17,9 @@ What is retried (at most ``max_retries`` times, ``DEFAULT_MAX_RETRIES`` by defau
 Never retried: 400, 401, 403, 404 and every other status, ``DataInspectionFailed`` and
 ``InvalidParameter`` (in any form, with any status), a read or write timeout (the server may be
 working on the request, and it would time out again), and anything once a stream event has
-reached the caller (the caller would see events twice).
+reached the caller (the caller would see events twice), and anything once the status line of
+the answer arrived: a body cut after it (``IncompleteResponseError``) may already have been
+generated and billed, so sending the request again could generate it twice.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import httpx
 from ._errors import (
     APIConnectionError,
     APIStatusError,
+    IncompleteResponseError,
     IncompleteStreamError,
     is_billing_error,
     is_moderation_error,
@@ -152,6 +155,8 @@ def decide_for_exception(
         return decide_for_status(exc.status_code, exc.code, exc.message)
     if isinstance(exc, IncompleteStreamError):
         return RetryDecision(False, f"{reason}: the stream had already started")
+    if isinstance(exc, IncompleteResponseError):
+        return RetryDecision(False, f"{reason}: the service had already answered")
     if isinstance(exc, APIConnectionError):
         cause = exc.__cause__
         if isinstance(cause, httpx.HTTPError):

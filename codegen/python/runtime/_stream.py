@@ -2,7 +2,8 @@
 
 A stream reads the response body as it arrives, decodes it with :class:`SSEDecoder`, parses each
 event's data as JSON, merges it into an :class:`Accumulator` and yields
-``make_chunk(data, delta)``. Errors, all raised from the iteration:
+``make_chunk(data, delta)`` (``make_lazy_chunk`` for the common event, whose typed fields are
+decoded on first read). Errors, all raised from the iteration:
 
 * an ``event:error`` (DashScope sends it inside an HTTP 200) or a ``data`` object with a
   non-empty ``code``: the :class:`APIStatusError` subclass for the status in the event's
@@ -17,13 +18,15 @@ event's data as JSON, merges it into an :class:`Accumulator` and yields
   number of events received.
 
 The response is closed when the stream ends or fails, when a ``with`` block is left, on
-``close()`` (after a ``break``), and when the stream object is garbage collected, so the
-connection goes back to the pool.
+``close()`` (after a ``break``), and as soon as the last reference to the stream is dropped
+(no reference cycle makes it wait for the cyclic garbage collector), so the connection goes
+back to the pool or is closed.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -39,6 +42,8 @@ from ._errors import (
     APITimeoutError,
     IncompleteStreamError,
     make_status_error,
+    redact_error,
+    request_key,
 )
 from ._sse import ServerSentEvent, SSEDecoder
 
@@ -46,6 +51,9 @@ __all__ = ["AsyncStream", "Stream"]
 
 ChunkT = TypeVar("ChunkT")
 ResponseT = TypeVar("ResponseT")
+_E = TypeVar("_E", bound=Exception)
+# Closing tasks of async streams dropped before they were iterated (see `_AsyncCore.__del__`).
+_CLOSING: set[Any] = set()
 
 _loads = json.loads
 # The C scanner json.loads ends in, without its two whitespace regex matches and three Python
@@ -104,9 +112,11 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         make_response: Callable[[dict[str, Any]], ResponseT],
         incremental: bool,
         accumulator: Accumulator | ChatAccumulator | None = None,
+        make_lazy_chunk: Callable[[dict[str, Any], Delta], ChunkT] | None = None,
     ) -> None:
         self._response = response
         self._make_chunk = make_chunk
+        self._make_lazy_chunk = make_chunk if make_lazy_chunk is None else make_lazy_chunk
         self._make_response = make_response
         # The native accumulator unless the wire's own is given (chat.completion.chunk events).
         self._accumulator: Accumulator | ChatAccumulator = (
@@ -138,19 +148,31 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
             raise self._status_error(sse)
         try:
             data = _loads(sse.data)
+        except RecursionError:
+            raise self._redacted(
+                APIError(
+                    f"The stream sent an event whose JSON is nested too deeply to decode "
+                    f"({len(sse.data)} characters)",
+                    request_id=self.request_id,
+                )
+            ) from None
         except ValueError:
             if sse.data.strip() == "[DONE]":
                 if isinstance(self._accumulator, ChatAccumulator):
                     self._accumulator.mark_done()
                 return None
-            raise APIError(
-                f"The stream sent an event whose data is not JSON: {sse.data[:200]!r}",
-                request_id=self.request_id,
+            raise self._redacted(
+                APIError(
+                    f"The stream sent an event whose data is not JSON: {sse.data[:200]!r}",
+                    request_id=self.request_id,
+                )
             ) from None
         if type(data) is not dict:
-            raise APIError(
-                f"The stream sent an event whose data is not a JSON object: {sse.data[:200]!r}",
-                request_id=self.request_id,
+            raise self._redacted(
+                APIError(
+                    f"The stream sent an event whose data is not a JSON object: {sse.data[:200]!r}",
+                    request_id=self.request_id,
+                )
             )
         code = data.get("code")
         if code and isinstance(code, str) and code.strip():
@@ -163,7 +185,7 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         if data is None:
             try:
                 data = json.loads(sse.data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 data = None
         code = message = request_id = None
         if isinstance(data, dict):
@@ -187,28 +209,49 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
             request_id=request_id or self.request_id,
             headers=self._response.headers,
             body=sse.data.encode("utf-8"),
+            api_key=self._api_key(),
         )
+
+    def _api_key(self) -> str | None:
+        """The key the request carried: a server may echo it in what it sends back."""
+        try:
+            return request_key(self._response.request)
+        except RuntimeError:  # a response built without a request
+            return None
+
+    def _redacted(self, error: _E) -> _E:
+        return redact_error(error, self._api_key())
 
     def _transport_error(self, exc: httpx.TransportError) -> APIConnectionError:
         events = self._accumulator.events
         if isinstance(exc, httpx.TimeoutException):
-            return APITimeoutError(
-                f"The stream timed out: no data arrived within the read timeout "
-                f"(after {_events(events)}).",
+            why = (
+                str(exc)
+                if getattr(exc, "deadline", False)
+                else "no data arrived within the read timeout"
+            )
+            return self._redacted(
+                APITimeoutError(
+                    f"The stream timed out: {why} (after {_events(events)}).",
+                    request_id=self.request_id,
+                )
+            )
+        return self._redacted(
+            IncompleteStreamError(
+                f"The connection broke before the final event of the stream "
+                f"(after {_events(events)}): {exc or type(exc).__name__}",
+                received_events=events,
                 request_id=self.request_id,
             )
-        return IncompleteStreamError(
-            f"The connection broke before the final event of the stream "
-            f"(after {_events(events)}): {exc or type(exc).__name__}",
-            received_events=events,
-            request_id=self.request_id,
         )
 
     def _check_complete(self) -> None:
         self._exhausted = True
         if not self._accumulator.finished:
-            raise IncompleteStreamError(
-                received_events=self._accumulator.events, request_id=self.request_id
+            raise self._redacted(
+                IncompleteStreamError(
+                    received_events=self._accumulator.events, request_id=self.request_id
+                )
             )
 
     def _final_response(self) -> ResponseT:
@@ -227,34 +270,22 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         return self._final[0]
 
 
-class Stream(_StreamCore[ChunkT, ResponseT]):
-    """A synchronous stream of chunks; use it in a ``with`` block or call :meth:`close`."""
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
-        make_response: Callable[[dict[str, Any]], ResponseT],
-        incremental: bool,
-        accumulator: Accumulator | ChatAccumulator | None = None,
-    ) -> None:
-        super().__init__(
-            response,
-            make_chunk=make_chunk,
-            make_response=make_response,
-            incremental=incremental,
-            accumulator=accumulator,
-        )
-        self._iterator = self._iterate()
+class _SyncCore(_StreamCore[ChunkT, ResponseT]):
+    """A `Stream`'s state and its reading generator, which refers to this object and never to
+    the `Stream`: with no reference cycle, dropping the last reference to an abandoned stream
+    frees it at once (no wait for the cyclic garbage collector), the generator's ``finally``
+    closes the response, and a stream never iterated is closed by ``__del__``."""
 
     def _iterate(self) -> Generator[ChunkT, None, None]:
         decoder = SSEDecoder()
         feed = decoder.feed
         handle = self._chunk
         scan = _scan
-        add = self._accumulator.add
+        accumulator = self._accumulator
+        add = accumulator.add
+        common = accumulator.add_common if isinstance(accumulator, Accumulator) else None
         make_chunk = self._make_chunk
+        lazy_chunk = self._make_lazy_chunk
         try:
             try:
                 for raw in _sync_body(self._response):
@@ -265,7 +296,7 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
                             text = sse.data
                             try:
                                 data, end = scan(text, 0)
-                            except (StopIteration, ValueError):
+                            except (StopIteration, ValueError, RecursionError):
                                 end = -1
                             if (
                                 end == len(text)
@@ -273,7 +304,14 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
                                 and not data.get("code")
                                 and not data.get("error")
                             ):
-                                yield make_chunk(data, add(data))
+                                # The common event (its touched part checked by `add_common`)
+                                # makes a lazy chunk; any other is decoded at once, so a wrong
+                                # shape raises APIResponseValidationError from the loop.
+                                delta = None if common is None else common(data)
+                                if delta is not None:
+                                    yield lazy_chunk(data, delta)
+                                else:
+                                    yield make_chunk(data, add(data))
                                 continue
                         chunk = handle(sse)
                         if chunk is not None:
@@ -290,6 +328,53 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
             raise
         finally:
             self._response.close()
+
+    def __del__(self) -> None:
+        # Closing the response returns the connection to the pool; never raise from here.
+        try:
+            response = self.__dict__.get("_response")
+            if response is not None and not response.is_closed:
+                response.close()
+        except Exception:
+            pass
+
+
+class Stream(Generic[ChunkT, ResponseT]):
+    """A synchronous stream of chunks; use it in a ``with`` block or call :meth:`close`."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
+        make_response: Callable[[dict[str, Any]], ResponseT],
+        incremental: bool,
+        accumulator: Accumulator | ChatAccumulator | None = None,
+        make_lazy_chunk: Callable[[dict[str, Any], Delta], ChunkT] | None = None,
+    ) -> None:
+        self._core = _SyncCore(
+            response,
+            make_chunk=make_chunk,
+            make_response=make_response,
+            incremental=incremental,
+            accumulator=accumulator,
+            make_lazy_chunk=make_lazy_chunk,
+        )
+        self._iterator = self._core._iterate()
+
+    @property
+    def response(self) -> httpx.Response:
+        """The underlying ``httpx.Response`` (headers, status; the body is streamed)."""
+        return self._core._response
+
+    @property
+    def request_id(self) -> str | None:
+        """The request id from the events, else from the ``x-request-id`` header."""
+        return self._core.request_id
+
+    @property
+    def accumulator(self) -> Accumulator | ChatAccumulator:
+        return self._core._accumulator
 
     def __iter__(self) -> Iterator[ChunkT]:
         # The generator itself: one Python frame less per chunk than going through __next__.
@@ -312,7 +397,7 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
     def close(self) -> None:
         """Stop reading and release the connection (safe to call more than once)."""
         self._iterator.close()
-        self._response.close()
+        self._core._response.close()
 
     def get_final_response(self) -> ResponseT:
         """The whole response in the non-streaming shape, reading the rest of the stream first.
@@ -320,49 +405,28 @@ class Stream(_StreamCore[ChunkT, ResponseT]):
         Raises the error that ended the stream, if any, or :class:`IncompleteStreamError` when
         the stream was closed before its final event.
         """
-        if not self._exhausted and self._error is None:
+        core = self._core
+        if not core._exhausted and core._error is None:
             for _ in self._iterator:
                 pass
-        return self._final_response()
-
-    def __del__(self) -> None:
-        # Closing the response returns the connection to the pool; never raise from here.
-        try:
-            response = self.__dict__.get("_response")
-            if response is not None and not response.is_closed:
-                response.close()
-        except Exception:
-            pass
+        return core._final_response()
 
 
-class AsyncStream(_StreamCore[ChunkT, ResponseT]):
-    """An asynchronous stream of chunks; use ``async with`` or call :meth:`aclose`."""
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        *,
-        make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
-        make_response: Callable[[dict[str, Any]], ResponseT],
-        incremental: bool,
-        accumulator: Accumulator | ChatAccumulator | None = None,
-    ) -> None:
-        super().__init__(
-            response,
-            make_chunk=make_chunk,
-            make_response=make_response,
-            incremental=incremental,
-            accumulator=accumulator,
-        )
-        self._iterator = self._iterate()
+class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
+    """The async `_SyncCore`. An abandoned async stream that had started is closed by the
+    event loop's async-generator finalizer; one never iterated schedules ``aclose()`` on the
+    running loop."""
 
     async def _iterate(self) -> AsyncGenerator[ChunkT, None]:
         decoder = SSEDecoder()
         feed = decoder.feed
         handle = self._chunk
         scan = _scan
-        add = self._accumulator.add
+        accumulator = self._accumulator
+        add = accumulator.add
+        common = accumulator.add_common if isinstance(accumulator, Accumulator) else None
         make_chunk = self._make_chunk
+        lazy_chunk = self._make_lazy_chunk
         try:
             try:
                 async for raw in _async_body(self._response):
@@ -373,7 +437,7 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
                             text = sse.data
                             try:
                                 data, end = scan(text, 0)
-                            except (StopIteration, ValueError):
+                            except (StopIteration, ValueError, RecursionError):
                                 end = -1
                             if (
                                 end == len(text)
@@ -381,7 +445,14 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
                                 and not data.get("code")
                                 and not data.get("error")
                             ):
-                                yield make_chunk(data, add(data))
+                                # The common event (its touched part checked by `add_common`)
+                                # makes a lazy chunk; any other is decoded at once, so a wrong
+                                # shape raises APIResponseValidationError from the loop.
+                                delta = None if common is None else common(data)
+                                if delta is not None:
+                                    yield lazy_chunk(data, delta)
+                                else:
+                                    yield make_chunk(data, add(data))
                                 continue
                         chunk = handle(sse)
                         if chunk is not None:
@@ -398,6 +469,56 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
             raise
         finally:
             await self._response.aclose()
+
+    def __del__(self) -> None:
+        try:
+            response = self.__dict__.get("_response")
+            asyncio = sys.modules.get("asyncio")
+            if response is None or response.is_closed or asyncio is None:
+                return
+            task = asyncio.get_running_loop().create_task(response.aclose())
+            _CLOSING.add(task)  # the loop holds tasks weakly: keep it until it is done
+            task.add_done_callback(_CLOSING.discard)
+        except Exception:
+            pass
+
+
+class AsyncStream(Generic[ChunkT, ResponseT]):
+    """An asynchronous stream of chunks; use ``async with`` or call :meth:`aclose`."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        *,
+        make_chunk: Callable[[dict[str, Any], Delta], ChunkT],
+        make_response: Callable[[dict[str, Any]], ResponseT],
+        incremental: bool,
+        accumulator: Accumulator | ChatAccumulator | None = None,
+        make_lazy_chunk: Callable[[dict[str, Any], Delta], ChunkT] | None = None,
+    ) -> None:
+        self._core = _AsyncCore(
+            response,
+            make_chunk=make_chunk,
+            make_response=make_response,
+            incremental=incremental,
+            accumulator=accumulator,
+            make_lazy_chunk=make_lazy_chunk,
+        )
+        self._iterator = self._core._iterate()
+
+    @property
+    def response(self) -> httpx.Response:
+        """The underlying ``httpx.Response`` (headers, status; the body is streamed)."""
+        return self._core._response
+
+    @property
+    def request_id(self) -> str | None:
+        """The request id from the events, else from the ``x-request-id`` header."""
+        return self._core.request_id
+
+    @property
+    def accumulator(self) -> Accumulator | ChatAccumulator:
+        return self._core._accumulator
 
     def __aiter__(self) -> AsyncIterator[ChunkT]:
         return self._iterator
@@ -419,7 +540,7 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
     async def aclose(self) -> None:
         """Stop reading and release the connection (safe to call more than once)."""
         await self._iterator.aclose()
-        await self._response.aclose()
+        await self._core._response.aclose()
 
     async def get_final_response(self) -> ResponseT:
         """The whole response in the non-streaming shape, reading the rest of the stream first.
@@ -427,7 +548,8 @@ class AsyncStream(_StreamCore[ChunkT, ResponseT]):
         Raises the error that ended the stream, if any, or :class:`IncompleteStreamError` when
         the stream was closed before its final event.
         """
-        if not self._exhausted and self._error is None:
+        core = self._core
+        if not core._exhausted and core._error is None:
             async for _ in self._iterator:
                 pass
-        return self._final_response()
+        return core._final_response()

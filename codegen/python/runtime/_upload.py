@@ -19,8 +19,9 @@ from typing import BinaryIO
 import attrs
 import httpx
 
-from ._base_client import PreparedCall, Settings, user_agent
+from ._base_client import PreparedCall, Settings, describe_transport_error, user_agent
 from ._errors import APIConnectionError, error_from_response_body
+from ._logs import redact_key
 from ._media import OSS_RESOLVE_HEADER, LocalFile, MediaPlan, contains_oss, data_url
 
 POLICY_MARGIN_SECONDS = 15.0
@@ -123,8 +124,15 @@ def _upload_request(
     )
 
 
-def _failed(what: str, exc: httpx.HTTPError) -> APIConnectionError:
-    return APIConnectionError(f"{what} failed: {type(exc).__name__}")
+def _failed(what: str, exc: httpx.HTTPError, url: httpx.URL, api_key: str) -> APIConnectionError:
+    """A transport failure of the upload flow, naming the URL and the cause (never the key)."""
+    error = APIConnectionError(
+        redact_key(f"{what} failed: {describe_transport_error(exc, url)}", api_key)
+    )
+    if api_key.strip() and api_key.strip() in str(exc):
+        return error
+    error.__cause__ = exc
+    return error
 
 
 def _parse_policy(response: httpx.Response, api_key: str) -> Policy:
@@ -146,8 +154,8 @@ def _parse_policy(response: httpx.Response, api_key: str) -> Policy:
             forbid_overwrite=str(data.get("x_oss_forbid_overwrite") or "true"),
             expires_at=time.monotonic() + max(expires_in - POLICY_MARGIN_SECONDS, 1.0),
         )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise APIConnectionError("The upload policy response was not understood") from exc
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        raise APIConnectionError("The upload policy response was not understood") from None
 
 
 def _uploaded(
@@ -158,7 +166,13 @@ def _uploaded(
     if response.status_code >= 400:
         if response.status_code == 403:
             cache.drop(_cache_key(settings, model))
-        raise error_from_response_body(response.status_code, response.headers, response.content)
+        raise error_from_response_body(
+            response.status_code, response.headers, response.content, api_key=settings.api_key
+        )
+    if response.is_redirect:  # not followed: a POST redirected would lose the file
+        raise error_from_response_body(
+            response.status_code, response.headers, b"", api_key=settings.api_key
+        )
     return f"oss://{key}"
 
 
@@ -195,10 +209,12 @@ def _policy_sync(
     key = _cache_key(settings, model)
     policy = cache.get(key)
     if policy is None:
+        request = _policy_request(http, settings, model, extra_headers)
         try:
-            response = http.send(_policy_request(http, settings, model, extra_headers))
+            response = http.send(request)
         except httpx.HTTPError as exc:
-            raise _failed("Upload policy request", exc) from exc
+            error = _failed("Upload policy request", exc, request.url, settings.api_key)
+            raise error from error.__cause__
         policy = _parse_policy(response, settings.api_key)
         cache.put(key, policy)
     return policy
@@ -215,11 +231,14 @@ def upload_file_sync(
     """Upload one local file as a temporary OSS object; returns its `oss://` URL."""
     policy = _policy_sync(http, settings, cache, model, extra_headers)
     key = policy.object_key(file.path.name)
+    url = httpx.URL(policy.upload_host)
     try:
         with open(file.path, "rb") as fh:
-            response = http.send(_upload_request(http, settings, policy, key, file, fh))
+            request = _upload_request(http, settings, policy, key, file, fh)
+            response = http.send(request, follow_redirects=False)
     except httpx.HTTPError as exc:
-        raise _failed(f"Upload of {file.path.name}", exc) from exc
+        error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key)
+        raise error from error.__cause__
     return _uploaded(response, settings, cache, model, key)
 
 
@@ -254,10 +273,12 @@ async def _policy_async(
     key = _cache_key(settings, model)
     policy = cache.get(key)
     if policy is None:
+        request = _policy_request(http, settings, model, extra_headers)
         try:
-            response = await http.send(_policy_request(http, settings, model, extra_headers))
+            response = await http.send(request)
         except httpx.HTTPError as exc:
-            raise _failed("Upload policy request", exc) from exc
+            error = _failed("Upload policy request", exc, request.url, settings.api_key)
+            raise error from error.__cause__
         policy = _parse_policy(response, settings.api_key)
         cache.put(key, policy)
     return policy
@@ -274,11 +295,14 @@ async def upload_file_async(
     """Upload one local file as a temporary OSS object; returns its `oss://` URL."""
     policy = await _policy_async(http, settings, cache, model, extra_headers)
     key = policy.object_key(file.path.name)
+    url = httpx.URL(policy.upload_host)
     try:
         with open(file.path, "rb") as fh:
-            response = await http.send(_upload_request(http, settings, policy, key, file, fh))
+            request = _upload_request(http, settings, policy, key, file, fh)
+            response = await http.send(request, follow_redirects=False)
     except httpx.HTTPError as exc:
-        raise _failed(f"Upload of {file.path.name}", exc) from exc
+        error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key)
+        raise error from error.__cause__
     return _uploaded(response, settings, cache, model, key)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ._models import RecordedRequest
 from ._script import Reply, ScriptedResponse, ScriptQueue, StreamErrorScript
-from ._server import MockHTTPServer
+from ._server import MAX_BODY_BYTES, MockHTTPServer
 from ._simulator import Simulator, Validator, count_tokens, split_pieces
 from ._wire import dumps, new_request_id
 
@@ -37,6 +37,9 @@ class MockServer:
     called with each request body after those checks; a returned string becomes a 400
     InvalidParameter with that message.
     `event_delay`: seconds between simulated stream events (0 in tests; demos may slow down).
+    Malformed requests (bad `Content-Length` or chunk size, a body shorter than announced, JSON
+    nested deeper than 200 levels) get a 400 and a body over `max_body_bytes` (128 MiB) a 413,
+    in the service's error format; the listen backlog holds 1024 pending connections.
     """
 
     def __init__(
@@ -48,8 +51,10 @@ class MockServer:
         validate: Validator | None = None,
         event_delay: float = 0.0,
         check_spec: bool = True,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._host = host
+        self._max_body_bytes = max_body_bytes
         self._port = port
         self._queue = ScriptQueue()
         self._lock = threading.Lock()
@@ -70,7 +75,7 @@ class MockServer:
         """Bind and serve in a daemon thread. Returns self."""
         if self._server is not None:
             return self
-        server = MockHTTPServer(self._host, self._port, self._dispatch)
+        server = MockHTTPServer(self._host, self._port, self._dispatch, self._max_body_bytes)
         self._port = int(server.server_address[1])
         thread = threading.Thread(
             target=server.serve_forever,
@@ -141,6 +146,7 @@ class MockServer:
         reset_after: int | None = None,
         stall_after: int | None = None,
         path: str | None = None,
+        reset_before_status: bool = False,
     ) -> None:
         """Serve this response to the next request (to a path ending with `path`, if given).
 
@@ -150,7 +156,9 @@ class MockServer:
         separately, `chunk_delay` seconds apart. `first_byte_delay` delays the status line.
         `reset_after=n` aborts the connection (TCP RST) after n pieces; `stall_after=n` sends
         nothing after n pieces until the client goes away or the server stops. A `body` without
-        `chunks` counts as one piece.
+        `chunks` counts as one piece. `reset_before_status=True` aborts the connection before
+        the status line (the client may retry: no answer arrived), where `reset_after=0` aborts
+        it after the status line and headers (the answer was cut: the client must not retry).
         """
         self._queue.put(
             ScriptedResponse(
@@ -163,6 +171,7 @@ class MockServer:
                 reset_after=reset_after,
                 stall_after=stall_after,
                 path=path,
+                reset_before_status=reset_before_status,
             )
         )
 

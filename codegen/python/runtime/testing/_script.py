@@ -28,6 +28,7 @@ class Reply:
     first_byte_delay: float = 0.0
     reset_after: int | None = None
     stall_after: int | None = None
+    reset_before_status: bool = False
 
 
 @attrs.frozen
@@ -43,6 +44,7 @@ class ScriptedResponse:
     reset_after: int | None
     stall_after: int | None
     path: str | None
+    reset_before_status: bool = False
 
     def to_reply(self, request_id: str) -> Reply:
         given = dict(self.headers or {})
@@ -79,6 +81,7 @@ class ScriptedResponse:
                 first_byte_delay=self.first_byte_delay,
                 reset_after=self.reset_after,
                 stall_after=self.stall_after,
+                reset_before_status=self.reset_before_status,
             )
         return Reply(
             status=self.status,
@@ -88,6 +91,7 @@ class ScriptedResponse:
             first_byte_delay=self.first_byte_delay,
             reset_after=self.reset_after,
             stall_after=self.stall_after,
+            reset_before_status=self.reset_before_status,
         )
 
 

@@ -1,0 +1,151 @@
+"""Per-call clocks: the overall `deadline=` and a stream's switch to its idle timeout.
+
+httpcore reads the read timeout from the request's `timeout` extension at every socket read, so
+setting that value between reads bounds the next read: a call's connect, send and each read are
+cut to what is left of its deadline, and a stream, whose wait for the headers is bounded by the
+call's `timeout`, waits `stream_idle_timeout` between events once they arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+
+__all__ = ["Deadline", "DeadlineExceeded", "TimedAsyncStream", "TimedSyncStream", "arm"]
+
+
+class DeadlineExceeded(httpx.ReadTimeout):
+    """The call's `deadline=` passed (raised where httpx would raise its own timeout)."""
+
+    deadline = True
+
+
+class Deadline:
+    """`seconds` from now, on the monotonic clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.ends - time.monotonic()
+
+    def spent(self) -> bool:
+        """Whether the deadline has (all but) passed: a read bounded by it just timed out."""
+        return self.remaining() <= 0.05
+
+    def expired_error(self) -> DeadlineExceeded:
+        return DeadlineExceeded(f"The call's deadline of {self.seconds:g} s passed.")
+
+    def check(self) -> float:
+        """The seconds left; raises `DeadlineExceeded` when none are."""
+        left = self.remaining()
+        if left <= 0:
+            raise self.expired_error()
+        return left
+
+
+def _bounded(value: float | None, limit: float | None) -> float | None:
+    if limit is None:
+        return value
+    return limit if value is None else min(value, limit)
+
+
+def arm(
+    request: httpx.Request,
+    timeouts: dict[str, float | None],
+    deadline: Deadline | None,
+    *,
+    read: float | None = None,
+) -> None:
+    """Set the request's timeouts for what comes next: its own (`read` replacing the read
+    timeout when given), each cut to what is left of `deadline`."""
+    current = request.extensions.get("timeout")
+    if not isinstance(current, dict):
+        return
+    left = deadline.check() if deadline is not None else None
+    for name, value in timeouts.items():
+        current[name] = _bounded(read if name == "read" and read is not None else value, left)
+
+
+class TimedSyncStream(httpx.SyncByteStream):
+    """A response body that re-arms the read timeout (idle, or left of the deadline) per read."""
+
+    def __init__(
+        self,
+        inner: httpx.SyncByteStream,
+        request: httpx.Request,
+        timeouts: dict[str, float | None],
+        deadline: Deadline | None,
+        read: float | None,
+    ) -> None:
+        self._inner = inner
+        self._request = request
+        self._timeouts = timeouts
+        self._deadline = deadline
+        self._read = read
+
+    def __iter__(self) -> Iterator[bytes]:
+        deadline = self._deadline
+        if deadline is None:
+            arm(self._request, self._timeouts, None, read=self._read)
+            yield from self._inner
+            return
+        iterator = iter(self._inner)
+        while True:
+            arm(self._request, self._timeouts, deadline, read=self._read)
+            try:
+                chunk = next(iterator)
+            except StopIteration:
+                return
+            except httpx.ReadTimeout:
+                if deadline.spent():
+                    raise deadline.expired_error() from None
+                raise
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class TimedAsyncStream(httpx.AsyncByteStream):
+    """The async `TimedSyncStream`."""
+
+    def __init__(
+        self,
+        inner: httpx.AsyncByteStream,
+        request: httpx.Request,
+        timeouts: dict[str, float | None],
+        deadline: Deadline | None,
+        read: float | None,
+    ) -> None:
+        self._inner = inner
+        self._request = request
+        self._timeouts = timeouts
+        self._deadline = deadline
+        self._read = read
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        deadline = self._deadline
+        if deadline is None:
+            arm(self._request, self._timeouts, None, read=self._read)
+            async for chunk in self._inner:
+                yield chunk
+            return
+        iterator = self._inner.__aiter__()
+        while True:
+            arm(self._request, self._timeouts, deadline, read=self._read)
+            try:
+                chunk = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except httpx.ReadTimeout:
+                if deadline.spent():
+                    raise deadline.expired_error() from None
+                raise
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,256 @@
+/** Per-model table lookups: which row applies to a model, its defaults, and its rules. */
+
+import { Problem } from "./checks.js";
+
+/** One row of the spec's per-model table (`x-model-families`). */
+export interface ModelFamily {
+  readonly family: string;
+  readonly match: readonly string[];
+  readonly endpoints: readonly string[];
+  readonly thinking_mode: string | null;
+  readonly thinking_default: boolean | null;
+  readonly streaming_only: boolean;
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly defaults_thinking: Readonly<Record<string, unknown>>;
+  readonly defaults_non_thinking: Readonly<Record<string, unknown>>;
+  readonly supports: Readonly<Record<string, boolean>>;
+  readonly limits: Readonly<Record<string, unknown>>;
+  readonly docs: string;
+  readonly streaming_only_when_thinking: boolean;
+  readonly supports_when_thinking: Readonly<Record<string, boolean>>;
+  /** `x-requires` / `x-requires-when-thinking`: the only value a parameter may take (in every
+   * mode / when thinking is on); the SDK sends it when the call leaves the parameter out. */
+  readonly requires: Readonly<Record<string, unknown>>;
+  readonly requires_when_thinking: Readonly<Record<string, unknown>>;
+}
+
+const ENDPOINT_CALLS: Record<string, string> = {
+  "text-generation": "client.generation.create",
+  "multimodal-generation": "client.multimodal.create",
+  compatible: "client.chat.completions.create",
+};
+
+/** Whether thinking is on for this row, given the request's `enable_thinking` (or null). */
+export function thinkingOn(row: ModelFamily, enableThinking: boolean | null): boolean {
+  if (row.thinking_mode === "thinking-only") return true;
+  if (row.thinking_mode === "none" || row.thinking_mode === null) return false;
+  return enableThinking === null ? Boolean(row.thinking_default) : enableThinking;
+}
+
+/** A shell glob (`*`, `?`, `[...]`, `[!...]`) as an anchored, case-sensitive RegExp (fnmatchcase). */
+export function globToRegExp(pattern: string): RegExp {
+  let out = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") out += ".*";
+    else if (c === "?") out += ".";
+    else if (c === "[") {
+      const end = pattern.indexOf("]", i + 2);
+      if (end < 0) out += "\\[";
+      else {
+        let body = pattern.slice(i + 1, end);
+        if (body.startsWith("!")) body = "^" + body.slice(1);
+        out += "[" + body.replace(/\\/g, "\\\\") + "]";
+        i = end;
+      }
+    } else out += c.replace(/[.+^${}()|\\\]/-]/g, "\\$&");
+  }
+  return new RegExp(`^(?:${out})$`, "s");
+}
+
+export function makeLookup(families: readonly ModelFamily[]): (model: string) => ModelFamily {
+  const compiled = families.map((row) => ({ row, patterns: row.match.map(globToRegExp) }));
+  const cache = new Map<string, ModelFamily>();
+  return (model: string): ModelFamily => {
+    const hit = cache.get(model);
+    if (hit !== undefined) return hit;
+    const name = model.toLowerCase();
+    let found = families[families.length - 1]!;
+    for (const { row, patterns } of compiled) {
+      if (patterns.some((p) => p.test(name))) {
+        found = row;
+        break;
+      }
+    }
+    if (cache.size < 256) cache.set(model, found);
+    return found;
+  };
+}
+
+/** The documented defaults of a row, with the overrides of the thinking mode that applies:
+ * what the service uses for a parameter the request leaves out. */
+export function serverDefaults(row: ModelFamily, enableThinking: boolean | null): Record<string, unknown> {
+  const thinking = thinkingOn(row, enableThinking);
+  const out: Record<string, unknown> = { ...row.defaults, ...(thinking ? row.defaults_thinking : row.defaults_non_thinking) };
+  if ((row.thinking_mode === "hybrid" || row.thinking_mode === "thinking-only") && !("enable_thinking" in out)) {
+    out["enable_thinking"] = thinking;
+  }
+  return out;
+}
+
+/** The only value some parameters may take for this row, in the mode that applies. */
+export function requiredValues(row: ModelFamily, thinking: boolean): Record<string, unknown> {
+  return thinking ? { ...row.requires, ...row.requires_when_thinking } : { ...row.requires };
+}
+
+/** The defaults of a row as the SDK sends them: the documented defaults, except that where the
+ * mode allows only one value (`x-requires*`) that value is given. */
+export function rowDefaults(row: ModelFamily, enableThinking: boolean | null): Record<string, unknown> {
+  return { ...serverDefaults(row, enableThinking), ...requiredValues(row, thinkingOn(row, enableThinking)) };
+}
+
+function thinkingArgument(params: Record<string, any>): boolean | null {
+  const value = params["enable_thinking"];
+  return typeof value === "boolean" ? value : null;
+}
+
+/** Each parameter as the service will see it: the value sent, else the model's documented
+ * default in the thinking mode that applies (the `$effective.` paths of `x-rules`). */
+export function effectiveParams(row: ModelFamily | null, params: Record<string, any>): Record<string, any> {
+  if (row === null) return params;
+  const out = serverDefaults(row, thinkingArgument(params));
+  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Fill in what the SDK sends when the call leaves it out (in place): the value the model's mode
+ * requires (`x-requires*`), and incremental events when streaming. */
+export function fillRequired(row: ModelFamily, params: Record<string, any>, stream: boolean): void {
+  const thinking = thinkingOn(row, thinkingArgument(params));
+  for (const [key, value] of Object.entries(requiredValues(row, thinking))) {
+    if (params[key] === null || params[key] === undefined) params[key] = value;
+  }
+  if (stream && (params["incremental_output"] === null || params["incremental_output"] === undefined)) {
+    params["incremental_output"] = true;
+  }
+}
+
+function partialMessages(messages: unknown): number[] {
+  if (!Array.isArray(messages)) return [];
+  const out: number[] = [];
+  messages.forEach((m: any, i: number) => {
+    if (m !== null && typeof m === "object" && m["role"] === "assistant" && m["partial"] === true) out.push(i);
+  });
+  return out;
+}
+
+// (flag, parameter, whether the call uses it). Flags in ONLY_LISTED have an explicit "only these
+// models" list in the docs: a known model must be on it. The others are refused only where a page
+// excludes the model (their lists are examples, and recordings show more models).
+const SUPPORT_CHECKS: ReadonlyArray<readonly [string, string, (v: unknown) => boolean]> = [
+  ["tools", "tools", (v) => (Array.isArray(v) ? v.length > 0 : Boolean(v))],
+  ["n", "n", (v) => v != null && v !== 1],
+  ["logprobs", "logprobs", (v) => v === true],
+  ["response_format", "response_format", (v) => v != null],
+  ["code_interpreter", "enable_code_interpreter", (v) => v === true],
+  ["search", "enable_search", (v) => v === true],
+  ["max_input_tokens", "max_input_tokens", (v) => v != null],
+  ["output_format", "output_format", (v) => v != null],
+  ["asr_options", "asr_options", (v) => v != null],
+  ["ocr_options", "ocr_options", (v) => v != null],
+];
+const ONLY_LISTED = new Set(["n", "code_interpreter", "max_input_tokens", "partial_mode", "output_format", "asr_options", "ocr_options"]);
+const SUPPORT_DOCS: Record<string, string> = {
+  n: "003_bb9708c812a53c71.txt § n",
+  code_interpreter: "003_bb9708c812a53c71.txt § enable_code_interpreter",
+  max_input_tokens: "001_815efe83d03b75c9.txt § max_input_tokens",
+  partial_mode: "001_815efe83d03b75c9.txt § Assistant Message partial",
+  output_format: "001_815efe83d03b75c9.txt § output_format (qwen-deep-research only)",
+  asr_options: "001_815efe83d03b75c9.txt § asr_options (Qwen3 ASR only)",
+  ocr_options: "001_815efe83d03b75c9.txt § ocr_options (Qwen-OCR)",
+};
+const REQUIRES_DOCS = "003_bb9708c812a53c71.txt § result_format; 001_815efe83d03b75c9.txt § incremental_output";
+
+/** Whether the row allows a feature, and the reason when it does not. */
+function supported(row: ModelFamily, flag: string, supports: Readonly<Record<string, boolean>>, on: boolean): string | null {
+  const value = supports[flag];
+  const mode = on && flag in row.supports_when_thinking ? " in thinking mode" : "";
+  if (value === false) return "is not supported by this model" + mode;
+  if (value === undefined && ONLY_LISTED.has(flag) && !(row.match.length === 1 && row.match[0] === "*")) {
+    return "is not supported by this model (the docs list the models that take it)";
+  }
+  return null;
+}
+
+function pyRepr(value: unknown): string {
+  if (typeof value === "string") return `'${value}'`;
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (value === null) return "None";
+  return JSON.stringify(value);
+}
+
+/** A parameter the mode allows only one value of (`x-requires*`) must have that value, as sent
+ * or, when left out, as the service's default. */
+function checkRequirements(row: ModelFamily, params: Record<string, any>, on: boolean, out: Problem[]): void {
+  const wanted = requiredValues(row, on);
+  const keys = Object.keys(wanted);
+  if (keys.length === 0) return;
+  const defaults = serverDefaults(row, thinkingArgument(params));
+  for (const key of keys) {
+    const want = wanted[key];
+    let value = params[key];
+    if (value === null || value === undefined) value = defaults[key];
+    if (value !== null && value !== undefined && value !== want) {
+      const mode = on && key in row.requires_when_thinking ? " in thinking mode" : "";
+      out.push(new Problem(key, value, `this model takes only ${key}=${pyRepr(want)}${mode}`, `${REQUIRES_DOCS}; ${row.docs}`, "model"));
+    }
+  }
+}
+
+/** Push a Problem for every documented per-model rule the request breaks. */
+export function checkModelRules(
+  row: ModelFamily,
+  endpoint: string,
+  params: Record<string, any>,
+  stream: boolean,
+  out: Problem[],
+  messages: unknown = null,
+): void {
+  const docs = row.docs;
+  // The compatible endpoint serves text and multimodal models alike, and the docs name it for
+  // few models: only the two native endpoints are routed by the table.
+  if (row.endpoints.length > 0 && endpoint !== "compatible" && !row.endpoints.includes(endpoint)) {
+    const calls = row.endpoints.map((e) => ENDPOINT_CALLS[e] ?? e).join(" or ");
+    out.push(new Problem("model", row.family, `is not served by this endpoint; use ${calls}`, docs, "model"));
+  }
+  const thinking = params["enable_thinking"];
+  if (row.thinking_mode === "thinking-only" && thinking === false) {
+    out.push(new Problem("enable_thinking", false, "cannot be turned off for this model", docs, "model"));
+  }
+  if (row.thinking_mode === "none" && thinking === true) {
+    out.push(new Problem("enable_thinking", true, "this model has no thinking mode", docs, "model"));
+  }
+  const on = thinkingOn(row, typeof thinking === "boolean" ? thinking : null);
+  if (!stream && row.streaming_only) {
+    out.push(new Problem("stream", false, "this model only answers with stream=True", docs, "model"));
+  } else if (!stream && on && row.streaming_only_when_thinking) {
+    out.push(new Problem("stream", false, "in thinking mode this model only answers with stream=True", docs, "model"));
+  }
+  if (endpoint !== "compatible") checkRequirements(row, params, on, out);
+  const whenThinking = Object.keys(row.supports_when_thinking).length > 0;
+  const supports = on && whenThinking ? { ...row.supports, ...row.supports_when_thinking } : row.supports;
+  for (const [flag, param, used] of SUPPORT_CHECKS) {
+    if (!used(params[param])) continue;
+    const rule = supported(row, flag, supports, on);
+    if (rule !== null) {
+      const where = SUPPORT_DOCS[flag];
+      out.push(new Problem(param, params[param], rule, where ? `${where}; ${docs}` : docs, "model"));
+    }
+  }
+  if (endpoint !== "compatible") {
+    for (const i of partialMessages(messages)) {
+      const rule = supported(row, "partial_mode", supports, on);
+      if (rule !== null) {
+        out.push(new Problem(`input.messages[${i}].partial`, true, rule, `${SUPPORT_DOCS["partial_mode"]}; ${docs}`, "model"));
+      }
+    }
+  }
+  for (const name of ["max_tokens", "thinking_budget", "max_input_tokens"]) {
+    const limit = row.limits[name];
+    const value = params[name];
+    if (Number.isInteger(limit) && Number.isInteger(value) && (value as number) > (limit as number)) {
+      out.push(new Problem(name, value, `must be <= ${limit} for this model`, docs, "model"));
+    }
+  }
+}
