@@ -2,6 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SPEC := spec/modelstudio.yaml
+VECTORS := spec/conformance/generated
 STAMP := $(VENV)/.installed
 TS := generated/typescript
 TS_STAMP := $(TS)/node_modules/.installed
@@ -15,10 +16,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 regenerate: $(STAMP)
-	$(PY) -m codegen $(SPEC) --out generated
+	$(PY) -m codegen $(SPEC) --out generated --vectors $(VECTORS)
 
 check: $(STAMP)
-	$(PY) -m codegen $(SPEC) --out generated --check
+	$(PY) -m codegen $(SPEC) --out generated --vectors $(VECTORS) --check
 	$(PY) -m openapi_spec_validator $(SPEC)
 	$(VENV)/bin/ruff check codegen generated tests bench
 	$(VENV)/bin/ruff format --check codegen generated tests bench

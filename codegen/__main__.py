@@ -1,5 +1,6 @@
-"""`python -m codegen SPEC --out DIR [--check] [--binding NAME]`: regenerate every binding under
-DIR/<binding>/, or check that they are current."""
+"""`python -m codegen SPEC --out DIR [--vectors DIR] [--check] [--binding NAME]`: regenerate every
+binding under DIR/<binding>/ (and the generated conformance vectors), or check that they are
+current."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from .bindings import bindings
 from .core.files import write_or_check
 from .core.load import load
+from .core.vectors import files as vector_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="the generated/ folder")
     parser.add_argument("--check", action="store_true", help="fail if --out differs")
     parser.add_argument("--binding", action="append", help="only these bindings (repeatable)")
+    parser.add_argument(
+        "--vectors", type=Path, help="also write the generated conformance vectors to this folder"
+    )
     args = parser.parse_args(argv)
     spec, problems = load(args.spec)
     if spec is None:
@@ -26,11 +31,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(problems)} problem(s) in {args.spec}", file=sys.stderr)
         return 1
     failed = False
+    outputs: list[tuple[Path, dict[str, str], tuple[str, ...]]] = []
+    if args.vectors is not None:
+        try:
+            outputs.append((args.vectors, vector_files(spec), ()))
+        except ValueError as exc:
+            print(f"conformance vectors: {exc}", file=sys.stderr)
+            return 1
     for binding in bindings():
         if args.binding and binding.name not in args.binding:
             continue
-        out = args.out / binding.name
-        stale = write_or_check(binding.generate(spec), out, check=args.check, keep=binding.keep)
+        outputs.append((args.out / binding.name, binding.generate(spec), binding.keep))
+    for out, files, keep in outputs:
+        stale = write_or_check(files, out, check=args.check, keep=keep)
         if args.check and stale:
             failed = True
             for name in stale:

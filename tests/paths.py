@@ -1,11 +1,11 @@
-"""Where the shared reference material lives: `shared/` beside the project root (as in CI)."""
+"""Where the tests find the spec and their reference data, all inside the repository."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DOCS = SHARED / "docs"
-RECORDINGS = SHARED / "conformance" / "cnblogs-recorded" / "RawHttpData"
 SPEC = ROOT / "spec" / "modelstudio.yaml"
+CONFORMANCE = ROOT / "spec" / "conformance"
+# The recorded exchanges of cnblogs/dashscope-sdk (MIT), vendored: see their README.md.
+RECORDINGS = CONFORMANCE / "recordings" / "cnblogs-recorded" / "RawHttpData"

@@ -1,8 +1,8 @@
 """The OpenAI-compatible wire: `client.chat.completions.create` and `protocol="openai"`.
 
-Every OpenAI-compatible curl sample of DOCS/004 is replayed through the SDK against a real
-loopback MockServer and must arrive as the documented JSON; the documented `chat.completion`
-answers decode; streams accumulate with and without `stream_options.include_usage`; and the
+Every OpenAI-compatible curl sample of the Visual understanding page (the spec's chatCompletions
+examples) is replayed through the SDK against a real loopback MockServer and must arrive as the
+documented JSON; the documented `chat.completion` answers decode; streams accumulate with and without `stream_options.include_usage`; and the
 native and compatible samples of the same request are translations of each other.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any
 
 import openai
@@ -26,43 +25,28 @@ from modelstudio import (
 from modelstudio._protocols import native_to_openai_request, openai_to_native_request
 from modelstudio.testing import MockServer
 from modelstudio.types import ChatCompletion, ChatCompletionChunk, GenerationResponse
-from tests.paths import DOCS
+from tests.spec_examples import request_examples, response_examples
 
 KEY = "sk-compat"
-PAGE = DOCS / "004_999108d049104343.txt"
-_CURL = re.compile(r"curl\s+(?:-X\s+POST\s+|--location\s+)['\"]?(?P<url>https?://[^\s'\"]+)")
-_DATA = re.compile(r"(?:--data|-d)\s+'")
 
+# The Visual understanding page's samples, from the spec's examples: (name, body, answer or None).
+ANSWERS = response_examples("chatCompletions")
+COMPATIBLE = [(s.name, s.body, ANSWERS.get(s.name)) for s in request_examples("chatCompletions")]
+NATIVE = {s.name: s.body for s in request_examples("multimodalGeneration")}
 
-def _samples() -> list[tuple[int, str, dict[str, Any], dict[str, Any] | None]]:
-    """(line, url, body, documented JSON response or None) for every curl sample of 004."""
-    text = PAGE.read_text(encoding="utf-8")
-    decoder = json.JSONDecoder()
-    out = []
-    for match in _CURL.finditer(text):
-        data = _DATA.search(text, match.end())
-        assert data is not None
-        start = data.end()
-        while text[start].isspace():
-            start += 1
-        body, end = decoder.raw_decode(text, start)
-        response = None
-        after = text[end : end + 40]
-        if after.startswith("'Response\n{"):
-            response, _ = decoder.raw_decode(text, end + len("'Response\n"))
-        line = text.count("\n", 0, match.start()) + 1
-        out.append((line, match["url"], body, response))
-    return out
-
-
-SAMPLES = _samples()
-COMPATIBLE = [s for s in SAMPLES if "/compatible-mode/" in s[1]]
-NATIVE = {s[0]: s for s in SAMPLES if "/compatible-mode/" not in s[1]}
-
-# 004 pairs of samples that send the same request over both wires (compatible line, native line):
-# one image, thinking + streaming, video file, image list, high-resolution images. The other
-# pairs differ in their wording ("depict" / "show") or in fps, so they are not translations.
-PAIRS = [(73, 177), (387, 561), (887, 985), (1061, 1152), (2079, 2184)]
+# Pairs of samples that send the same request over both wires (compatible, native): one image,
+# thinking + streaming, video file, image list, high-resolution images. The other pairs differ in
+# their wording ("depict" / "show") or in fps, so they are not translations.
+PAIRS = [
+    (f"vision-{section}-compatible", f"vision-{section}-dashscope")
+    for section in (
+        "getting-started",
+        "enable-or-disable-thinking-mode",
+        "video-understanding-video-files",
+        "video-understanding-image-list",
+        "process-high-resolution-images",
+    )
+]
 
 
 def _any(value: object) -> Any:
@@ -80,14 +64,17 @@ def srv() -> Any:
         yield server
 
 
-def test_004_has_nine_compatible_samples_and_two_documented_answers() -> None:
+def test_nine_compatible_samples_and_two_documented_answers() -> None:
     assert len(COMPATIBLE) == 9
-    assert [s[0] for s in COMPATIBLE if s[3] is not None] == [73, 639]
+    assert [s[0] for s in COMPATIBLE if s[2] is not None] == [
+        "vision-getting-started-compatible",
+        "vision-multiple-image-input-compatible",
+    ]
 
 
-@pytest.mark.parametrize("sample", COMPATIBLE, ids=[f"004:{s[0]}" for s in COMPATIBLE])
+@pytest.mark.parametrize("sample", COMPATIBLE, ids=[s[0] for s in COMPATIBLE])
 def test_compatible_samples_are_sent_as_documented(srv: MockServer, sample: Any) -> None:
-    _line, _, body, _ = sample
+    _name, body, _ = sample
     kwargs = {k: v for k, v in body.items() if k not in ("model", "messages")}
     with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
         result: Any = client.chat.completions.create(
@@ -107,7 +94,7 @@ def test_compatible_samples_are_sent_as_documented(srv: MockServer, sample: Any)
 
 
 def test_documented_answers_decode(srv: MockServer) -> None:
-    documented = [s[3] for s in COMPATIBLE if s[3] is not None]
+    documented = [s[2] for s in COMPATIBLE if s[2] is not None]
     for answer in documented:
         direct = ChatCompletion.from_dict(answer)
         assert direct.object == "chat.completion"
@@ -301,22 +288,21 @@ def test_errors_retries_and_validation_are_shared_with_the_native_binding(
 # ----------------------------------------------------------------- one request, either wire
 
 
-@pytest.mark.parametrize("pair", PAIRS, ids=[f"004:{a}~{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("pair", PAIRS, ids=[a for a, _ in PAIRS])
 def test_native_and_compatible_samples_translate_into_each_other(pair: Any) -> None:
-    compat = next(s for s in COMPATIBLE if s[0] == pair[0])[2]
-    native_sample = NATIVE[pair[1]]
-    native = native_sample[2]
+    compat = next(s for s in COMPATIBLE if s[0] == pair[0])[1]
+    native = NATIVE[pair[1]]
     stream = compat.get("stream") is True
     assert native_to_openai_request(native, stream=stream) == compat
     assert openai_to_native_request(compat) == (native, stream)
 
 
-@pytest.mark.parametrize("pair", PAIRS, ids=[f"004:{a}~{b}" for a, b in PAIRS])
+@pytest.mark.parametrize("pair", PAIRS, ids=[a for a, _ in PAIRS])
 def test_protocol_openai_sends_the_native_call_as_the_compatible_sample(
     srv: MockServer, pair: Any
 ) -> None:
-    compat = next(s for s in COMPATIBLE if s[0] == pair[0])[2]
-    native = NATIVE[pair[1]][2]
+    compat = next(s for s in COMPATIBLE if s[0] == pair[0])[1]
+    native = NATIVE[pair[1]]
     stream = compat.get("stream") is True
     params = dict(native.get("parameters") or {})
     with ModelStudio(

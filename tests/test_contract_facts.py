@@ -357,7 +357,7 @@ def test_newer_page_defaults() -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_parameters_stream_needs_the_header(srv: MockServer, kind: str) -> None:
     """003 lists `stream` as a body parameter that also needs X-DashScope-SSE."""
-    error = refused(srv, kind, "generation", "$stream", model="qwen-plus",
+    error = refused(srv, kind, "generation", "stream", model="qwen-plus",
                     extra_parameters={"stream": True})  # fmt: skip
     assert "X-DashScope-SSE" in error.rule
     body = accepted(srv, kind, "generation", model="qwen-plus", stream=True,

@@ -146,7 +146,7 @@ RULES = [
          messages=tuple(IMAGE)),
     Rule("stream-needs-sse-header", {"extra_parameters": {"stream": True}},
          {"extra_parameters": {"stream": True}, "stream": True},
-         "$stream", False, "X-DashScope-SSE", "§ stream"),
+         "stream", False, "X-DashScope-SSE", "§ stream"),
     Rule("forced-tool-needs-tools",
          {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}},
          {"tool_choice": {"type": "function", "function": {"name": "get_weather"}},

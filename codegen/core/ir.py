@@ -117,6 +117,18 @@ class Rule:
 
 
 @attrs.frozen
+class Example:
+    """A documented request body of an operation (`requestBody` `examples`): what it sends and
+    the headers that go with it (`x-headers`, e.g. X-DashScope-SSE: enable for a stream)."""
+
+    name: str
+    summary: str
+    description: str
+    value: Any
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@attrs.frozen
 class Operation:
     """One HTTP operation and the schemas the SDK binds to it."""
 
@@ -134,6 +146,7 @@ class Operation:
     response: str
     chunk: str | None
     endpoint: str
+    examples: tuple[Example, ...] = ()
 
 
 @attrs.frozen

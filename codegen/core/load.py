@@ -24,6 +24,7 @@ SCHEMA_KEYWORDS = {
     "minLength", "maxLength", "pattern", "minItems", "maxItems", "oneOf", "$ref",
     "discriminator", "title", "format", "examples", "example", "deprecated",
 }  # fmt: skip
+EXAMPLE_KEYWORDS = {"summary", "description", "value"}
 CONDITION_OPS = ("present", "absent", "const", "not_const", "enum")
 FAMILY_KEYS = {
     "family", "match", "endpoints", "thinking", "streaming_only", "defaults",
@@ -44,6 +45,15 @@ class Problems:
 
     def lines(self) -> list[str]:
         return [f"{self.file_name}:{line}: {msg}" for line, msg in sorted(self.items)]
+
+
+def _plain(value: Any) -> Any:
+    """YAML data without the line bookkeeping: plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def docs_of(node: LineMap) -> tuple[str, ...]:
@@ -377,6 +387,7 @@ class _Builder:
         else:
             params = request
         servers = op.get("servers")
+        body = op["requestBody"]["content"]["application/json"]
         return ir.Operation(
             operation_id=op_id,
             resource=resource,
@@ -392,7 +403,39 @@ class _Builder:
             response=response,
             chunk=chunk,
             endpoint=endpoint,
+            examples=self.examples_of(body.get("examples"), op_id, body.line_of("examples")),
         )
+
+    def examples_of(self, raw: Any, where: str, line: int) -> tuple[ir.Example, ...]:
+        """The request-body examples: each needs a `summary` (citing its page) and a `value`."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, LineMap):
+            self.problems.add(line, f"{where}: examples must be a mapping of name -> example")
+            return ()
+        out = []
+        for name, node in raw.items():
+            at = raw.line_of(name)
+            if not isinstance(node, LineMap) or not isinstance(node.get("value"), dict):
+                self.problems.add(at, f"{where} example {name}: needs a mapping `value`")
+                continue
+            for key in node:
+                if key not in EXAMPLE_KEYWORDS and not key.startswith("x-"):
+                    self.problems.add(node.line_of(key), f"{where} example {name}: unsupported "
+                                      f"keyword {key!r}")  # fmt: skip
+            if not str(node.get("summary", "")).strip():
+                self.problems.add(at, f"{where} example {name}: needs a summary citing its page")
+            headers = node.get("x-headers") or {}
+            out.append(
+                ir.Example(
+                    name=str(name),
+                    summary=str(node.get("summary", "")).strip(),
+                    description=str(node.get("description", "")).strip(),
+                    value=_plain(node["value"]),
+                    headers=tuple((str(k), str(v)) for k, v in headers.items()),
+                )
+            )
+        return tuple(out)
 
     def content_ref(self, content: LineMap, media: str, where: str, line: int) -> str | None:
         try:

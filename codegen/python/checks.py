@@ -39,26 +39,26 @@ class CheckWriter:
     def value(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
         pad = " " * indent
 
-        def fail(rule: str) -> str:
-            return f"{pad}    out.append(Problem({path}, {x}, {rule!r}, {docs}))"
+        def fail(rule: str, kind: str) -> str:
+            return f"{pad}    out.append(Problem({path}, {x}, {rule!r}, {docs}, {kind!r}))"
 
         c = t.constraint
         lines: list[str] = []
         if c.has_const:
-            return [f"{pad}if {x} != {c.const!r}:", fail(f"must be {c.const!r}")]
+            return [f"{pad}if {x} != {c.const!r}:", fail(f"must be {c.const!r}", "const")]
         if t.kind == "ref":
             return [f"{pad}_check_{t.name}({x}, {path}, out)"]
         if t.kind == "union":
             return self.union(t, x, path, docs, indent)
         if t.kind == "list":
             assert t.items is not None
-            lines += [f"{pad}if not isinstance({x}, list):", fail("must be a list")]
+            lines += [f"{pad}if not isinstance({x}, list):", fail("must be a list", "type")]
             if c.min_items is not None:
                 lines += [f"{pad}elif len({x}) < {c.min_items}:",
-                          fail(f"must have at least {c.min_items} item(s)")]  # fmt: skip
+                          fail(f"must have at least {c.min_items} item(s)", "items")]  # fmt: skip
             if c.max_items is not None:
                 lines += [f"{pad}elif len({x}) > {c.max_items}:",
-                          fail(f"must have at most {c.max_items} item(s)")]  # fmt: skip
+                          fail(f"must have at most {c.max_items} item(s)", "items")]  # fmt: skip
             item = self.fresh("item")
             index = self.fresh("i")
             inner = self.value(
@@ -72,7 +72,7 @@ class CheckWriter:
             return lines
         if t.kind in PRIMITIVE_TEST:
             test, rule = PRIMITIVE_TEST[t.kind]
-            lines += [f"{pad}if not ({test.format(x=x)}):", fail(rule)]
+            lines += [f"{pad}if not ({test.format(x=x)}):", fail(rule, "type")]
             lines += self.finite(t, x, path, docs, fail, pad)
             lines += self.bounds(c, x, fail, pad)
             lines += self.dict_values(t, x, path, docs, indent)
@@ -80,7 +80,13 @@ class CheckWriter:
         return lines
 
     def finite(
-        self, t: ir.TypeRef, x: str, path: str, docs: str, fail: Callable[[str], str], pad: str
+        self,
+        t: ir.TypeRef,
+        x: str,
+        path: str,
+        docs: str,
+        fail: Callable[[str, str], str],
+        pad: str,
     ) -> list[str]:
         """NaN and Infinity are numbers to Python but not to JSON: never let one reach the wire."""
         if t.kind == "dict" and t.items is None:
@@ -88,13 +94,15 @@ class CheckWriter:
             at = self.fresh("at")
             return [
                 f"{pad}elif ({at} := _non_finite_at({x})) is not None:",
-                f"{pad}    out.append(Problem({path} + {at}, None, {FINITE_RULE!r}, {docs}))",
+                f"{pad}    out.append(Problem({path} + {at}, None, {FINITE_RULE!r}, {docs}, 'type'))",
             ]
         if t.kind != "float":
             return []
-        return [f"{pad}elif not _isfinite({x}):", fail(FINITE_RULE)]
+        return [f"{pad}elif not _isfinite({x}):", fail(FINITE_RULE, "type")]
 
-    def contains(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
+    def contains(
+        self, c: ir.Constraint, x: str, fail: Callable[[str, str], str], pad: str
+    ) -> list[str]:
         """`x-contains`: some item of the list is an object with the given key/value pairs
         (checked beside the items, so that their own problems are reported too)."""
         if not c.contains:
@@ -103,7 +111,7 @@ class CheckWriter:
         want = " and ".join(f"{k}={v!r}" for k, v in c.contains)
         return [
             f"{pad}    if not any(isinstance(m, dict) and {test} for m in {x}):",
-            "    " + fail(f"must hold a message with {want}"),
+            "    " + fail(f"must hold a message with {want}", "items"),
         ]
 
     def dict_values(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
@@ -126,14 +134,19 @@ class CheckWriter:
         rule = "is required unless " + " or ".join(keys[1:]) + " is given"
         return [
             f"    if all(value.get(k) is None for k in {keys!r}):",
-            f"        out.append(Problem(path + '.{first}', None, {rule!r}, {docs}))",
+            f"        out.append(Problem(path + '.{first}', None, {rule!r}, {docs}, 'required'))",
         ]
 
-    def bounds(self, c: ir.Constraint, x: str, fail: Callable[[str], str], pad: str) -> list[str]:
+    def bounds(
+        self, c: ir.Constraint, x: str, fail: Callable[[str, str], str], pad: str
+    ) -> list[str]:
         lines: list[str] = []
         if c.enum is not None:
             allowed = ", ".join(repr(v) for v in c.enum)
-            lines += [f"{pad}elif {x} not in ({allowed},):", fail(f"must be one of {allowed}")]
+            lines += [
+                f"{pad}elif {x} not in ({allowed},):",
+                fail(f"must be one of {allowed}", "enum"),
+            ]
         lo = hi = None
         if c.minimum is not None:
             lo = (f"{x} < {c.minimum!r}", f">= {fmt_number(c.minimum)}")
@@ -146,17 +159,17 @@ class CheckWriter:
         if lo or hi:
             tests = " or ".join(b[0] for b in (lo, hi) if b)
             ranges = " and ".join(b[1] for b in (lo, hi) if b)
-            lines += [f"{pad}elif {tests}:", fail(f"must be {ranges}")]
+            lines += [f"{pad}elif {tests}:", fail(f"must be {ranges}", "range")]
         if c.min_length is not None:
             lines += [f"{pad}elif len({x}) < {c.min_length}:",
-                      fail(f"must be at least {c.min_length} characters")]  # fmt: skip
+                      fail(f"must be at least {c.min_length} characters", "length")]  # fmt: skip
         if c.max_length is not None:
             lines += [f"{pad}elif len({x}) > {c.max_length}:",
-                      fail(f"must be at most {c.max_length} characters")]  # fmt: skip
+                      fail(f"must be at most {c.max_length} characters", "length")]  # fmt: skip
         if c.pattern is not None:
             name = self.pattern_name(c.pattern)
             lines += [f"{pad}elif not {name}.search({x}):",
-                      fail(f"must match {c.pattern}")]  # fmt: skip
+                      fail(f"must match {c.pattern}", "pattern")]  # fmt: skip
         return lines
 
     def union(self, t: ir.TypeRef, x: str, path: str, docs: str, indent: int) -> list[str]:
@@ -176,7 +189,7 @@ class CheckWriter:
             lines.append(f"{pad}    {ok} = not {trial}")
         lines += [
             f"{pad}if not {ok}:",
-            f"{pad}    out.append(Problem({path}, {x}, {('must be ' + describe(t))!r}, {docs}))",
+            f"{pad}    out.append(Problem({path}, {x}, {('must be ' + describe(t))!r}, {docs}, 'type'))",
         ]
         return lines
 
@@ -187,7 +200,7 @@ class CheckWriter:
             return lines + self.union_schema(schema, docs)
         lines += [
             "    if not isinstance(value, dict):",
-            f"        out.append(Problem(path, value, 'must be an object', {docs}))",
+            f"        out.append(Problem(path, value, 'must be an object', {docs}, 'type'))",
             "        return",
         ]
         for f in schema.fields:
@@ -198,7 +211,7 @@ class CheckWriter:
             if f.required:
                 lines += [
                     f"    if {x} is None:",
-                    f"        out.append(Problem({fpath}, None, 'is required', {fdocs}))",
+                    f"        out.append(Problem({fpath}, None, 'is required', {fdocs}, 'required'))",
                 ]
                 body = self.value(f.type, x, fpath, fdocs, 8)
                 if body:
@@ -212,7 +225,7 @@ class CheckWriter:
             known = ", ".join(repr(f.wire_name) for f in schema.fields)
             lines += [
                 f"    for key in value.keys() - {{{known}}}:",
-                f"        out.append(Problem(path + '.' + key, value[key], 'is not a known field', {docs}))",
+                f"        out.append(Problem(path + '.' + key, value[key], 'is not a known field', {docs}, 'unknown'))",
             ]
         return lines
 
@@ -222,7 +235,7 @@ class CheckWriter:
             allowed = ", ".join(repr(v) for v, _ in disc.mapping)
             lines = [
                 "    if not isinstance(value, dict):",
-                f"        out.append(Problem(path, value, 'must be an object', {docs}))",
+                f"        out.append(Problem(path, value, 'must be an object', {docs}, 'type'))",
                 "        return",
                 f"    kind = value.get({disc.property!r})",
             ]
@@ -233,7 +246,7 @@ class CheckWriter:
                 ]
             lines += [
                 "    else:",
-                f"        out.append(Problem(path + '.{disc.property}', kind, {('must be one of ' + allowed)!r}, {docs}))",
+                f"        out.append(Problem(path + '.{disc.property}', kind, {('must be one of ' + allowed)!r}, {docs}, 'enum' if kind is not None else 'required'))",
             ]
             return lines
         names = [str(v.name) for v in schema.variants if v.kind == "ref"]
@@ -248,7 +261,7 @@ class CheckWriter:
             "{" + ", ".join(repr(k) for k in self.by_name[n].required_keys) + "}" for n in names
         )
         lines += [
-            f"    out.append(Problem(path, value, {('must be an object with ' + kinds)!r}, {docs}))"
+            f"    out.append(Problem(path, value, {('must be an object with ' + kinds)!r}, {docs}, 'type'))"
         ]
         return lines
 
@@ -260,7 +273,7 @@ class CheckWriter:
         if not rules:
             return [*lines, "    return"]
         for rule in rules:
-            when = " and ".join(self.condition(c) for c in rule.when) or "True"
+            when = " and ".join(self.holds(c) for c in rule.when) or "True"
             broken = " or ".join(self.broken(c) for c in rule.then) or "False"
             first = rule.then[0].path if rule.then else rule.id
             value = "stream" if first == "$stream" else _param(first)
@@ -268,9 +281,17 @@ class CheckWriter:
             docs = "; ".join(rule.docs)
             lines += [
                 f"    if {when} and ({broken}):",
-                f"        out.append(Problem({first!r}, {value}, {rule.message!r}, {docs!r}))",
+                f"        out.append(Problem({first!r}, {value}, {rule.message!r}, {docs!r}, 'rule'))",
             ]
         return lines
+
+    def holds(self, c: ir.Condition) -> str:
+        """A test that an `if` condition holds. An `$effective.` value that neither the call
+        nor the model's table row gives is undocumented: the condition never holds."""
+        test = self.condition(c)
+        if c.path.startswith("$effective."):
+            return f"({_param(c.path)} is not None and {test})"
+        return test
 
     def broken(self, c: ir.Condition) -> str:
         """A test that a `then` condition fails. A `$effective.` value that neither the call
@@ -298,7 +319,10 @@ class CheckWriter:
 
 
 def _shown_path(path: str) -> str:
-    """The parameter a problem names: `$effective.x` is reported as `x`."""
+    """The parameter a problem names: `$effective.x` is reported as `x`, `$stream` as the
+    argument's name `stream`."""
+    if path == "$stream":
+        return "stream"
     return path[len("$effective.") :] if path.startswith("$effective.") else path
 
 

@@ -17,16 +17,25 @@ class ValidationWarning(UserWarning):
     """A request broke a documented rule, and the client was told to warn instead of raise."""
 
 
+# What kind of rule a problem breaks (spec/conformance/README.md, suite `validate`).
+PROBLEM_KINDS = (
+    "required", "type", "const", "enum", "range", "length", "items", "pattern", "unknown",
+    "rule", "model", "media",
+)  # fmt: skip
+
+
 class Problem:
-    """One broken rule: where (`path`, in the request body), the value, the rule, the docs."""
+    """One broken rule: where (`path`, in the request body), the value, the rule (a message),
+    the docs, and the `kind` of rule (one of `PROBLEM_KINDS`: "range", "enum", "rule", ...)."""
 
-    __slots__ = ("docs", "path", "rule", "value")
+    __slots__ = ("docs", "kind", "path", "rule", "value")
 
-    def __init__(self, path: str, value: Any, rule: str, docs: str) -> None:
+    def __init__(self, path: str, value: Any, rule: str, docs: str, kind: str = "rule") -> None:
         self.path = path
         self.value = value
         self.rule = rule
         self.docs = docs
+        self.kind = kind
 
     @property
     def param(self) -> str:
@@ -38,7 +47,7 @@ class Problem:
         return path
 
     def __repr__(self) -> str:
-        return f"Problem({self.param!r}, {self.value!r}, {self.rule!r})"
+        return f"Problem({self.param!r}, {self.value!r}, {self.rule!r}, kind={self.kind!r})"
 
 
 def _at(params: Mapping[str, Any], dotted: str) -> Any:
@@ -100,5 +109,12 @@ def enforce(
         rest = "; ".join(describe(p, model, family) for p in problems[1:4])
         message += f" [and {len(problems) - 1} more: {rest}]"
     raise ValidationError(
-        message, param=first.param, value=first.value, rule=first.rule, model=model, docs=first.docs
+        message,
+        param=first.param,
+        value=first.value,
+        rule=first.rule,
+        model=model,
+        docs=first.docs,
+        kind=first.kind,
+        problems=tuple(problems),
     )

@@ -27,7 +27,7 @@ No error ever holds the request headers, so the API key cannot leak through ``st
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import httpx
@@ -165,6 +165,10 @@ class ValidationError(ValueError):
     attributes say which parameter (``param``, a dotted path such as ``"parameters.top_p"``),
     what it was (``value``), which rule it broke (``rule``, for example ``"maximum"``), for which
     model when the rule depends on the model (``model``) and where it is documented (``docs``).
+    ``kind`` names the kind of rule (``"range"``, ``"enum"``, ``"type"``, ``"rule"`` for a
+    cross-field rule, ``"model"`` for a per-model one, ...) and ``problems`` holds every problem
+    the call has (the first is the one the message starts with), each with ``param``, ``value``,
+    ``rule``, ``kind`` and ``docs``.
     """
 
     def __init__(
@@ -176,6 +180,8 @@ class ValidationError(ValueError):
         rule: str,
         model: str | None = None,
         docs: str | None = None,
+        kind: str | None = None,
+        problems: Sequence[Any] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -184,6 +190,8 @@ class ValidationError(ValueError):
         self.rule = rule
         self.model = model
         self.docs = docs
+        self.kind = kind
+        self.problems = tuple(problems)
 
     def __str__(self) -> str:
         return self.message

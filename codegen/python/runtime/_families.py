@@ -40,10 +40,13 @@ class ModelFamily:
     requires_when_thinking: Mapping[str, Any] = attrs.field(factory=dict)
 
     def thinking_on(self, enable_thinking: bool | None) -> bool:
+        """The effective mode: the argument, else the row's default (spec/README.md)."""
         if self.thinking_mode == "thinking-only":
             return True
-        if self.thinking_mode == "none" or self.thinking_mode is None:
+        if self.thinking_mode == "none":
             return False
+        # hybrid, or a row whose mode is not documented: the argument, else the row's default
+        # (none documented: off)
         return bool(self.thinking_default) if enable_thinking is None else enable_thinking
 
 
@@ -191,20 +194,32 @@ def check_model_rules(
     if row.endpoints and endpoint != "compatible" and endpoint not in row.endpoints:
         calls = " or ".join(ENDPOINT_CALLS.get(e, e) for e in row.endpoints)
         out.append(
-            Problem("model", row.family, f"is not served by this endpoint; use {calls}", docs)
+            Problem(
+                "model", row.family, f"is not served by this endpoint; use {calls}", docs, "model"
+            )
         )
     thinking = params.get("enable_thinking")
     if row.thinking_mode == "thinking-only" and thinking is False:
-        out.append(Problem("enable_thinking", False, "cannot be turned off for this model", docs))
+        out.append(
+            Problem("enable_thinking", False, "cannot be turned off for this model", docs, "model")
+        )
     if row.thinking_mode == "none" and thinking is True:
-        out.append(Problem("enable_thinking", True, "this model has no thinking mode", docs))
+        out.append(
+            Problem("enable_thinking", True, "this model has no thinking mode", docs, "model")
+        )
     thinking_on = row.thinking_on(thinking if isinstance(thinking, bool) else None)
     if not stream and row.streaming_only:
-        out.append(Problem("stream", False, "this model only answers with stream=True", docs))
+        out.append(
+            Problem("stream", False, "this model only answers with stream=True", docs, "model")
+        )
     elif not stream and thinking_on and row.streaming_only_when_thinking:
         out.append(
             Problem(
-                "stream", False, "in thinking mode this model only answers with stream=True", docs
+                "stream",
+                False,
+                "in thinking mode this model only answers with stream=True",
+                docs,
+                "model",
             )
         )
     if endpoint != "compatible":
@@ -218,19 +233,25 @@ def check_model_rules(
             if not ok:
                 where = SUPPORT_DOCS.get(flag)
                 out.append(
-                    Problem(param, params.get(param), rule, f"{where}; {docs}" if where else docs)
+                    Problem(
+                        param,
+                        params.get(param),
+                        rule,
+                        f"{where}; {docs}" if where else docs,
+                        "model",
+                    )
                 )
     if endpoint != "compatible":
         for i, _ in _partial_messages(messages):
             ok, rule = _supported(row, "partial_mode", supports, thinking_on)
             if not ok:
                 where = f"{SUPPORT_DOCS['partial_mode']}; {docs}"
-                out.append(Problem(f"input.messages[{i}].partial", True, rule, where))
+                out.append(Problem(f"input.messages[{i}].partial", True, rule, where, "model"))
     for name in ("max_tokens", "thinking_budget", "max_input_tokens"):
         limit = row.limits.get(name)
         value = params.get(name)
         if isinstance(limit, int) and isinstance(value, int) and value > limit:
-            out.append(Problem(name, value, f"must be <= {limit} for this model", docs))
+            out.append(Problem(name, value, f"must be <= {limit} for this model", docs, "model"))
 
 
 def _check_requirements(
@@ -250,4 +271,4 @@ def _check_requirements(
         if value is not None and value != want:
             mode = " in thinking mode" if key in in_thinking else ""
             rule = f"this model takes only {key}={want!r}{mode}"
-            out.append(Problem(key, value, rule, f"{REQUIRES_DOCS}; {row.docs}"))
+            out.append(Problem(key, value, rule, f"{REQUIRES_DOCS}; {row.docs}", "model"))

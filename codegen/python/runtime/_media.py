@@ -467,6 +467,7 @@ def plan_media(
                     part[kinds[0]],
                     "image, video and audio parts are served by client.multimodal.create",
                     ENDPOINT_DOCS,
+                    "media",
                 )
             )
             continue
@@ -557,7 +558,7 @@ def _check_remote(
         return
     if not lowered.startswith(("http://", "https://")):
         rule = "the compatible mode takes an http(s) URL or a data: URL (local files: DashScope SDK only)"
-        out.append(Problem(where, url, rule, COMPATIBLE_SOURCE_DOCS))
+        out.append(Problem(where, url, rule, COMPATIBLE_SOURCE_DOCS, "media"))
         return
     if kind == "image":
         counts.url_images += 1
@@ -580,17 +581,17 @@ def _check_dimensions(
     ratio_max = _limit(row, "image_aspect_ratio_max") if row is not None else 200
     if min(w, h) <= side_min:
         rule = f"the image is {w}x{h} px; width and height must both be greater than {side_min} px"
-        out.append(Problem(where, url, rule, IMAGE_DOCS))
+        out.append(Problem(where, url, rule, IMAGE_DOCS, "media"))
         return
     if max(w, h) / min(w, h) > ratio_max:
         rule = f"the image is {w}x{h} px; the long side may be at most {ratio_max} times the short side"
-        out.append(Problem(where, url, rule, IMAGE_DOCS))
+        out.append(Problem(where, url, rule, IMAGE_DOCS, "media"))
     if w * h > FOUR_K_PIXELS and mime in IMAGE_FORMATS and mime not in LARGE_IMAGE_FORMATS:
         rule = (
             f"the image is {w}x{h} px ({IMAGE_FORMATS[mime]}); above 4K (3840x2160) only JPEG and "
             "PNG are supported"
         )
-        out.append(Problem(where, url, rule, FORMAT_DOCS))
+        out.append(Problem(where, url, rule, FORMAT_DOCS, "media"))
 
 
 def _check_part_numbers(
@@ -601,18 +602,20 @@ def _check_part_numbers(
     floor, ceiling = row.limits.get("min_pixels_min"), row.limits.get("max_pixels_max")
     if _is_int(lo) and isinstance(floor, int) and lo < floor:
         rule = f"must be >= {floor} for this model (min_pixels_min)"
-        out.append(Problem(f"{path}.min_pixels", lo, rule, PIXELS_DOCS))
+        out.append(Problem(f"{path}.min_pixels", lo, rule, PIXELS_DOCS, "media"))
     if _is_int(hi) and isinstance(ceiling, int) and hi > ceiling:
         rule = f"must be <= {ceiling} for this model (max_pixels_max)"
-        out.append(Problem(f"{path}.max_pixels", hi, rule, PIXELS_DOCS))
+        out.append(Problem(f"{path}.max_pixels", hi, rule, PIXELS_DOCS, "media"))
     if _is_int(lo) and _is_int(hi) and lo > hi:
-        out.append(Problem(f"{path}.min_pixels", lo, f"must be <= max_pixels ({hi})", PIXELS_DOCS))
+        out.append(
+            Problem(f"{path}.min_pixels", lo, f"must be <= max_pixels ({hi})", PIXELS_DOCS, "media")
+        )
     fps = part.get("fps")
     if isinstance(fps, (int, float)) and not isinstance(fps, bool):
         fmin, fmax = row.limits.get("fps_min"), row.limits.get("fps_max")
         if (fmin is not None and fps < fmin) or (fmax is not None and fps > fmax):
             rule = f"must be within [{fmin}, {fmax}] for this model (fps_min/fps_max)"
-            out.append(Problem(f"{path}.fps", fps, rule, FPS_DOCS))
+            out.append(Problem(f"{path}.fps", fps, rule, FPS_DOCS, "media"))
 
 
 def _is_int(value: Any) -> bool:
@@ -629,7 +632,7 @@ def _check_frames(
     if (lo is not None and n < lo) or (hi is not None and n > hi):
         bounds = f"at least {lo}" + (f" and at most {hi}" if hi is not None else "")
         rule = f"a frame list has {n} images; this model takes {bounds} (frames_min/frames_max)"
-        out.append(Problem(where, f"<{n} frames>", rule, VIDEO_DOCS))
+        out.append(Problem(where, f"<{n} frames>", rule, VIDEO_DOCS, "media"))
 
 
 def _check_source(
@@ -652,7 +655,7 @@ def _check_source(
             "must be an http(s)://, data:, oss:// or file:// URL "
             "(pass a local file as a pathlib.Path)"
         )
-        out.append(Problem(where, url, rule, SOURCE_DOCS))
+        out.append(Problem(where, url, rule, SOURCE_DOCS, "media"))
         return
     if url[:5].lower() == "data:":
         _check_data_url(where, url, kind, row, counts, out)
@@ -670,7 +673,7 @@ def _check_source(
             mime = guess_mime(path, head)
             duration = mp4_duration(fh) if kind == "video" and head[4:8] == b"ftyp" else None
     except OSError as exc:
-        out.append(Problem(where, url, f"cannot read the local file ({exc})", SOURCE_DOCS))
+        out.append(Problem(where, url, f"cannot read the local file ({exc})", SOURCE_DOCS, "media"))
         return
     encoded = base64_length(size)
     inline_max = _inline_max(kind, row)
@@ -680,7 +683,7 @@ def _check_source(
             f"the file's Base64 string would be {_mb(encoded)}; inline data may be at most "
             f"{_mb(inline_max)} ({kind}_base64_bytes_max): use upload='auto' or 'oss'"
         )
-        out.append(Problem(where, url, rule, INLINE_DOCS))
+        out.append(Problem(where, url, rule, INLINE_DOCS, "media"))
     goes_up = upload == "oss" or (upload == "auto" and not fits)
     if kind == "image":
         if goes_up:
@@ -709,7 +712,7 @@ def _check_image_file(
     cap = _limit(row, "image_local_bytes_max")
     if size > cap:
         rule = f"the image is {_mb(size)}; a local image may be at most {_mb(cap)} (image_local_bytes_max)"
-        out.append(Problem(where, url, rule, IMAGE_DOCS))
+        out.append(Problem(where, url, rule, IMAGE_DOCS, "media"))
     _check_format(where, url, mime, out)
 
 
@@ -717,7 +720,7 @@ def _check_format(where: str, url: str, mime: str, out: list[Problem]) -> None:
     if mime not in IMAGE_FORMATS:
         names = ", ".join(IMAGE_FORMATS.values())
         rule = f"image format {mime} is not supported; supported image formats: {names}"
-        out.append(Problem(where, url, rule, FORMAT_DOCS))
+        out.append(Problem(where, url, rule, FORMAT_DOCS, "media"))
 
 
 def _check_video_file(
@@ -726,7 +729,7 @@ def _check_video_file(
     cap = _limit(row, "video_local_bytes_max")
     if size > cap:
         rule = f"the video is {_mb(size)}; a local video may be at most {_mb(cap)} (video_local_bytes_max)"
-        out.append(Problem(where, url, rule, VIDEO_DOCS))
+        out.append(Problem(where, url, rule, VIDEO_DOCS, "media"))
     if duration is None:
         return
     lo, hi = row.limits.get("video_seconds_min"), row.limits.get("video_seconds_max")
@@ -735,7 +738,7 @@ def _check_video_file(
             f"the video lasts {duration:.1f} s; this model takes {lo} to {hi} seconds "
             "(video_seconds_min/video_seconds_max)"
         )
-        out.append(Problem(where, url, rule, VIDEO_DOCS))
+        out.append(Problem(where, url, rule, VIDEO_DOCS, "media"))
 
 
 def _check_data_url(
@@ -762,23 +765,29 @@ def _check_data_url(
             f"the Base64 string is {_mb(size)}; it must be {bound} {_mb(cap)} "
             f"({kind}_base64_bytes_max)"
         )
-        out.append(Problem(where, url, rule, VIDEO_DOCS if kind == "video" else IMAGE_DOCS))
+        out.append(
+            Problem(where, url, rule, VIDEO_DOCS if kind == "video" else IMAGE_DOCS, "media")
+        )
 
 
 def _check_counts(counts: _Counts, row: ModelFamily, out: list[Problem]) -> None:
     images_max = row.limits.get("images_max")
     if isinstance(images_max, int) and counts.url_images > images_max:
         rule = f"{counts.url_images} images by URL or path; at most {images_max} (images_max)"
-        out.append(Problem(counts.first_image, f"<{counts.url_images} images>", rule, IMAGE_DOCS))
+        out.append(
+            Problem(counts.first_image, f"<{counts.url_images} images>", rule, IMAGE_DOCS, "media")
+        )
     b64_max = _limit(row, "images_base64_max")
     if counts.base64_images > b64_max:
         rule = f"{counts.base64_images} Base64 images; at most {b64_max} (images_base64_max)"
         value = f"<{counts.base64_images} images>"
-        out.append(Problem(counts.first_base64, value, rule, IMAGE_DOCS))
+        out.append(Problem(counts.first_base64, value, rule, IMAGE_DOCS, "media"))
     videos_max = _limit(row, "videos_max")
     if counts.videos > videos_max:
         rule = f"{counts.videos} videos; at most {videos_max} (videos_max)"
-        out.append(Problem(counts.first_video, f"<{counts.videos} videos>", rule, VIDEO_DOCS))
+        out.append(
+            Problem(counts.first_video, f"<{counts.videos} videos>", rule, VIDEO_DOCS, "media")
+        )
 
 
 def media_problems(
