@@ -81,6 +81,13 @@ class LazyDecoded:
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
+def extra_fields(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """The keys of a wire object this spec does not name, kept as received."""
+    if known.issuperset(data):
+        return {}
+    return {k: x for k, x in data.items() if k not in known}
+
+
 def encode(value: Any, name: str = "value") -> Any:
     """A typed value (model instances, lists of them, dicts holding them) as plain JSON data.
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from .._accumulate import NO_DELTA, Delta
-from .._serde import LazyDecoded, _first_of, encode, show_set_fields, to_json
+from .._serde import LazyDecoded, _first_of, encode, extra_fields, show_set_fields, to_json
 from .messages import ToolCall
 from .options import ResponseFormat, Tool, ToolChoiceFunction, _decode_ResponseFormat
 from .usage import OutputTokensDetails, PromptTokensDetails
@@ -86,10 +86,7 @@ class ChatAssistantMessage:
         self.content = get("content")
         v = get("tool_calls")
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,10 +153,7 @@ class ChatChoice:
         self.message = _ABSENT if v is None else ChatResponseMessage.from_dict(v)
         self.finish_reason = get("finish_reason")
         self.logprobs = get("logprobs")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,10 +222,7 @@ class ChatChunkChoice:
         self.delta = _ABSENT if v is None else ChatResponseMessage.from_dict(v)
         self.finish_reason = get("finish_reason")
         self.logprobs = get("logprobs")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -320,10 +311,7 @@ class ChatCompletion:
         self.choices = [ChatChoice.from_dict(i) for i in v] if isinstance(v, list) else v
         v = get("usage")
         self.usage = None if v is None else ChatUsage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         self.partial = False
         return self
 
@@ -435,10 +423,7 @@ class ChatCompletionChunk(LazyDecoded):
         )
         v = get("usage")
         _set(self, "usage", None if v is None else ChatUsage.from_dict(v))
-        if self._WIRE_KEYS.issuperset(data):
-            _set(self, "extra_fields", {})
-        else:
-            _set(self, "extra_fields", {k: x for k, x in data.items() if k not in self._WIRE_KEYS})
+        _set(self, "extra_fields", extra_fields(data, self._WIRE_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""
@@ -590,10 +575,7 @@ class ChatCompletionRequest:
         self.thinking_budget = get("thinking_budget")
         self.vl_high_resolution_images = get("vl_high_resolution_images")
         self.enable_code_interpreter = get("enable_code_interpreter")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -696,10 +678,7 @@ class ChatImageUrlPart:
         self.image_url = _ABSENT if v is None else ChatUrl.from_dict(v)
         self.min_pixels = get("min_pixels")
         self.max_pixels = get("max_pixels")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -755,10 +734,7 @@ class ChatInputAudio:
         self = _new(cls)
         self.data = get("data")
         self.format = get("format")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -814,10 +790,7 @@ class ChatInputAudioPart:
         self.type = get("type", "input_audio")
         v = get("input_audio")
         self.input_audio = _ABSENT if v is None else ChatInputAudio.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -879,10 +852,7 @@ class ChatResponseMessage:
         self.reasoning_content = get("reasoning_content")
         v = get("tool_calls")
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -934,10 +904,7 @@ class ChatStreamOptions:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.include_usage = get("include_usage")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -993,10 +960,7 @@ class ChatSystemMessage:
         self.role = get("role", "system")
         v = get("content")
         self.content = [_decode_ChatContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1051,10 +1015,7 @@ class ChatTextPart:
         self = _new(cls)
         self.type = get("type", "text")
         self.text = get("text")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1114,10 +1075,7 @@ class ChatToolMessage:
         self.role = get("role", "tool")
         self.content = get("content")
         self.tool_call_id = get("tool_call_id")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1169,10 +1127,7 @@ class ChatUrl:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.url = get("url")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1243,10 +1198,7 @@ class ChatUsage:
         self.prompt_tokens_details = None if v is None else PromptTokensDetails.from_dict(v)
         v = get("completion_tokens_details")
         self.completion_tokens_details = None if v is None else OutputTokensDetails.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1310,10 +1262,7 @@ class ChatUserMessage:
         self.role = get("role", "user")
         v = get("content")
         self.content = [_decode_ChatContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1372,10 +1321,7 @@ class ChatVideoPart:
         self.type = get("type", "video")
         self.video = get("video")
         self.fps = get("fps")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1437,10 +1383,7 @@ class ChatVideoUrlPart:
         v = get("video_url")
         self.video_url = _ABSENT if v is None else ChatUrl.from_dict(v)
         self.fps = get("fps")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

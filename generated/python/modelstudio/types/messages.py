@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from .._serde import _first_of, encode, show_set_fields, to_json
+from .._serde import _first_of, encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
 _set = object.__setattr__
@@ -94,10 +94,7 @@ class AssistantMessage:
         v = get("tool_calls")
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
         self.reasoning_content = get("reasoning_content")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,10 +152,7 @@ class AudioPart:
         self = _new(cls)
         self.audio = get("audio")
         self.type = get("type", "audio")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -206,10 +200,7 @@ class CacheControl:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.type = get("type", "ephemeral")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -264,10 +255,7 @@ class DocUrlPart:
         self.doc_url = get("doc_url")
         self.type = get("type", "doc_url")
         self.file_parsing_strategy = get("file_parsing_strategy")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -346,10 +334,7 @@ class ImagePart:
         self.enable_rotate = get("enable_rotate")
         v = get("cache_control")
         self.cache_control = None if v is None else CacheControl.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -420,10 +405,7 @@ class SystemMessage:
         self.role = get("role", "system")
         v = get("content")
         self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -480,10 +462,7 @@ class TextPart:
         self.type = get("type", "text")
         v = get("cache_control")
         self.cache_control = None if v is None else CacheControl.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -548,10 +527,7 @@ class ToolCall:
         self.type = get("type")
         v = get("function")
         self.function = _ABSENT if v is None else ToolCallFunction.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -607,10 +583,7 @@ class ToolCallFunction:
         self = _new(cls)
         self.name = get("name")
         self.arguments = get("arguments")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -674,10 +647,7 @@ class ToolMessage:
         v = get("content")
         self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
         self.tool_call_id = get("tool_call_id")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -736,10 +706,7 @@ class UserMessage:
         self.role = get("role", "user")
         v = get("content")
         self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -818,10 +785,7 @@ class VideoPart:
         self.max_frames = get("max_frames")
         v = get("cache_control")
         self.cache_control = None if v is None else CacheControl.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from .._serde import encode, show_set_fields, to_json
+from .._serde import encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
 _set = object.__setattr__
@@ -78,10 +78,7 @@ class AsrOptions:
         self.language = get("language")
         self.enable_itn = get("enable_itn")
         self.enable_lid = get("enable_lid")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,10 +139,7 @@ class FunctionDefinition:
         self.name = get("name")
         self.description = get("description")
         self.parameters = get("parameters")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -209,10 +203,7 @@ class JsonSchemaFormat:
         self.description = get("description")
         self.schema = get("schema")
         self.strict = get("strict")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -273,10 +264,7 @@ class OcrOptions:
         self.task = get("task")
         v = get("task_config")
         self.task_config = None if v is None else OcrTaskConfig.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -326,10 +314,7 @@ class OcrTaskConfig:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.result_schema = get("result_schema")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -376,10 +361,7 @@ class ResponseFormatJsonObject:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.type = get("type", "json_object")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,10 +415,7 @@ class ResponseFormatJsonSchema:
         self.type = get("type", "json_schema")
         v = get("json_schema")
         self.json_schema = _ABSENT if v is None else JsonSchemaFormat.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -484,10 +463,7 @@ class ResponseFormatText:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.type = get("type", "text")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -533,10 +509,7 @@ class SearchIntentionOptions:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.prompt_intervene = get("prompt_intervene")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -622,10 +595,7 @@ class SearchOptions:
         self.assigned_site_list = get("assigned_site_list")
         v = get("intention_options")
         self.intention_options = None if v is None else SearchIntentionOptions.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -693,10 +663,7 @@ class Skill:
         self = _new(cls)
         self.type = get("type")
         self.mode = get("mode")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -752,10 +719,7 @@ class Tool:
         self.type = get("type", "function")
         v = get("function")
         self.function = _ABSENT if v is None else FunctionDefinition.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -814,10 +778,7 @@ class ToolChoiceFunction:
         self.type = get("type", "function")
         v = get("function")
         self.function = _ABSENT if v is None else ToolChoiceFunctionName.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -865,10 +826,7 @@ class ToolChoiceFunctionName:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.name = get("name")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -939,10 +897,7 @@ class TranslationOptions:
         v = get("tm_list")
         self.tm_list = [TranslationPair.from_dict(i) for i in v] if isinstance(v, list) else v
         self.domains = get("domains")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1003,10 +958,7 @@ class TranslationPair:
         self = _new(cls)
         self.source = get("source")
         self.target = get("target")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._serde import encode, show_set_fields, to_json
+from .._serde import encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
 _set = object.__setattr__
@@ -63,10 +63,7 @@ class CodeInterpreterInfo:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.code = get("code")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -124,10 +121,7 @@ class DeepResearchData:
         self.references = (
             [DeepResearchReference.from_dict(i) for i in v] if isinstance(v, list) else v
         )
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,10 +172,7 @@ class DeepResearchExtra:
         self = _new(cls)
         v = get("deep_research")
         self.deep_research = None if v is None else DeepResearchData.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -250,10 +241,7 @@ class DeepResearchMessage:
         self.status = get("status")
         v = get("extra")
         self.extra = None if v is None else DeepResearchExtra.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -323,10 +311,7 @@ class DeepResearchReference:
         self.url = get("url")
         self.description = get("description")
         self.icon = get("icon")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -398,10 +383,7 @@ class DeepResearchResearch:
         v = get("webSites")
         self.web_sites = [DeepResearchWebSite.from_dict(i) for i in v] if isinstance(v, list) else v
         self.learning_map = get("learningMap")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -468,10 +450,7 @@ class DeepResearchWebSite:
         self.description = get("description")
         self.url = get("url")
         self.favicon = get("favicon")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -527,10 +506,7 @@ class ExtraToolInfo:
         self = _new(cls)
         self.tool = get("tool")
         self.result = get("result")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -588,10 +564,7 @@ class SearchInfo:
         self.search_results = [SearchResult.from_dict(i) for i in v] if isinstance(v, list) else v
         v = get("extra_tool_info")
         self.extra_tool_info = [ExtraToolInfo.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -655,10 +628,7 @@ class SearchResult:
         self.url = get("url")
         self.site_name = get("site_name")
         self.icon = get("icon")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -720,10 +690,7 @@ class TaskMetric:
         self.total = get("TOTAL")
         self.succeeded = get("SUCCEEDED")
         self.failed = get("FAILED")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -780,10 +747,7 @@ class ToolInfo:
         self.type = get("type")
         v = get("code_interpreter")
         self.code_interpreter = None if v is None else CodeInterpreterInfo.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

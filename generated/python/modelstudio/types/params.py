@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._serde import _first_of, encode, show_set_fields, to_json
+from .._serde import _first_of, encode, extra_fields, show_set_fields, to_json
 from .messages import Message, _decode_Message
 from .options import (
     AsrOptions,
@@ -75,10 +75,7 @@ class GenerationInput:
         v = get("messages")
         self.messages = [_decode_Message(i) for i in v] if isinstance(v, list) else v
         self.prompt = get("prompt")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -350,10 +347,7 @@ class GenerationParameters:
         self.prompt_extend = get("prompt_extend")
         self.watermark = get("watermark")
         self.size = get("size")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -494,10 +488,7 @@ class GenerationRequest:
         self.input = _ABSENT if v is None else GenerationInput.from_dict(v)
         v = get("parameters")
         self.parameters = None if v is None else GenerationParameters.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

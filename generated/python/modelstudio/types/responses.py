@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from .._accumulate import NO_DELTA, Delta
-from .._serde import LazyDecoded, encode, show_set_fields, to_json
+from .._serde import LazyDecoded, encode, extra_fields, show_set_fields, to_json
 from .messages import ToolCall
 from .output_details import DeepResearchMessage, SearchInfo, TaskMetric, ToolInfo
 from .usage import Usage
@@ -87,10 +87,7 @@ class Annotation:
         self.type = get("type")
         self.language = get("language")
         self.emotion = get("emotion")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,10 +159,7 @@ class Choice:
         self.message = _ABSENT if v is None else ResponseMessage.from_dict(v)
         v = get("logprobs")
         self.logprobs = None if v is None else ChoiceLogprobs.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,10 +212,7 @@ class ChoiceLogprobs:
         self = _new(cls)
         v = get("content")
         self.content = [TokenLogprob.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -277,10 +268,7 @@ class ErrorBody:
         self.request_id = get("request_id")
         self.code = get("code")
         self.message = get("message")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -378,10 +366,7 @@ class GenerationChunk(LazyDecoded):
         _set(self, "output", _ABSENT if v is None else GenerationOutput.from_dict(v))
         v = get("usage")
         _set(self, "usage", _ABSENT if v is None else Usage.from_dict(v))
-        if self._WIRE_KEYS.issuperset(data):
-            _set(self, "extra_fields", {})
-        else:
-            _set(self, "extra_fields", {k: x for k, x in data.items() if k not in self._WIRE_KEYS})
+        _set(self, "extra_fields", extra_fields(data, self._WIRE_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""
@@ -495,10 +480,7 @@ class GenerationOutput:
         v = get("task_metric")
         self.task_metric = None if v is None else TaskMetric.from_dict(v)
         self.image_hw = get("image_hw")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -596,10 +578,7 @@ class GenerationResponse:
         self.output = _ABSENT if v is None else GenerationOutput.from_dict(v)
         v = get("usage")
         self.usage = _ABSENT if v is None else Usage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         self.partial = False
         return self
 
@@ -664,10 +643,7 @@ class OcrResult:
         v = get("words_info")
         self.words_info = [OcrWord.from_dict(i) for i in v] if isinstance(v, list) else v
         self.kv_result = get("kv_result")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -723,10 +699,7 @@ class OcrWord:
         self.text = get("text")
         self.location = get("location")
         self.rotate_rect = get("rotate_rect")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -788,10 +761,7 @@ class OpenAIError:
         self.type = get("type")
         self.param = get("param")
         self.code = get("code")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -844,10 +814,7 @@ class OpenAIErrorBody:
         self = _new(cls)
         v = get("error")
         self.error = None if v is None else OpenAIError.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -903,10 +870,7 @@ class ResponseContentPart:
         self.image = get("image")
         v = get("ocr_result")
         self.ocr_result = None if v is None else OcrResult.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -986,10 +950,7 @@ class ResponseMessage:
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
         v = get("annotations")
         self.annotations = [Annotation.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1056,10 +1017,7 @@ class TokenLogprob:
         self.bytes = get("bytes")
         v = get("top_logprobs")
         self.top_logprobs = [TopLogprob.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1119,10 +1077,7 @@ class TopLogprob:
         self.token = get("token")
         self.logprob = get("logprob")
         self.bytes = get("bytes")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
