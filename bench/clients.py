@@ -57,6 +57,11 @@ def _import(what: str) -> Any:
         raise ClientUnavailable(f"import failed: {type(exc).__name__}: {exc}") from exc
 
 
+def _reasoning(delta: Any) -> Any:
+    """The reasoning text of a delta (openai's `ChoiceDelta` keeps it among its extra fields)."""
+    return getattr(delta, "reasoning_content", None)
+
+
 def _check_status(status: Any, what: str) -> None:
     if status is not None and status != 200:
         raise RuntimeError(f"{what}: HTTP status {status}")
@@ -138,7 +143,8 @@ class ModelStudioSync(SyncAdapter):
             model=MODEL, messages=MESSAGES, result_format="message", stream=True
         )
         try:
-            for _chunk in stream:
+            for chunk in stream:
+                _ = chunk.delta.text, chunk.delta.reasoning_content  # as the README's loop
                 n += 1
         finally:
             close = getattr(stream, "close", None)
@@ -178,6 +184,8 @@ class DashScope1x(SyncAdapter):
             incremental_output=True,
         ):
             _check_status(r.status_code, self.name)
+            message = r.output.choices[0].message
+            _ = message.content, message.get("reasoning_content")
             n += 1
         return n
 
@@ -202,7 +210,9 @@ class DashScope2x(SyncAdapter):
         n = 0
         stream = self.client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
         try:
-            for _chunk in stream:
+            for chunk in stream:
+                if chunk.choices:
+                    _ = chunk.choices[0].delta.content, _reasoning(chunk.choices[0].delta)
                 n += 1
         finally:
             stream.close()
@@ -229,7 +239,9 @@ class OpenAISync(SyncAdapter):
         n = 0
         stream = self.client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
         try:
-            for _chunk in stream:
+            for chunk in stream:
+                if chunk.choices:
+                    _ = chunk.choices[0].delta.content, _reasoning(chunk.choices[0].delta)
                 n += 1
         finally:
             stream.close()
@@ -329,7 +341,8 @@ class ModelStudioAsync(AsyncAdapter):
             )
         )
         try:
-            async for _chunk in stream:
+            async for chunk in stream:
+                _ = chunk.delta.text, chunk.delta.reasoning_content  # as the README's loop
                 n += 1
         finally:
             await _aclose(stream)
@@ -337,6 +350,26 @@ class ModelStudioAsync(AsyncAdapter):
 
     async def close(self) -> None:
         await _aclose(self.client)
+
+
+class ModelStudioAsyncAiohttp(ModelStudioAsync):
+    """`AsyncModelStudio(http_client=DefaultAioHttpClient())`: the optional aiohttp transport."""
+
+    name = "modelstudio_async_aiohttp"
+
+    def __init__(self, ep: Endpoints) -> None:
+        mod = _import("modelstudio")
+        try:
+            self.http = mod.DefaultAioHttpClient()
+        except (AttributeError, ImportError) as exc:
+            raise ClientUnavailable(f"import failed: {exc}") from exc
+        self.client = mod.AsyncModelStudio(
+            api_key=API_KEY, base_url=ep.native, http_client=self.http
+        )
+
+    async def close(self) -> None:
+        await _aclose(self.client)
+        await self.http.aclose()
 
 
 class DashScope1xAsync(AsyncAdapter):
@@ -368,6 +401,8 @@ class DashScope1xAsync(AsyncAdapter):
         )
         async for r in responses:
             _check_status(r.status_code, self.name)
+            message = r.output.choices[0].message
+            _ = message.content, message.get("reasoning_content")
             n += 1
         return n
 
@@ -397,7 +432,9 @@ class DashScope2xAsync(AsyncAdapter):
             model=MODEL, messages=MESSAGES, stream=True
         )
         try:
-            async for _chunk in stream:
+            async for chunk in stream:
+                if chunk.choices:
+                    _ = chunk.choices[0].delta.content, _reasoning(chunk.choices[0].delta)
                 n += 1
         finally:
             await _aclose(stream)
@@ -424,7 +461,9 @@ class OpenAIAsync(AsyncAdapter):
             model=MODEL, messages=MESSAGES, stream=True
         )
         try:
-            async for _chunk in stream:
+            async for chunk in stream:
+                if chunk.choices:
+                    _ = chunk.choices[0].delta.content, _reasoning(chunk.choices[0].delta)
                 n += 1
         finally:
             await stream.close()
@@ -448,6 +487,7 @@ SYNC_CLIENTS: dict[str, SyncFactory] = {
 ASYNC_CLIENTS: dict[str, AsyncFactory] = {
     "httpx_floor_async": HttpxFloorAsync,
     "modelstudio_async": ModelStudioAsync,
+    "modelstudio_async_aiohttp": ModelStudioAsyncAiohttp,
     "dashscope_1x_async": DashScope1xAsync,
     "dashscope_2x_async": DashScope2xAsync,
     "openai_async": OpenAIAsync,
@@ -458,6 +498,7 @@ ALL_CLIENTS = [*SYNC_CLIENTS, *ASYNC_CLIENTS]
 CONCURRENT_CLIENTS = [
     "httpx_floor_async",
     "modelstudio_async",
+    "modelstudio_async_aiohttp",
     "dashscope_2x_async",
     "openai_async",
 ]

@@ -238,7 +238,12 @@ def bench_stream(
                 name,
                 median(rates[name]),
                 note=note,
-                extra={"streams": len(rates[name]), "us_per_event": 1e6 / median(rates[name])},
+                extra={
+                    "streams": len(rates[name]),
+                    "us_per_event": 1e6 / median(rates[name]),
+                    "us_min": 1e6 / max(rates[name]),
+                    "us_max": 1e6 / min(rates[name]),
+                },
             )
         )
     return rows
@@ -255,14 +260,24 @@ IMPORTS: list[tuple[str, str]] = [
     ("dashscope", "import dashscope"),
     ("openai", "import openai"),
 ]
+# Marks a row run without bytecode: no .pyc is read or written (an empty PYTHONPYCACHEPREFIX and
+# PYTHONDONTWRITEBYTECODE), so every module is compiled from source, as on a first run from a
+# read-only source tree.
+NO_PYC = " (no bytecode)"
+IMPORTS += [(name + NO_PYC, code) for name, code in IMPORTS[:2]]
 
 
-def _run_python(code: str, cwd: str) -> tuple[float, subprocess.CompletedProcess[bytes]]:
+def _run_python(
+    code: str, cwd: str, bytecode: bool = True
+) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     # Round 0 must be able to write .pyc files, as `pip install` does for every installed
     # package: with PYTHONDONTWRITEBYTECODE set (some CI images, containers) each run would
     # recompile an editable/source checkout from scratch while site-packages (httpx) has its
     # .pyc files, which measures the compiler, not the import.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if not bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(cwd, "no-pyc")  # stays empty
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -285,7 +300,7 @@ def bench_import(*, rounds: int) -> list[Row]:
             for name, code in _rotate(stmts, r):
                 if name in failed:
                     continue
-                seconds, proc = _run_python(code, cwd)
+                seconds, proc = _run_python(code, cwd, bytecode=not name.endswith(NO_PYC))
                 if proc.returncode != 0:
                     lines = proc.stderr.decode(errors="replace").strip().splitlines()
                     failed[name] = "import failed: " + (lines[-1] if lines else "?")
@@ -557,3 +572,22 @@ def bench_regenerate(*, runs: int, timeout: float = 60.0) -> list[Row]:
         " (spec produced no files: figure not meaningful yet)" if files == 0 else ""
     )
     return [Row("make regenerate", median(times), note=note, extra={"runs": times})]
+
+
+# --------------------------------------------------------------------------------------------
+# instruction counts
+
+
+def bench_callgrind(port: int, events: int) -> list[Row]:
+    """Instructions per stream event and per call under callgrind (see bench/callgrind.py)."""
+    from bench import callgrind
+
+    if not callgrind.available():
+        return [Row(n, note="n/a (valgrind not installed)") for n in callgrind.CLIENTS]
+    rows = []
+    for name, row in callgrind.instructions(port, events).items():
+        if not row:
+            rows.append(Row(name, note="n/a (import failed)"))
+        else:
+            rows.append(Row(name, row.get("stream"), extra={"call": row.get("call")}))
+    return rows

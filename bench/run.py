@@ -31,7 +31,18 @@ from bench import measure as ms
 from bench import report
 from bench import server as srv
 
-FIGURES = ["nonstream", "stream", "import", "size", "concurrent", "validation", "regenerate"]
+FIGURES = [
+    "nonstream",
+    "stream",
+    "stream_usage",
+    "stream_thinking",
+    "import",
+    "size",
+    "concurrent",
+    "validation",
+    "regenerate",
+    "callgrind",
+]
 
 FULL = {
     "warmup_calls": 50,
@@ -133,7 +144,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[bench] {key} failed: {errors[key]}", file=sys.stderr)
         print(f"[bench] {key}: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
 
-    needs_server = {"nonstream", "stream", "concurrent"} & set(args.only)
+    needs_server = {
+        "nonstream",
+        "stream",
+        "stream_usage",
+        "stream_thinking",
+        "concurrent",
+        "callgrind",
+    } & set(args.only)
     server_cm = (
         srv.running_server(
             events=STREAM_EVENTS,
@@ -171,6 +189,28 @@ def main(argv: list[str] | None = None) -> int:
                 )
             finally:
                 pool.close()
+        for shape in ("usage", "thinking"):
+            key = "stream_" + shape
+            if key not in args.only:
+                continue
+            pool = ms.Pool(cl.Endpoints.for_port(int(str(server_info[shape]))), names)
+            try:
+                figure(
+                    key,
+                    lambda pool=pool: ms.bench_stream(  # type: ignore[misc]
+                        pool,
+                        names,
+                        events=STREAM_EVENTS,
+                        warmup=params["stream_warmup"],
+                        rounds=params["stream_rounds"],
+                    ),
+                )
+            finally:
+                pool.close()
+        figure(
+            "callgrind",
+            lambda: ms.bench_callgrind(int(str(server_info["fast"])), STREAM_EVENTS),
+        )
         figure(
             "concurrent",
             lambda: ms.bench_concurrent(

@@ -17,6 +17,8 @@ Paths are matched by suffix, so any base URL prefix works (``/api/v1``, ``/compa
 Two listening sockets are opened, each with a profile:
 
 * ``fast``: streams of ``--events`` events (default 2,000) written in one go.
+* ``usage`` and ``thinking``: like ``fast``, with native streams of the other shapes (see
+  :func:`usage_events` and :func:`thinking_events`).
 * ``concurrent``: streams of ``--concurrent-events`` events (default 200) written in bursts of
   ``--burst`` events separated by ``--gap-ms`` sleeps, so that hundreds of streams overlap.
 
@@ -144,6 +146,71 @@ def native_events(count: int) -> list[bytes]:
     return events
 
 
+def usage_events(count: int) -> list[bytes]:
+    """The ``usage`` shape: message-format events as qwen-plus sends them with tools or
+    caching on (``index`` in the choice, ``prompt_tokens_details`` in the usage)."""
+    events = []
+    for n in range(1, count + 1):
+        last = n == count
+        data = {
+            "output": {
+                "choices": [
+                    {
+                        "message": {
+                            "content": "" if last else _TOKENS[(n - 1) % len(_TOKENS)],
+                            "role": "assistant",
+                        },
+                        "index": 0,
+                        "finish_reason": "stop" if last else "null",
+                    }
+                ]
+            },
+            "usage": {
+                "total_tokens": 283 + n,
+                "output_tokens": n,
+                "input_tokens": 283,
+                "prompt_tokens_details": {"cached_tokens": 0},
+            },
+            "request_id": REQUEST_ID,
+        }
+        events.append(b"id:%d\nevent:result\n:HTTP_STATUS/200\ndata:%s\n\n" % (n, _dumps(data)))
+    return events
+
+
+def thinking_events(count: int) -> list[bytes]:
+    """The ``thinking`` shape (qwen3 with ``enable_thinking``): the first half of the events
+    carry ``reasoning_content`` and an empty ``content``, the second half the answer; the usage
+    counts ``reasoning_tokens``."""
+    events = []
+    half = count // 2
+    for n in range(1, count + 1):
+        last = n == count
+        token = "" if last else _TOKENS[(n - 1) % len(_TOKENS)]
+        thinking = n <= half
+        message = {
+            "content": "" if thinking else token,
+            "reasoning_content": token if thinking else "",
+            "role": "assistant",
+        }
+        data = {
+            "output": {
+                "choices": [{"message": message, "finish_reason": "stop" if last else "null"}]
+            },
+            "usage": {
+                "total_tokens": 16 + n,
+                "output_tokens": n,
+                "input_tokens": 16,
+                "output_tokens_details": {"reasoning_tokens": min(n, half)},
+            },
+            "request_id": REQUEST_ID,
+        }
+        events.append(b"id:%d\nevent:result\n:HTTP_STATUS/200\ndata:%s\n\n" % (n, _dumps(data)))
+    return events
+
+
+STREAM_SHAPES = {"basic": native_events, "usage": usage_events, "thinking": thinking_events}
+
+
 def compat_events(count: int) -> list[bytes]:
     """``count`` OpenAI-compatible chunks followed by the ``[DONE]`` sentinel (not counted)."""
     events = []
@@ -206,7 +273,7 @@ class Profile:
     gap: float  # seconds slept between bursts (0: one write)
 
 
-def make_profile(name: str, events: int, burst: int, gap: float) -> Profile:
+def make_profile(name: str, events: int, burst: int, gap: float, shape: str = "basic") -> Profile:
     def bursts(items: list[bytes]) -> list[bytes]:
         chunks = [_chunk(item) for item in items]
         step = len(chunks) if gap <= 0 else max(1, burst)
@@ -219,7 +286,7 @@ def make_profile(name: str, events: int, burst: int, gap: float) -> Profile:
         name=name,
         native_json=_json_response(native_json_body()),
         compat_json=_json_response(compat_json_body()),
-        native_bursts=bursts(native_events(events)),
+        native_bursts=bursts(STREAM_SHAPES[shape](events)),
         compat_bursts=bursts(compat_events(events)),
         gap=gap,
     )
@@ -378,6 +445,8 @@ async def serve(args: argparse.Namespace) -> None:
     profiles = [
         make_profile("fast", args.events, args.events, 0.0),
         make_profile("concurrent", args.concurrent_events, args.burst, args.gap_ms / 1000.0),
+        make_profile("usage", args.events, args.events, 0.0, shape="usage"),
+        make_profile("thinking", args.events, args.events, 0.0, shape="thinking"),
     ]
     servers = []
     info: dict[str, object] = {}

@@ -30,6 +30,8 @@ __all__ = ["NO_DELTA", "Accumulator", "Delta"]
 _KNOWN_OUTPUT_KEYS = frozenset(("text", "finish_reason", "choices", "message"))
 _KNOWN_CHOICE_KEYS = frozenset(("message", "finish_reason", "index"))
 _KNOWN_MESSAGE_KEYS = frozenset(("role", "content", "reasoning_content", "tool_calls"))
+_FAST_MESSAGE_KEYS = frozenset(("role", "content", "reasoning_content"))
+_NOT_FINAL = (None, "null", "")
 
 
 class Delta:
@@ -260,12 +262,59 @@ class Accumulator:
         self._request_id: Any = None
         self.events = 0
 
+    def add_common(self, chunk: dict[str, Any]) -> Delta | None:
+        """The common event, added: one choice already seen, more text or reasoning, no final
+        reason, nothing but role/content/reasoning_content, each part of the shape `add`
+        expects. Exactly what `add` does with it; None, having done nothing, for any other
+        event (then call `add`)."""
+        output = chunk.get("output")
+        if output.__class__ is not dict or len(output) != 1 or not self.incremental:
+            return None
+        choices = output.get("choices")
+        if choices.__class__ is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        state = self._choices.get(0)
+        if (
+            state is None
+            or choice.__class__ is not dict
+            or not _KNOWN_CHOICE_KEYS.issuperset(choice)
+            or choice.get("index", 0) != 0
+            or choice.get("finish_reason") not in _NOT_FINAL
+        ):
+            return None
+        message = choice.get("message")
+        if message.__class__ is not dict or not _FAST_MESSAGE_KEYS.issuperset(message):
+            return None
+        content = message.get("content", "")
+        reasoning = message.get("reasoning_content", "")
+        if content.__class__ is not str or reasoning.__class__ is not str:
+            return None
+        self.events += 1
+        self._last = chunk
+        if not self._request_id:
+            self._request_id = chunk.get("request_id")
+        role = message.get("role")
+        if role:
+            state.role = role
+        if content:
+            state.content.parts.append(content)
+            state.content.length += len(content)
+        if "reasoning_content" in message:
+            state.has_reasoning = True
+            if reasoning:
+                state.reasoning.parts.append(reasoning)
+                state.reasoning.length += len(reasoning)
+        return Delta(content, reasoning)
+
     def add(self, chunk: dict[str, Any]) -> Delta:
         self.events += 1
         self._last = chunk
         if not self._request_id:
             self._request_id = chunk.get("request_id")
-        output = chunk.get("output")
+        return self._add_general(chunk.get("output"))
+
+    def _add_general(self, output: Any) -> Delta:
         if not isinstance(output, dict):
             return Delta()
         if not _KNOWN_OUTPUT_KEYS.issuperset(output):

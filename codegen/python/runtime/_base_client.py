@@ -85,6 +85,9 @@ class Endpoint:
     validate: Callable[[Mapping[str, Any], bool], list[Problem]]
     decode_response: Callable[[Mapping[str, Any]], Any]
     decode_chunk: Callable[[Mapping[str, Any]], Any]
+    chunk_class: Callable[[], Any]
+    """The stream-chunk class (imported on first use): `chunk_class()._lazy(data, delta)`
+    builds a chunk whose typed fields are decoded on first read."""
 
 
 @attrs.frozen

@@ -421,6 +421,8 @@ def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
     if endpoint.wire != "openai" and call.translation is None:
         return {
             "make_chunk": _chunk_maker(endpoint),
+            # The common event's chunk: typed fields decoded on first read.
+            "make_lazy_chunk": endpoint.chunk_class()._lazy,
             "make_response": endpoint.decode_response,
             "incremental": call.incremental,
         }

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._errors import ValidationError
 
@@ -24,7 +24,66 @@ class _Decodable(Protocol):
     def from_dict(cls, data: Mapping[str, Any]) -> Any: ...
 
 
+# Attributes `_fill` never sets: assigning them needs no decoding first.
+_NOT_FROM_WIRE = frozenset(("_wire", "delta", "partial"))
+
+
+class LazyDecoded:
+    """Base of the response and stream-chunk classes: an instance made by `_lazy(data)` keeps
+    the wire JSON and decodes its typed fields on first access, so a stream whose user reads
+    only `chunk.delta` never builds the objects. Reading or assigning any field decodes them
+    all at once (assigned values are never overwritten later); `from_dict` decodes at once.
+    Type checkers see the plain attrs class: these hooks exist only at run time."""
+
+    __slots__ = ("_wire",)
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        raise NotImplementedError
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name):
+            # Only called for a slot that is not set: an undecoded field, or a missing name.
+            if name == "_wire":
+                raise AttributeError(name)
+            try:
+                data = self._wire
+            except AttributeError:
+                raise AttributeError(
+                    f"{type(self).__name__!r} object has no attribute {name!r}", name=name, obj=self
+                ) from None
+            self._decode_now(data)
+            return object.__getattribute__(self, name)
+
+        def __setattr__(self, name, value):
+            if name not in _NOT_FROM_WIRE:
+                try:
+                    data = object.__getattribute__(self, "_wire")
+                except AttributeError:
+                    pass
+                else:
+                    self._decode_now(data)
+            object.__setattr__(self, name, value)
+
+    def _decode_now(self, data: Any) -> None:
+        try:
+            self._fill(data)
+        except (AttributeError, TypeError) as exc:
+            # Not a missing attribute of this object: a part of the JSON has the wrong shape.
+            from ._resource import shape_error
+
+            raise shape_error(type(self), data, exc) from None
+        object.__delattr__(self, "_wire")
+
+
 _SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def extra_fields(data: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """The keys of a wire object this spec does not name, kept as received."""
+    if known.issuperset(data):
+        return {}
+    return {k: x for k, x in data.items() if k not in known}
 
 
 def encode(value: Any, name: str = "value") -> Any:

@@ -31,12 +31,21 @@ because it may have been cut in the middle by a dropped connection.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = ["SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
 _HTTP_STATUS_PREFIX = "HTTP_STATUS/"
+# One whole event in the framing the service itself sends: DashScope's
+# `id:N` / `event:T` / `:HTTP_STATUS/NNN` / `data:{...}` or the compatible mode's `data: {...}`,
+# each ended by a blank line. Such events are cut out with one C-level match instead of a Python
+# loop over their lines; anything else (several data lines, retry, other orders) takes the
+# general line loop, which gives the same events.
+_SERVICE_EVENT = re.compile(
+    r"(?:id: ?([^\n\0]*)\nevent: ?([^\n]*)\n:([^\n]*)\n)?data: ?([^\n]*)\n\n"
+).match
 
 
 class ServerSentEvent:
@@ -141,7 +150,10 @@ class SSEDecoder:
             # The common read: whole lines (often one whole event), nothing pending. Decoding
             # the read itself skips the buffer copies; an LF byte never ends inside a UTF-8
             # character, so this decodes exactly as the buffered path below does.
-            lines = chunk.decode("utf-8", "replace").split("\n")
+            text = chunk.decode("utf-8", "replace")
+            if not self._data and not self._comments and not self._event and self._retry is None:
+                return self._service_events(text)
+            lines = text.split("\n")
             lines.pop()
             return self._lines(lines)
         start = len(buf)
@@ -166,6 +178,31 @@ class SSEDecoder:
         self._bom_done = True
         self._skip_lf = False
         return self._lines(("",))
+
+    def _service_events(self, text: str) -> list[ServerSentEvent]:
+        """Whole lines with no event pending: match events in the service's framing one after
+        another; the rest of the text, if any, goes through the general line loop."""
+        events: list[ServerSentEvent] = []
+        match = _SERVICE_EVENT
+        pos = 0
+        end = len(text)
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                lines = text[pos:].split("\n")
+                lines.pop()
+                events += self._lines(lines)
+                break
+            event_id, event_type, comment, data = m.groups()
+            if event_id is None:
+                events.append(ServerSentEvent(data, "message", self.last_event_id, None, ()))
+            else:
+                self.last_event_id = event_id
+                events.append(
+                    ServerSentEvent(data, event_type or "message", event_id, None, (comment,))
+                )
+            pos = m.end()
+        return events
 
     def _lines(self, lines: Any) -> list[ServerSentEvent]:
         # Hot path: pending fields live in locals during the loop and are stored back after.

@@ -39,10 +39,12 @@ from ._stream import AsyncStream, Stream
 
 if _typing.TYPE_CHECKING:
     from . import parts, types
+    from ._aiohttp import AioHttpTransport, DefaultAioHttpClient  # noqa: F401
 
 # Imported on first use (PEP 562): the model classes cost more to define than the rest of the
 # package costs to import, and the client imports them with its first answer anyway.
 _LAZY_SUBMODULES = frozenset(("parts", "types"))
+_AIOHTTP_NAMES = frozenset(("AioHttpTransport", "DefaultAioHttpClient"))
 
 
 def __getattr__(name: str) -> _typing.Any:
@@ -52,6 +54,15 @@ def __getattr__(name: str) -> _typing.Any:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if name in _AIOHTTP_NAMES:
+        # The optional aiohttp transport (`pip install modelstudio[aiohttp]`).
+        try:
+            from . import _aiohttp
+        except ImportError as exc:
+            raise ImportError(
+                f"modelstudio.{name} needs aiohttp: pip install 'modelstudio[aiohttp]'"
+            ) from exc
+        return getattr(_aiohttp, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

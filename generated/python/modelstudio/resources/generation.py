@@ -13,10 +13,9 @@ from .._base_client import CallOptions, Endpoint
 from .._checks import ValidationMode
 from .._families import fill_required
 from .._model_table import family_for
-from .._resource import merge_extra, shape_error, types_module
+from .._resource import LazyValidator, merge_extra, shape_error, types_module
 from .._serde import encode
 from .._stream import AsyncStream, Stream
-from .._validation import validate_text_generation
 
 if TYPE_CHECKING:
     from .._clients import AsyncAPIClient, SyncAPIClient
@@ -66,14 +65,19 @@ def _text_generation_chunk(data: Mapping[str, Any]) -> GenerationChunk:
     return decoded
 
 
+def _text_generation_chunk_class() -> Any:
+    return types_module().GenerationChunk
+
+
 _TEXT_GENERATION = Endpoint(
     operation_id="textGeneration",
     path="/services/aigc/text-generation/generation",
     endpoint="text-generation",
     wire="native",
-    validate=validate_text_generation,
+    validate=LazyValidator("validate_text_generation"),
     decode_response=_text_generation_response,
     decode_chunk=_text_generation_chunk,
+    chunk_class=_text_generation_chunk_class,
 )
 
 

@@ -13,10 +13,9 @@ from .._base_client import CallOptions, Endpoint
 from .._checks import ValidationMode
 from .._families import fill_required
 from .._model_table import family_for
-from .._resource import merge_extra, shape_error, types_module
+from .._resource import LazyValidator, merge_extra, shape_error, types_module
 from .._serde import encode
 from .._stream import AsyncStream, Stream
-from .._validation import validate_multimodal_generation
 
 if TYPE_CHECKING:
     from .._clients import AsyncAPIClient, SyncAPIClient
@@ -66,14 +65,19 @@ def _multimodal_generation_chunk(data: Mapping[str, Any]) -> GenerationChunk:
     return decoded
 
 
+def _multimodal_generation_chunk_class() -> Any:
+    return types_module().GenerationChunk
+
+
 _MULTIMODAL_GENERATION = Endpoint(
     operation_id="multimodalGeneration",
     path="/services/aigc/multimodal-generation/generation",
     endpoint="multimodal-generation",
     wire="native",
-    validate=validate_multimodal_generation,
+    validate=LazyValidator("validate_multimodal_generation"),
     decode_response=_multimodal_generation_response,
     decode_chunk=_multimodal_generation_chunk,
+    chunk_class=_multimodal_generation_chunk_class,
 )
 
 

@@ -15,12 +15,13 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from .._accumulate import NO_DELTA, Delta
-from .._serde import _first_of, encode, show_set_fields, to_json
+from .._serde import LazyDecoded, _first_of, encode, extra_fields, show_set_fields, to_json
 from .messages import ToolCall
 from .options import ResponseFormat, Tool, ToolChoiceFunction, _decode_ResponseFormat
 from .usage import OutputTokensDetails, PromptTokensDetails
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -86,10 +87,7 @@ class ChatAssistantMessage:
         self.content = get("content")
         v = get("tool_calls")
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,10 +155,7 @@ class ChatChoice:
         self.message = _ABSENT if v is None else ChatResponseMessage.from_dict(v)
         self.finish_reason = get("finish_reason")
         self.logprobs = get("logprobs")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -230,10 +225,7 @@ class ChatChunkChoice:
         self.delta = _ABSENT if v is None else ChatResponseMessage.from_dict(v)
         self.finish_reason = get("finish_reason")
         self.logprobs = get("logprobs")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -323,10 +315,7 @@ class ChatCompletion:
         self.choices = [ChatChoice.from_dict(i) for i in v] if isinstance(v, list) else v
         v = get("usage")
         self.usage = None if v is None else ChatUsage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         self.partial = False
         return self
 
@@ -360,7 +349,7 @@ class ChatCompletion:
 
 
 @attrs.define(kw_only=True, slots=True, repr=False)
-class ChatCompletionChunk:
+class ChatCompletionChunk(LazyDecoded):
     """One streamed event of a chat completion. With stream_options.include_usage the last chunk
     has empty choices and carries usage.
 
@@ -413,24 +402,33 @@ class ChatCompletionChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ChatCompletionChunk:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
-        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
-        get: Callable[..., Any] = data.get
         self = _new(cls)
-        self.id = get("id")
-        self.object = get("object")
-        self.created = get("created")
-        self.model = get("model")
-        self.system_fingerprint = get("system_fingerprint")
-        v = get("choices")
-        self.choices = [ChatChunkChoice.from_dict(i) for i in v] if isinstance(v, list) else v
-        v = get("usage")
-        self.usage = None if v is None else ChatUsage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
-        self.delta = NO_DELTA
+        self._fill(data)
+        _set(self, "delta", NO_DELTA)
         return self
+
+    @classmethod
+    def _lazy(cls, data: Mapping[str, Any], delta: Delta = NO_DELTA) -> ChatCompletionChunk:
+        """Like `from_dict`, but the fields are decoded on first access (see `LazyDecoded`)."""
+        self = _new(cls)
+        _set(self, "_wire", data)
+        _set(self, "delta", delta)
+        return self
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        get: Callable[..., Any] = data.get
+        _set(self, "id", get("id"))
+        _set(self, "object", get("object"))
+        _set(self, "created", get("created"))
+        _set(self, "model", get("model"))
+        _set(self, "system_fingerprint", get("system_fingerprint"))
+        v = get("choices")
+        _set(
+            self, "choices", [ChatChunkChoice.from_dict(i) for i in v] if isinstance(v, list) else v
+        )
+        v = get("usage")
+        _set(self, "usage", None if v is None else ChatUsage.from_dict(v))
+        _set(self, "extra_fields", extra_fields(data, self._WIRE_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""
@@ -582,10 +580,7 @@ class ChatCompletionRequest:
         self.thinking_budget = get("thinking_budget")
         self.vl_high_resolution_images = get("vl_high_resolution_images")
         self.enable_code_interpreter = get("enable_code_interpreter")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -688,10 +683,7 @@ class ChatImageUrlPart:
         self.image_url = _ABSENT if v is None else ChatUrl.from_dict(v)
         self.min_pixels = get("min_pixels")
         self.max_pixels = get("max_pixels")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -748,10 +740,7 @@ class ChatInputAudio:
         self = _new(cls)
         self.data = get("data")
         self.format = get("format")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -808,10 +797,7 @@ class ChatInputAudioPart:
         self.type = get("type", "input_audio")
         v = get("input_audio")
         self.input_audio = _ABSENT if v is None else ChatInputAudio.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -873,10 +859,7 @@ class ChatResponseMessage:
         self.reasoning_content = get("reasoning_content")
         v = get("tool_calls")
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -929,10 +912,7 @@ class ChatStreamOptions:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.include_usage = get("include_usage")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -989,10 +969,7 @@ class ChatSystemMessage:
         self.role = get("role", "system")
         v = get("content")
         self.content = [_decode_ChatContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1048,10 +1025,7 @@ class ChatTextPart:
         self = _new(cls)
         self.type = get("type", "text")
         self.text = get("text")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1112,10 +1086,7 @@ class ChatToolMessage:
         self.role = get("role", "tool")
         self.content = get("content")
         self.tool_call_id = get("tool_call_id")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1168,10 +1139,7 @@ class ChatUrl:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.url = get("url")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1243,10 +1211,7 @@ class ChatUsage:
         self.prompt_tokens_details = None if v is None else PromptTokensDetails.from_dict(v)
         v = get("completion_tokens_details")
         self.completion_tokens_details = None if v is None else OutputTokensDetails.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1311,10 +1276,7 @@ class ChatUserMessage:
         self.role = get("role", "user")
         v = get("content")
         self.content = [_decode_ChatContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1374,10 +1336,7 @@ class ChatVideoPart:
         self.type = get("type", "video")
         self.video = get("video")
         self.fps = get("fps")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1440,10 +1399,7 @@ class ChatVideoUrlPart:
         v = get("video_url")
         self.video_url = _ABSENT if v is None else ChatUrl.from_dict(v)
         self.fps = get("fps")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from .._serde import _first_of, encode, show_set_fields, to_json
+from .._serde import _first_of, encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -95,10 +96,7 @@ class AssistantMessage:
         v = get("tool_calls")
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
         self.reasoning_content = get("reasoning_content")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,10 +157,7 @@ class AudioPart:
         self = _new(cls)
         self.audio = get("audio")
         self.type = get("type", "audio")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -211,10 +206,7 @@ class CacheControl:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.type = get("type", "ephemeral")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -271,10 +263,7 @@ class DocUrlPart:
         self.doc_url = get("doc_url")
         self.type = get("type", "doc_url")
         self.file_parsing_strategy = get("file_parsing_strategy")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -356,10 +345,7 @@ class ImagePart:
         self.enable_rotate = get("enable_rotate")
         v = get("cache_control")
         self.cache_control = None if v is None else CacheControl.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -433,10 +419,7 @@ class SystemMessage:
         self.role = get("role", "system")
         v = get("content")
         self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -496,10 +479,7 @@ class TextPart:
         self.type = get("type", "text")
         v = get("cache_control")
         self.cache_control = None if v is None else CacheControl.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -568,10 +548,7 @@ class ToolCall:
         self.type = get("type")
         v = get("function")
         self.function = _ABSENT if v is None else ToolCallFunction.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -628,10 +605,7 @@ class ToolCallFunction:
         self = _new(cls)
         self.name = get("name")
         self.arguments = get("arguments")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -696,10 +670,7 @@ class ToolMessage:
         v = get("content")
         self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
         self.tool_call_id = get("tool_call_id")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -760,10 +731,7 @@ class UserMessage:
         self.role = get("role", "user")
         v = get("content")
         self.content = [_decode_ContentPart(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -846,10 +814,7 @@ class VideoPart:
         self.max_frames = get("max_frames")
         v = get("cache_control")
         self.cache_control = None if v is None else CacheControl.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from .._serde import encode, show_set_fields, to_json
+from .._serde import encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -80,10 +81,7 @@ class AsrOptions:
         self.language = get("language")
         self.enable_itn = get("enable_itn")
         self.enable_lid = get("enable_lid")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -146,10 +144,7 @@ class FunctionDefinition:
         self.name = get("name")
         self.description = get("description")
         self.parameters = get("parameters")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -214,10 +209,7 @@ class JsonSchemaFormat:
         self.description = get("description")
         self.schema = get("schema")
         self.strict = get("strict")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,10 +273,7 @@ class OcrOptions:
         self.task = get("task")
         v = get("task_config")
         self.task_config = None if v is None else OcrTaskConfig.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -335,10 +324,7 @@ class OcrTaskConfig:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.result_schema = get("result_schema")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -387,10 +373,7 @@ class ResponseFormatJsonObject:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.type = get("type", "json_object")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -445,10 +428,7 @@ class ResponseFormatJsonSchema:
         self.type = get("type", "json_schema")
         v = get("json_schema")
         self.json_schema = _ABSENT if v is None else JsonSchemaFormat.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -497,10 +477,7 @@ class ResponseFormatText:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.type = get("type", "text")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -548,10 +525,7 @@ class SearchIntentionOptions:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.prompt_intervene = get("prompt_intervene")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -638,10 +612,7 @@ class SearchOptions:
         self.assigned_site_list = get("assigned_site_list")
         v = get("intention_options")
         self.intention_options = None if v is None else SearchIntentionOptions.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -711,10 +682,7 @@ class Skill:
         self = _new(cls)
         self.type = get("type")
         self.mode = get("mode")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -772,10 +740,7 @@ class Tool:
         self.type = get("type", "function")
         v = get("function")
         self.function = _ABSENT if v is None else FunctionDefinition.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -837,10 +802,7 @@ class ToolChoiceFunction:
         self.type = get("type", "function")
         v = get("function")
         self.function = _ABSENT if v is None else ToolChoiceFunctionName.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -889,10 +851,7 @@ class ToolChoiceFunctionName:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.name = get("name")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -966,10 +925,7 @@ class TranslationOptions:
         v = get("tm_list")
         self.tm_list = [TranslationPair.from_dict(i) for i in v] if isinstance(v, list) else v
         self.domains = get("domains")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1031,10 +987,7 @@ class TranslationPair:
         self = _new(cls)
         self.source = get("source")
         self.target = get("target")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._serde import encode, show_set_fields, to_json
+from .._serde import encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -64,10 +65,7 @@ class CodeInterpreterInfo:
         get: Callable[..., Any] = data.get
         self = _new(cls)
         self.code = get("code")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,10 +125,7 @@ class DeepResearchData:
         self.references = (
             [DeepResearchReference.from_dict(i) for i in v] if isinstance(v, list) else v
         )
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -183,10 +178,7 @@ class DeepResearchExtra:
         self = _new(cls)
         v = get("deep_research")
         self.deep_research = None if v is None else DeepResearchData.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,10 +249,7 @@ class DeepResearchMessage:
         self.status = get("status")
         v = get("extra")
         self.extra = None if v is None else DeepResearchExtra.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -332,10 +321,7 @@ class DeepResearchReference:
         self.url = get("url")
         self.description = get("description")
         self.icon = get("icon")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,10 +396,7 @@ class DeepResearchResearch:
         v = get("webSites")
         self.web_sites = [DeepResearchWebSite.from_dict(i) for i in v] if isinstance(v, list) else v
         self.learning_map = get("learningMap")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -482,10 +465,7 @@ class DeepResearchWebSite:
         self.description = get("description")
         self.url = get("url")
         self.favicon = get("favicon")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -543,10 +523,7 @@ class ExtraToolInfo:
         self = _new(cls)
         self.tool = get("tool")
         self.result = get("result")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -605,10 +582,7 @@ class SearchInfo:
         self.search_results = [SearchResult.from_dict(i) for i in v] if isinstance(v, list) else v
         v = get("extra_tool_info")
         self.extra_tool_info = [ExtraToolInfo.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -674,10 +648,7 @@ class SearchResult:
         self.url = get("url")
         self.site_name = get("site_name")
         self.icon = get("icon")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -741,10 +712,7 @@ class TaskMetric:
         self.total = get("TOTAL")
         self.succeeded = get("SUCCEEDED")
         self.failed = get("FAILED")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -803,10 +771,7 @@ class ToolInfo:
         self.type = get("type")
         v = get("code_interpreter")
         self.code_interpreter = None if v is None else CodeInterpreterInfo.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._serde import _first_of, encode, show_set_fields, to_json
+from .._serde import _first_of, encode, extra_fields, show_set_fields, to_json
 from .messages import Message, _decode_Message
 from .options import (
     AsrOptions,
@@ -29,6 +29,7 @@ from .options import (
 )
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -76,10 +77,7 @@ class GenerationInput:
         v = get("messages")
         self.messages = [_decode_Message(i) for i in v] if isinstance(v, list) else v
         self.prompt = get("prompt")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -353,10 +351,7 @@ class GenerationParameters:
         self.prompt_extend = get("prompt_extend")
         self.watermark = get("watermark")
         self.size = get("size")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -499,10 +494,7 @@ class GenerationRequest:
         self.input = _ABSENT if v is None else GenerationInput.from_dict(v)
         v = get("parameters")
         self.parameters = None if v is None else GenerationParameters.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import attrs
 
 from .._accumulate import NO_DELTA, Delta
-from .._serde import encode, show_set_fields, to_json
+from .._serde import LazyDecoded, encode, extra_fields, show_set_fields, to_json
 from .messages import ToolCall
 from .output_details import DeepResearchMessage, SearchInfo, TaskMetric, ToolInfo
 from .usage import Usage
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -88,10 +89,7 @@ class Annotation:
         self.type = get("type")
         self.language = get("language")
         self.emotion = get("emotion")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,10 +162,7 @@ class Choice:
         self.message = _ABSENT if v is None else ResponseMessage.from_dict(v)
         v = get("logprobs")
         self.logprobs = None if v is None else ChoiceLogprobs.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,10 +217,7 @@ class ChoiceLogprobs:
         self = _new(cls)
         v = get("content")
         self.content = [TokenLogprob.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -282,10 +274,7 @@ class ErrorBody:
         self.request_id = get("request_id")
         self.code = get("code")
         self.message = get("message")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -310,7 +299,7 @@ class ErrorBody:
 
 
 @attrs.define(kw_only=True, slots=True, repr=False)
-class GenerationChunk:
+class GenerationChunk(LazyDecoded):
     """One event of a streamed generation: the same shape as GenerationResponse. finish_reason is
     the string "null" until the last event. usage is cumulative in every event. With
     incremental_output=true each event carries only new text; tool-call fragments after the
@@ -363,23 +352,30 @@ class GenerationChunk:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationChunk:
         """Decode the wire JSON object; keys this spec does not name go to `extra_fields`."""
-        # Straight-line on purpose (the stream hot path): no __init__ call, no helper per field.
-        get: Callable[..., Any] = data.get
         self = _new(cls)
-        self.status_code = get("status_code")
-        self.request_id = get("request_id")
-        self.code = get("code")
-        self.message = get("message")
-        v = get("output")
-        self.output = _ABSENT if v is None else GenerationOutput.from_dict(v)
-        v = get("usage")
-        self.usage = _ABSENT if v is None else Usage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
-        self.delta = NO_DELTA
+        self._fill(data)
+        _set(self, "delta", NO_DELTA)
         return self
+
+    @classmethod
+    def _lazy(cls, data: Mapping[str, Any], delta: Delta = NO_DELTA) -> GenerationChunk:
+        """Like `from_dict`, but the fields are decoded on first access (see `LazyDecoded`)."""
+        self = _new(cls)
+        _set(self, "_wire", data)
+        _set(self, "delta", delta)
+        return self
+
+    def _fill(self, data: Mapping[str, Any]) -> None:
+        get: Callable[..., Any] = data.get
+        _set(self, "status_code", get("status_code"))
+        _set(self, "request_id", get("request_id"))
+        _set(self, "code", get("code"))
+        _set(self, "message", get("message"))
+        v = get("output")
+        _set(self, "output", _ABSENT if v is None else GenerationOutput.from_dict(v))
+        v = get("usage")
+        _set(self, "usage", _ABSENT if v is None else Usage.from_dict(v))
+        _set(self, "extra_fields", extra_fields(data, self._WIRE_KEYS))
 
     def to_dict(self) -> dict[str, Any]:
         """Encode to the wire JSON object, `extra_fields` included; None fields are left out."""
@@ -495,10 +491,7 @@ class GenerationOutput:
         v = get("task_metric")
         self.task_metric = None if v is None else TaskMetric.from_dict(v)
         self.image_hw = get("image_hw")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -598,10 +591,7 @@ class GenerationResponse:
         self.output = _ABSENT if v is None else GenerationOutput.from_dict(v)
         v = get("usage")
         self.usage = _ABSENT if v is None else Usage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         self.partial = False
         return self
 
@@ -669,10 +659,7 @@ class OcrResult:
         v = get("words_info")
         self.words_info = [OcrWord.from_dict(i) for i in v] if isinstance(v, list) else v
         self.kv_result = get("kv_result")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -730,10 +717,7 @@ class OcrWord:
         self.text = get("text")
         self.location = get("location")
         self.rotate_rect = get("rotate_rect")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -795,10 +779,7 @@ class OpenAIError:
         self.type = get("type")
         self.param = get("param")
         self.code = get("code")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -852,10 +833,7 @@ class OpenAIErrorBody:
         self = _new(cls)
         v = get("error")
         self.error = None if v is None else OpenAIError.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -913,10 +891,7 @@ class ResponseContentPart:
         self.image = get("image")
         v = get("ocr_result")
         self.ocr_result = None if v is None else OcrResult.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -997,10 +972,7 @@ class ResponseMessage:
         self.tool_calls = [ToolCall.from_dict(i) for i in v] if isinstance(v, list) else v
         v = get("annotations")
         self.annotations = [Annotation.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1069,10 +1041,7 @@ class TokenLogprob:
         self.bytes = get("bytes")
         v = get("top_logprobs")
         self.top_logprobs = [TopLogprob.from_dict(i) for i in v] if isinstance(v, list) else v
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -1134,10 +1103,7 @@ class TopLogprob:
         self.token = get("token")
         self.logprob = get("logprob")
         self.bytes = get("bytes")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from .._serde import encode, show_set_fields, to_json
+from .._serde import encode, extra_fields, show_set_fields, to_json
 
 _new = object.__new__
+_set = object.__setattr__
 _ABSENT: Any = None
 """What a required field the service left out decodes to (typed Any: it breaks the promise)."""
 
@@ -76,10 +77,7 @@ class InputTokensDetails:
         self.audio_tokens = get("audio_tokens")
         self.video_tokens = get("video_tokens")
         self.cached_tokens = get("cached_tokens")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,10 +139,7 @@ class OutputTokensDetails:
         self = _new(cls)
         self.text_tokens = get("text_tokens")
         self.reasoning_tokens = get("reasoning_tokens")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -198,10 +193,7 @@ class PluginUsage:
         self = _new(cls)
         self.count = get("count")
         self.strategy = get("strategy")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,10 +252,7 @@ class PromptTokensDetails:
         self.cached_tokens = get("cached_tokens")
         self.cache_creation_input_tokens = get("cache_creation_input_tokens")
         self.cache_type = get("cache_type")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -381,10 +370,7 @@ class Usage:
         self.image_count = get("image_count")
         self.width = get("width")
         self.height = get("height")
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -476,10 +462,7 @@ class UsagePlugins:
         self.image_search = None if v is None else PluginUsage.from_dict(v)
         v = get("code_interpreter")
         self.code_interpreter = None if v is None else PluginUsage.from_dict(v)
-        if cls._WIRE_KEYS.issuperset(data):
-            self.extra_fields = {}
-        else:
-            self.extra_fields = {k: x for k, x in data.items() if k not in cls._WIRE_KEYS}
+        self.extra_fields = extra_fields(data, cls._WIRE_KEYS)
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,10 +11,9 @@ import httpx
 
 from ..._base_client import CallOptions, Endpoint
 from ..._checks import ValidationMode
-from ..._resource import merge_extra, shape_error, types_module
+from ..._resource import LazyValidator, merge_extra, shape_error, types_module
 from ..._serde import encode
 from ..._stream import AsyncStream, Stream
-from ..._validation import validate_chat_completions
 
 if TYPE_CHECKING:
     from ..._clients import AsyncAPIClient, SyncAPIClient
@@ -54,14 +53,19 @@ def _chat_completions_chunk(data: Mapping[str, Any]) -> ChatCompletionChunk:
     return decoded
 
 
+def _chat_completions_chunk_class() -> Any:
+    return types_module().ChatCompletionChunk
+
+
 _CHAT_COMPLETIONS = Endpoint(
     operation_id="chatCompletions",
     path="/chat/completions",
     endpoint="compatible",
     wire="openai",
-    validate=validate_chat_completions,
+    validate=LazyValidator("validate_chat_completions"),
     decode_response=_chat_completions_response,
     decode_chunk=_chat_completions_chunk,
+    chunk_class=_chat_completions_chunk_class,
 )
 
 
