@@ -8,7 +8,7 @@ VECTORS := spec/conformance/generated
 RELEASED := spec/released/modelstudio.yaml
 STAMP := $(VENV)/.installed
 # Saved copies of the docs pages the spec cites (x-docs-pages.<id>.file).
-DOCS ?= ../shared/docs
+DOCS ?=
 TS := generated/typescript
 TS_STAMP := $(TS)/node_modules/.installed
 
@@ -55,10 +55,12 @@ release: $(STAMP)
 	cp $(SPEC) $(RELEASED)
 
 docs-check: $(STAMP)
+	@test -n "$(DOCS)" || { echo 'usage: make docs-check DOCS=<folder of saved docs pages>'; exit 2; }
 	$(PY) -m codegen docs-check $(DOCS)
 
 # After re-reading what docs-check listed: record the cited sections' text as it is now.
 docs-fingerprints: $(STAMP)
+	@test -n "$(DOCS)" || { echo 'usage: make docs-fingerprints DOCS=<folder of saved docs pages>'; exit 2; }
 	$(PY) -m codegen docs-check $(DOCS) --update-fingerprints \
 		--write-excerpts tests/fixtures/docs-excerpts.json
 
