@@ -110,7 +110,10 @@ class CheckWriter:
         test = " and ".join(f"m.get({k!r}) == {v!r}" for k, v in c.contains)
         want = " and ".join(f"{k}={v!r}" for k, v in c.contains)
         return [
-            f"{pad}    if not any(isinstance(m, dict) and {test} for m in {x}):",
+            f"{pad}    for m in {x}:",
+            f"{pad}        if isinstance(m, dict) and {test}:",
+            f"{pad}            break",
+            f"{pad}    else:",
             "    " + fail(f"must hold a message with {want}", "items"),
         ]
 
@@ -177,11 +180,23 @@ class CheckWriter:
         pad = " " * indent
         ok = self.fresh("ok")
         lines = [f"{pad}{ok} = False"]
-        for variant in t.variants:
+        for i, variant in enumerate(t.variants):
+            body = self.value(variant, x, path, docs, indent + 4)
+            if (
+                variant.kind in PRIMITIVE_TEST
+                and not variant.constraint.has_const
+                and len(body) == 2
+            ):
+                # a bare type test (no bounds): no list of trial problems to build
+                test = PRIMITIVE_TEST[variant.kind][0].format(x=x)
+                if i == 0:
+                    lines[-1] = f"{pad}{ok} = {test}"
+                else:
+                    lines += [f"{pad}if not {ok}:", f"{pad}    {ok} = {test}"]
+                continue
             trial = self.fresh("trial")
             lines.append(f"{pad}if not {ok}:")
             lines.append(f"{pad}    {trial}: list[Problem] = []")
-            body = self.value(variant, x, path, docs, indent + 4)
             lines += [
                 line.replace("out.append(", f"{trial}.append(").replace(", out)", f", {trial})")
                 for line in body
@@ -217,9 +232,15 @@ class CheckWriter:
                 if body:
                     lines += ["    else:", *body]
             else:
+                # A field left out (most of them, in a typical request) costs one `in` test.
+                lines.pop()
                 body = self.value(f.type, x, fpath, fdocs, 8)
                 if body:
-                    lines += [f"    if {x} is not None:", *body]
+                    key = repr(f.wire_name)
+                    lines += [
+                        f"    if {key} in value and ({x} := value[{key}]) is not None:",
+                        *body,
+                    ]
         lines += self.required_any(schema, docs)
         if schema.closed:
             known = ", ".join(repr(f.wire_name) for f in schema.fields)
@@ -291,6 +312,10 @@ class CheckWriter:
         test = self.condition(c)
         if c.path.startswith("$effective."):
             return f"({_param(c.path)} is not None and {test})"
+        if "." in c.path and _needs_value(c):
+            # The object holding the value is usually absent: test that first, and only then
+            # walk the path.
+            return f"(params.get({c.path.split('.')[0]!r}) is not None and {test})"
         return test
 
     def broken(self, c: ir.Condition) -> str:
@@ -318,6 +343,20 @@ class CheckWriter:
         return f"{x} {'not in' if negate else 'in'} {tuple(value)!r}"
 
 
+def _needs_value(c: ir.Condition) -> bool:
+    """Whether the condition can hold only when the value at its path is present (not None)."""
+    op, value = c.op, c.value
+    if op == "absent":
+        op, value = "present", not value
+    if op == "present":
+        return bool(value)
+    if op == "const":
+        return value is not None
+    if op == "not_const":
+        return value is None
+    return None not in tuple(value)
+
+
 def _shown_path(path: str) -> str:
     """The parameter a problem names: `$effective.x` is reported as `x`, `$stream` as the
     argument's name `stream`."""
@@ -332,8 +371,8 @@ def _param(path: str) -> str:
     if path.startswith("$effective."):
         inner = path[len("$effective.") :]
         if "." in inner:
-            return f"_at(effective, {inner!r})"
+            return f"_at(effective, {tuple(inner.split('.'))!r})"
         return f"effective.get({inner!r})"
     if "." in path:
-        return f"_at(params, {path!r})"
+        return f"_at(params, {tuple(path.split('.'))!r})"
     return f"params.get({path!r})"

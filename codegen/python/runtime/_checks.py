@@ -50,13 +50,16 @@ class Problem:
         return f"Problem({self.param!r}, {self.value!r}, {self.rule!r}, kind={self.kind!r})"
 
 
-def _at(params: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path in nested mappings, or None where any step is missing."""
+def _at(params: Mapping[str, Any], dotted: str | tuple[str, ...]) -> Any:
+    """The value at a dotted path (or its steps) in nested mappings, or None where any step is
+    missing."""
     value: Any = params
-    for step in dotted.split("."):
-        if not isinstance(value, Mapping):
+    for step in dotted.split(".") if isinstance(dotted, str) else dotted:
+        if not (isinstance(value, (dict, Mapping))):
             return None
         value = value.get(step)
+        if value is None:
+            return None
     return value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -65,23 +65,47 @@ def make_lookup(families: Sequence[ModelFamily]) -> Any:
     return family_for
 
 
-def server_defaults(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
-    """The documented defaults of a row, with the overrides of the thinking mode that applies:
-    what the service uses for a parameter the request leaves out."""
+# Per (row, mode) results of the two functions below, worked out once: a row is a constant of
+# the generated table, and every request of a program consults the same few rows. Keyed by the
+# row's id, with the row kept in the value so that the id cannot be reused by another object.
+_DEFAULTS: dict[tuple[int, bool], tuple[ModelFamily, dict[str, Any]]] = {}
+_REQUIRED: dict[tuple[int, bool], tuple[ModelFamily, dict[str, Any]]] = {}
+
+
+def _server_defaults(row: ModelFamily, thinking: bool) -> dict[str, Any]:
+    """`server_defaults` for the mode that applies (not to be changed: it is shared)."""
+    known = _DEFAULTS.get((id(row), thinking))
+    if known is not None and known[0] is row:
+        return known[1]
     out = dict(row.defaults)
-    thinking = row.thinking_on(enable_thinking)
     out.update(row.defaults_thinking if thinking else row.defaults_non_thinking)
     if row.thinking_mode in ("hybrid", "thinking-only") and "enable_thinking" not in out:
         out["enable_thinking"] = thinking
+    _DEFAULTS[(id(row), thinking)] = (row, out)
     return out
+
+
+def _required_values(row: ModelFamily, thinking: bool) -> dict[str, Any]:
+    """`required_values`, shared (not to be changed)."""
+    known = _REQUIRED.get((id(row), thinking))
+    if known is not None and known[0] is row:
+        return known[1]
+    out = dict(row.requires)
+    if thinking:
+        out.update(row.requires_when_thinking)
+    _REQUIRED[(id(row), thinking)] = (row, out)
+    return out
+
+
+def server_defaults(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
+    """The documented defaults of a row, with the overrides of the thinking mode that applies:
+    what the service uses for a parameter the request leaves out."""
+    return dict(_server_defaults(row, row.thinking_on(enable_thinking)))
 
 
 def required_values(row: ModelFamily, thinking: bool) -> dict[str, Any]:
     """The only value some parameters may take for this row, in the mode that applies."""
-    out = dict(row.requires)
-    if thinking:
-        out.update(row.requires_when_thinking)
-    return out
+    return dict(_required_values(row, thinking))
 
 
 def defaults_for(row: ModelFamily, enable_thinking: bool | None) -> dict[str, Any]:
@@ -103,15 +127,48 @@ def effective_params(row: ModelFamily | None, params: Mapping[str, Any]) -> Mapp
     if row is None:
         return params
     out = server_defaults(row, _thinking_argument(params))
-    out.update((k, v) for k, v in params.items() if v is not None)
+    for key, value in params.items():
+        if value is not None:
+            out[key] = value
     return out
+
+
+class EffectiveParams(Mapping[str, Any]):
+    """`effective_params(row, params)`, worked out on the first read: the cross-field rules
+    read it only once a condition on the parameters sent holds, which a typical request never
+    meets."""
+
+    __slots__ = ("_params", "_row", "_values")
+
+    def __init__(self, row: ModelFamily | None, params: Mapping[str, Any]) -> None:
+        self._row = row
+        self._params = params
+        self._values: Mapping[str, Any] | None = None
+
+    def _resolved(self) -> Mapping[str, Any]:
+        values = self._values
+        if values is None:
+            values = self._values = effective_params(self._row, self._params)
+        return values
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._resolved().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._resolved()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
 
 
 def fill_required(row: ModelFamily, params: dict[str, Any], stream: bool) -> None:
     """Fill in what the SDK sends when the call leaves it out (in place): the value the model's
     mode requires (`x-requires*`), and incremental events when streaming."""
     thinking = row.thinking_on(_thinking_argument(params))
-    for key, value in required_values(row, thinking).items():
+    for key, value in _required_values(row, thinking).items():
         if params.get(key) is None:
             params[key] = value
     if stream and params.get("incremental_output") is None:
@@ -124,7 +181,9 @@ def _partial_messages(messages: Any) -> list[tuple[int, Any]]:
     return [
         (i, m)
         for i, m in enumerate(messages)
-        if isinstance(m, Mapping) and m.get("role") == "assistant" and m.get("partial") is True
+        if isinstance(m, (dict, Mapping))
+        and m.get("partial") is True
+        and m.get("role") == "assistant"
     ]
 
 
@@ -143,6 +202,9 @@ _SUPPORT_CHECKS = (
     ("asr_options", "asr_options", lambda v: v is not None),
     ("ocr_options", "ocr_options", lambda v: v is not None),
 )
+# The parameters those checks read: a request that sends none of them skips the loop.
+_SUPPORT_PARAMS = frozenset(param for _, param, _ in _SUPPORT_CHECKS)
+_LIMITED = ("max_tokens", "thinking_budget", "max_input_tokens")
 ONLY_LISTED = frozenset(
     (
         "n",
@@ -231,7 +293,7 @@ def check_model_rules(
     supports = row.supports
     if thinking_on and row.supports_when_thinking:
         supports = {**supports, **row.supports_when_thinking}
-    for flag, param, used in _SUPPORT_CHECKS:
+    for flag, param, used in () if _SUPPORT_PARAMS.isdisjoint(params) else _SUPPORT_CHECKS:
         if used(params.get(param)):
             ok, rule = _supported(row, flag, supports, thinking_on)
             if not ok:
@@ -251,7 +313,7 @@ def check_model_rules(
             if not ok:
                 where = f"{SUPPORT_DOCS['partial_mode']}; {docs}"
                 out.append(Problem(f"input.messages[{i}].partial", True, rule, where, "model"))
-    for name in ("max_tokens", "thinking_budget", "max_input_tokens"):
+    for name in _LIMITED if row.limits else ():
         limit = row.limits.get(name)
         value = params.get(name)
         if isinstance(limit, int) and isinstance(value, int) and value > limit:
@@ -263,11 +325,11 @@ def _check_requirements(
 ) -> None:
     """A parameter the mode allows only one value of (`x-requires*`) must have that value,
     as sent or, when left out, as the service's default."""
-    wanted = required_values(row, thinking_on)
+    wanted = _required_values(row, thinking_on)
     if not wanted:
         return
-    defaults = server_defaults(row, _thinking_argument(params))
-    in_thinking = dict(row.requires_when_thinking) if thinking_on else {}
+    defaults = _server_defaults(row, thinking_on)
+    in_thinking = row.requires_when_thinking if thinking_on else {}
     for key, want in wanted.items():
         value = params.get(key)
         if value is None:

@@ -14,6 +14,7 @@ from ._accumulate_chat import ChatAccumulator
 from ._base_client import (
     CallOptions,
     Endpoint,
+    InstalledHeaders,
     PreparedCall,
     Settings,
     after_exception,
@@ -74,13 +75,18 @@ async def _async_sleep(delay: float) -> None:
 class _ClientBase:
     _settings: Settings
     _raw_response: bool = False
+    _installed: InstalledHeaders | None = None
+    """The settings whose fixed headers the owned httpx client sends by default."""
 
-    def _start(self, settings: Settings, owns_http: bool) -> None:
-        """The set-up both clients share, once their settings and connection pool exist."""
+    def _start(self, settings: Settings, owned: httpx.Client | httpx.AsyncClient | None) -> None:
+        """The set-up both clients share, once their settings and connection pool exist
+        (`owned`: the pool, when the SDK made it)."""
         configure_from_env()
         settings.warn_if_insecure()
         self._settings = settings
-        self._owns_http = owns_http
+        self._owns_http = owned is not None
+        if owned is not None:
+            self._installed = settings.install_headers(owned)
         self._upload_policies = PolicyCache()
         self._attach()
 
@@ -200,7 +206,7 @@ class SyncAPIClient(_ClientBase):
         self._http = http_client or httpx.Client(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
-        self._start(settings, owns_http=http_client is None)
+        self._start(settings, self._http if http_client is None else None)
 
     def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
@@ -216,7 +222,7 @@ class SyncAPIClient(_ClientBase):
     def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._installed)
         if call.media is not None:
             resolve_sync(
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
@@ -261,7 +267,8 @@ class SyncAPIClient(_ClientBase):
         """Send once, following only the redirects that keep the method and the body."""
         request = call.request
         for _ in range(self._http.max_redirects + 1):
-            arm(request, call.timeouts, call.deadline)
+            if call.stream or call.deadline is not None:  # else nothing changed them
+                arm(request, call.timeouts, call.deadline)
             response = self._http.send(request, stream=True, follow_redirects=False)
             target = response.next_request
             if target is None:
@@ -316,7 +323,7 @@ class AsyncAPIClient(_ClientBase):
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
-        self._start(settings, owns_http=http_client is None)
+        self._start(settings, self._http if http_client is None else None)
 
     async def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
@@ -332,7 +339,7 @@ class AsyncAPIClient(_ClientBase):
     async def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._installed)
         if call.media is not None:
             await resolve_async(
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
@@ -377,7 +384,8 @@ class AsyncAPIClient(_ClientBase):
         """Send once, following only the redirects that keep the method and the body."""
         request = call.request
         for _ in range(self._http.max_redirects + 1):
-            arm(request, call.timeouts, call.deadline)
+            if call.stream or call.deadline is not None:  # else nothing changed them
+                arm(request, call.timeouts, call.deadline)
             response = await self._send_until_deadline(request, call)
             target = response.next_request
             if target is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -218,10 +218,31 @@ def check_headers(option: str, value: object) -> dict[str, str] | None:
 # -- the request body -------------------------------------------------------------------------
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """`json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)`, with its
+    encoder made once rather than per call (a sixth of what encoding a typical body costs). A
+    structure that contains itself ends in RecursionError rather than ValueError."""
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # pragma: no cover - an interpreter without the C accelerator
+        return encoder.encode
+    iterencode = make(
+        None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def encode(value: Any) -> str:
+        return "".join(iterencode(value, 0))
+
+    return encode
+
+
+_encode_compact = _compact_encoder()
+
+
 def dump_body(body: Any) -> bytes:
     """The body as compact UTF-8 JSON; a value JSON cannot carry raises, naming its path."""
     try:
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        return _encode_compact(body).encode()
     except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
         problem = find_unencodable(body, "")
         if problem is None:  # pragma: no cover - the walk finds what json refused

@@ -26,8 +26,8 @@ def _check_ChatAssistantMessage(value: Any, path: str, out: list[Problem]) -> No
             )
         )
         return
-    v19 = value.get("role")
-    if v19 is None:
+    v18 = value.get("role")
+    if v18 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -38,43 +38,41 @@ def _check_ChatAssistantMessage(value: Any, path: str, out: list[Problem]) -> No
             )
         )
     else:
-        if v19 != "assistant":
+        if v18 != "assistant":
             out.append(
                 Problem(
                     path + ".role",
-                    v19,
+                    v18,
                     "must be 'assistant'",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v20 = value.get("content")
-    if v20 is not None:
-        if not (isinstance(v20, str)):
+    if "content" in value and (v19 := value["content"]) is not None:
+        if not (isinstance(v19, str)):
             out.append(
                 Problem(
                     path + ".content",
-                    v20,
+                    v19,
                     "must be a string",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v21 = value.get("tool_calls")
-    if v21 is not None:
-        if not isinstance(v21, list):
+    if "tool_calls" in value and (v20 := value["tool_calls"]) is not None:
+        if not isinstance(v20, list):
             out.append(
                 Problem(
                     path + ".tool_calls",
-                    v21,
+                    v20,
                     "must be a list",
                     "DashScope chat § tool_calls (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
         else:
-            for i23, item22 in enumerate(v21):
-                _check_ToolCall(item22, path + ".tool_calls" + "[" + str(i23) + "]", out)
+            for i22, item21 in enumerate(v20):
+                _check_ToolCall(item21, path + ".tool_calls" + "[" + str(i22) + "]", out)
     if all(value.get(k) is None for k in ("content", "tool_calls")):
         out.append(
             Problem(
@@ -99,8 +97,8 @@ def _check_ChatCompletionRequest(value: Any, path: str, out: list[Problem]) -> N
             )
         )
         return
-    v24 = value.get("model")
-    if v24 is None:
+    v23 = value.get("model")
+    if v23 is None:
         out.append(
             Problem(
                 path + ".model",
@@ -111,28 +109,28 @@ def _check_ChatCompletionRequest(value: Any, path: str, out: list[Problem]) -> N
             )
         )
     else:
-        if not (isinstance(v24, str)):
+        if not (isinstance(v23, str)):
             out.append(
                 Problem(
                     path + ".model",
-                    v24,
+                    v23,
                     "must be a string",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-        elif len(v24) < 1:
+        elif len(v23) < 1:
             out.append(
                 Problem(
                     path + ".model",
-                    v24,
+                    v23,
                     "must be at least 1 characters",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "length",
                 )
             )
-    v25 = value.get("messages")
-    if v25 is None:
+    v24 = value.get("messages")
+    if v24 is None:
         out.append(
             Problem(
                 path + ".messages",
@@ -143,417 +141,391 @@ def _check_ChatCompletionRequest(value: Any, path: str, out: list[Problem]) -> N
             )
         )
     else:
-        if not isinstance(v25, list):
+        if not isinstance(v24, list):
             out.append(
                 Problem(
                     path + ".messages",
-                    v25,
+                    v24,
                     "must be a list",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif len(v25) < 1:
+        elif len(v24) < 1:
             out.append(
                 Problem(
                     path + ".messages",
-                    v25,
+                    v24,
                     "must have at least 1 item(s)",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "items",
                 )
             )
         else:
-            if not any(isinstance(m, dict) and m.get("role") == "user" for m in v25):
+            for m in v24:
+                if isinstance(m, dict) and m.get("role") == "user":
+                    break
+            else:
                 out.append(
                     Problem(
                         path + ".messages",
-                        v25,
+                        v24,
                         "must hold a message with role='user'",
                         "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "items",
                     )
                 )
-            for i27, item26 in enumerate(v25):
-                _check_ChatMessage(item26, path + ".messages" + "[" + str(i27) + "]", out)
-    v28 = value.get("stream")
-    if v28 is not None:
-        if not (isinstance(v28, bool)):
+            for i26, item25 in enumerate(v24):
+                _check_ChatMessage(item25, path + ".messages" + "[" + str(i26) + "]", out)
+    if "stream" in value and (v27 := value["stream"]) is not None:
+        if not (isinstance(v27, bool)):
             out.append(
                 Problem(
                     path + ".stream",
-                    v28,
+                    v27,
                     "must be a boolean",
                     "Visual understanding § Thinking mode (curl stream:true) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v29 = value.get("stream_options")
-    if v29 is not None:
-        _check_ChatStreamOptions(v29, path + ".stream_options", out)
-    v30 = value.get("temperature")
-    if v30 is not None:
-        if not (isinstance(v30, (int, float)) and not isinstance(v30, bool)):
+    if "stream_options" in value and (v28 := value["stream_options"]) is not None:
+        _check_ChatStreamOptions(v28, path + ".stream_options", out)
+    if "temperature" in value and (v29 := value["temperature"]) is not None:
+        if not (isinstance(v29, (int, float)) and not isinstance(v29, bool)):
             out.append(
                 Problem(
                     path + ".temperature",
-                    v30,
+                    v29,
                     "must be a number",
                     "DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
+                    "type",
+                )
+            )
+        elif not _isfinite(v29):
+            out.append(
+                Problem(
+                    path + ".temperature",
+                    v29,
+                    "must be a finite number (not NaN or Infinity)",
+                    "DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
+                    "type",
+                )
+            )
+        elif v29 < 0 or v29 >= 2:
+            out.append(
+                Problem(
+                    path + ".temperature",
+                    v29,
+                    "must be >= 0 and < 2",
+                    "DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
+                    "range",
+                )
+            )
+    if "top_p" in value and (v30 := value["top_p"]) is not None:
+        if not (isinstance(v30, (int, float)) and not isinstance(v30, bool)):
+            out.append(
+                Problem(
+                    path + ".top_p",
+                    v30,
+                    "must be a number",
+                    "DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
         elif not _isfinite(v30):
             out.append(
                 Problem(
-                    path + ".temperature",
-                    v30,
-                    "must be a finite number (not NaN or Infinity)",
-                    "DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
-                    "type",
-                )
-            )
-        elif v30 < 0 or v30 >= 2:
-            out.append(
-                Problem(
-                    path + ".temperature",
-                    v30,
-                    "must be >= 0 and < 2",
-                    "DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
-                    "range",
-                )
-            )
-    v31 = value.get("top_p")
-    if v31 is not None:
-        if not (isinstance(v31, (int, float)) and not isinstance(v31, bool)):
-            out.append(
-                Problem(
                     path + ".top_p",
-                    v31,
-                    "must be a number",
-                    "DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
-                    "type",
-                )
-            )
-        elif not _isfinite(v31):
-            out.append(
-                Problem(
-                    path + ".top_p",
-                    v31,
+                    v30,
                     "must be a finite number (not NaN or Infinity)",
                     "DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v31 <= 0 or v31 > 1:
+        elif v30 <= 0 or v30 > 1:
             out.append(
                 Problem(
                     path + ".top_p",
-                    v31,
+                    v30,
                     "must be > 0 and <= 1",
                     "DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v32 = value.get("max_tokens")
-    if v32 is not None:
-        if not (isinstance(v32, int) and not isinstance(v32, bool)):
+    if "max_tokens" in value and (v31 := value["max_tokens"]) is not None:
+        if not (isinstance(v31, int) and not isinstance(v31, bool)):
             out.append(
                 Problem(
                     path + ".max_tokens",
-                    v32,
+                    v31,
                     "must be an integer",
                     "DashScope chat § max_tokens (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v32 < 1:
+        elif v31 < 1:
             out.append(
                 Problem(
                     path + ".max_tokens",
-                    v32,
+                    v31,
                     "must be >= 1",
                     "DashScope chat § max_tokens (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v33 = value.get("n")
-    if v33 is not None:
-        if not (isinstance(v33, int) and not isinstance(v33, bool)):
+    if "n" in value and (v32 := value["n"]) is not None:
+        if not (isinstance(v32, int) and not isinstance(v32, bool)):
             out.append(
                 Problem(
                     path + ".n",
-                    v33,
+                    v32,
                     "must be an integer",
                     "DashScope chat § n (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v33 < 1 or v33 > 4:
+        elif v32 < 1 or v32 > 4:
             out.append(
                 Problem(
                     path + ".n",
-                    v33,
+                    v32,
                     "must be >= 1 and <= 4",
                     "DashScope chat § n (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v34 = value.get("seed")
-    if v34 is not None:
-        if not (isinstance(v34, int) and not isinstance(v34, bool)):
+    if "seed" in value and (v33 := value["seed"]) is not None:
+        if not (isinstance(v33, int) and not isinstance(v33, bool)):
             out.append(
                 Problem(
                     path + ".seed",
-                    v34,
+                    v33,
                     "must be an integer",
                     "DashScope chat § seed (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v34 < 0 or v34 > 2147483647:
+        elif v33 < 0 or v33 > 2147483647:
             out.append(
                 Problem(
                     path + ".seed",
-                    v34,
+                    v33,
                     "must be >= 0 and <= 2147483647",
                     "DashScope chat § seed (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v35 = value.get("presence_penalty")
-    if v35 is not None:
-        if not (isinstance(v35, (int, float)) and not isinstance(v35, bool)):
+    if "presence_penalty" in value and (v34 := value["presence_penalty"]) is not None:
+        if not (isinstance(v34, (int, float)) and not isinstance(v34, bool)):
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v35,
+                    v34,
                     "must be a number",
                     "DashScope chat § presence_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif not _isfinite(v35):
+        elif not _isfinite(v34):
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v35,
+                    v34,
                     "must be a finite number (not NaN or Infinity)",
                     "DashScope chat § presence_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v35 < -2.0 or v35 > 2.0:
+        elif v34 < -2.0 or v34 > 2.0:
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v35,
+                    v34,
                     "must be >= -2 and <= 2",
                     "DashScope chat § presence_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v36 = value.get("stop")
-    if v36 is not None:
-        ok37 = False
-        if not ok37:
-            trial38: list[Problem] = []
-            if not (isinstance(v36, str)):
-                trial38.append(
-                    Problem(
-                        path + ".stop",
-                        v36,
-                        "must be a string",
-                        "DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope)",
-                        "type",
-                    )
-                )
-            ok37 = not trial38
-        if not ok37:
+    if "stop" in value and (v35 := value["stop"]) is not None:
+        ok36 = isinstance(v35, str)
+        if not ok36:
             trial39: list[Problem] = []
-            if not isinstance(v36, list):
+            if not isinstance(v35, list):
                 trial39.append(
                     Problem(
                         path + ".stop",
-                        v36,
+                        v35,
                         "must be a list",
                         "DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                         "type",
                     )
                 )
             else:
-                for i41, item40 in enumerate(v36):
-                    if not (isinstance(item40, str)):
+                for i38, item37 in enumerate(v35):
+                    if not (isinstance(item37, str)):
                         trial39.append(
                             Problem(
-                                path + ".stop" + "[" + str(i41) + "]",
-                                item40,
+                                path + ".stop" + "[" + str(i38) + "]",
+                                item37,
                                 "must be a string",
                                 "DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                                 "type",
                             )
                         )
-            ok37 = not trial39
-        if not ok37:
+            ok36 = not trial39
+        if not ok36:
             out.append(
                 Problem(
                     path + ".stop",
-                    v36,
+                    v35,
                     "must be strings or a list of strings",
                     "DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v42 = value.get("tools")
-    if v42 is not None:
-        if not isinstance(v42, list):
+    if "tools" in value and (v40 := value["tools"]) is not None:
+        if not isinstance(v40, list):
             out.append(
                 Problem(
                     path + ".tools",
-                    v42,
+                    v40,
                     "must be a list",
                     "DashScope chat § tools (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
         else:
-            for i44, item43 in enumerate(v42):
-                _check_Tool(item43, path + ".tools" + "[" + str(i44) + "]", out)
-    v45 = value.get("tool_choice")
-    if v45 is not None:
-        ok46 = False
-        if not ok46:
-            trial47: list[Problem] = []
-            if not (isinstance(v45, str)):
-                trial47.append(
+            for i42, item41 in enumerate(v40):
+                _check_Tool(item41, path + ".tools" + "[" + str(i42) + "]", out)
+    if "tool_choice" in value and (v43 := value["tool_choice"]) is not None:
+        ok44 = False
+        if not ok44:
+            trial45: list[Problem] = []
+            if not (isinstance(v43, str)):
+                trial45.append(
                     Problem(
                         path + ".tool_choice",
-                        v45,
+                        v43,
                         "must be a string",
                         "DashScope chat § tool_choice (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                         "type",
                     )
                 )
-            elif v45 not in (
+            elif v43 not in (
                 "none",
                 "auto",
             ):
-                trial47.append(
+                trial45.append(
                     Problem(
                         path + ".tool_choice",
-                        v45,
+                        v43,
                         "must be one of 'none', 'auto'",
                         "DashScope chat § tool_choice (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                         "enum",
                     )
                 )
-            ok46 = not trial47
-        if not ok46:
-            trial48: list[Problem] = []
-            _check_ToolChoiceFunction(v45, path + ".tool_choice", trial48)
-            ok46 = not trial48
-        if not ok46:
+            ok44 = not trial45
+        if not ok44:
+            trial46: list[Problem] = []
+            _check_ToolChoiceFunction(v43, path + ".tool_choice", trial46)
+            ok44 = not trial46
+        if not ok44:
             out.append(
                 Problem(
                     path + ".tool_choice",
-                    v45,
+                    v43,
                     "must be strings or a ToolChoiceFunction object",
                     "DashScope chat § tool_choice (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v49 = value.get("parallel_tool_calls")
-    if v49 is not None:
-        if not (isinstance(v49, bool)):
+    if "parallel_tool_calls" in value and (v47 := value["parallel_tool_calls"]) is not None:
+        if not (isinstance(v47, bool)):
             out.append(
                 Problem(
                     path + ".parallel_tool_calls",
-                    v49,
+                    v47,
                     "must be a boolean",
                     "DashScope chat § parallel_tool_calls (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v50 = value.get("response_format")
-    if v50 is not None:
-        _check_ResponseFormat(v50, path + ".response_format", out)
-    v51 = value.get("logprobs")
-    if v51 is not None:
-        if not (isinstance(v51, bool)):
+    if "response_format" in value and (v48 := value["response_format"]) is not None:
+        _check_ResponseFormat(v48, path + ".response_format", out)
+    if "logprobs" in value and (v49 := value["logprobs"]) is not None:
+        if not (isinstance(v49, bool)):
             out.append(
                 Problem(
                     path + ".logprobs",
-                    v51,
+                    v49,
                     "must be a boolean",
                     "DashScope chat § logprobs (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v52 = value.get("top_logprobs")
-    if v52 is not None:
-        if not (isinstance(v52, int) and not isinstance(v52, bool)):
+    if "top_logprobs" in value and (v50 := value["top_logprobs"]) is not None:
+        if not (isinstance(v50, int) and not isinstance(v50, bool)):
             out.append(
                 Problem(
                     path + ".top_logprobs",
-                    v52,
+                    v50,
                     "must be an integer",
                     "DashScope chat § top_logprobs (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v52 < 0 or v52 > 5:
+        elif v50 < 0 or v50 > 5:
             out.append(
                 Problem(
                     path + ".top_logprobs",
-                    v52,
+                    v50,
                     "must be >= 0 and <= 5",
                     "DashScope chat § top_logprobs (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v53 = value.get("enable_thinking")
-    if v53 is not None:
-        if not (isinstance(v53, bool)):
+    if "enable_thinking" in value and (v51 := value["enable_thinking"]) is not None:
+        if not (isinstance(v51, bool)):
             out.append(
                 Problem(
                     path + ".enable_thinking",
-                    v53,
+                    v51,
                     "must be a boolean",
                     "Visual understanding § Thinking mode (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v54 = value.get("thinking_budget")
-    if v54 is not None:
-        if not (isinstance(v54, int) and not isinstance(v54, bool)):
+    if "thinking_budget" in value and (v52 := value["thinking_budget"]) is not None:
+        if not (isinstance(v52, int) and not isinstance(v52, bool)):
             out.append(
                 Problem(
                     path + ".thinking_budget",
-                    v54,
+                    v52,
                     "must be an integer",
                     "Visual understanding § Thinking mode (thinking_budget 81920) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v55 = value.get("vl_high_resolution_images")
-    if v55 is not None:
-        if not (isinstance(v55, bool)):
+    if (
+        "vl_high_resolution_images" in value
+        and (v53 := value["vl_high_resolution_images"]) is not None
+    ):
+        if not (isinstance(v53, bool)):
             out.append(
                 Problem(
                     path + ".vl_high_resolution_images",
-                    v55,
+                    v53,
                     "must be a boolean",
                     "Visual understanding § High-resolution images (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v56 = value.get("enable_code_interpreter")
-    if v56 is not None:
-        if not (isinstance(v56, bool)):
+    if "enable_code_interpreter" in value and (v54 := value["enable_code_interpreter"]) is not None:
+        if not (isinstance(v54, bool)):
             out.append(
                 Problem(
                     path + ".enable_code_interpreter",
-                    v56,
+                    v54,
                     "must be a boolean",
                     "Qwen API reference § enable_code_interpreter (extra_body) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -608,8 +580,8 @@ def _check_ChatImageUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v57 = value.get("type")
-    if v57 is None:
+    v55 = value.get("type")
+    if v55 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -620,18 +592,18 @@ def _check_ChatImageUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v57 != "image_url":
+        if v55 != "image_url":
             out.append(
                 Problem(
                     path + ".type",
-                    v57,
+                    v55,
                     "must be 'image_url'",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v58 = value.get("image_url")
-    if v58 is None:
+    v56 = value.get("image_url")
+    if v56 is None:
         out.append(
             Problem(
                 path + ".image_url",
@@ -642,26 +614,24 @@ def _check_ChatImageUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_ChatUrl(v58, path + ".image_url", out)
-    v59 = value.get("min_pixels")
-    if v59 is not None:
-        if not (isinstance(v59, int) and not isinstance(v59, bool)):
+        _check_ChatUrl(v56, path + ".image_url", out)
+    if "min_pixels" in value and (v57 := value["min_pixels"]) is not None:
+        if not (isinstance(v57, int) and not isinstance(v57, bool)):
             out.append(
                 Problem(
                     path + ".min_pixels",
-                    v59,
+                    v57,
                     "must be an integer",
                     "Visual understanding § High-resolution images (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v60 = value.get("max_pixels")
-    if v60 is not None:
-        if not (isinstance(v60, int) and not isinstance(v60, bool)):
+    if "max_pixels" in value and (v58 := value["max_pixels"]) is not None:
+        if not (isinstance(v58, int) and not isinstance(v58, bool)):
             out.append(
                 Problem(
                     path + ".max_pixels",
-                    v60,
+                    v58,
                     "must be an integer",
                     "Visual understanding § High-resolution images (max_pixels) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
@@ -681,8 +651,8 @@ def _check_ChatInputAudio(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v61 = value.get("data")
-    if v61 is None:
+    v59 = value.get("data")
+    if v59 is None:
         out.append(
             Problem(
                 path + ".data",
@@ -693,23 +663,22 @@ def _check_ChatInputAudio(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v61, str)):
+        if not (isinstance(v59, str)):
             out.append(
                 Problem(
                     path + ".data",
-                    v61,
+                    v59,
                     "must be a string",
                     "API digest (project notes, not public) § 3.5",
                     "type",
                 )
             )
-    v62 = value.get("format")
-    if v62 is not None:
-        if not (isinstance(v62, str)):
+    if "format" in value and (v60 := value["format"]) is not None:
+        if not (isinstance(v60, str)):
             out.append(
                 Problem(
                     path + ".format",
-                    v62,
+                    v60,
                     "must be a string",
                     "API digest (project notes, not public) § 3.5",
                     "type",
@@ -729,8 +698,8 @@ def _check_ChatInputAudioPart(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v63 = value.get("type")
-    if v63 is None:
+    v61 = value.get("type")
+    if v61 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -741,18 +710,18 @@ def _check_ChatInputAudioPart(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if v63 != "input_audio":
+        if v61 != "input_audio":
             out.append(
                 Problem(
                     path + ".type",
-                    v63,
+                    v61,
                     "must be 'input_audio'",
                     "API digest (project notes, not public) § 3.5",
                     "const",
                 )
             )
-    v64 = value.get("input_audio")
-    if v64 is None:
+    v62 = value.get("input_audio")
+    if v62 is None:
         out.append(
             Problem(
                 path + ".input_audio",
@@ -763,7 +732,7 @@ def _check_ChatInputAudioPart(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        _check_ChatInputAudio(v64, path + ".input_audio", out)
+        _check_ChatInputAudio(v62, path + ".input_audio", out)
 
 
 def _check_ChatMessage(value: Any, path: str, out: list[Problem]) -> None:
@@ -811,13 +780,12 @@ def _check_ChatStreamOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v65 = value.get("include_usage")
-    if v65 is not None:
-        if not (isinstance(v65, bool)):
+    if "include_usage" in value and (v63 := value["include_usage"]) is not None:
+        if not (isinstance(v63, bool)):
             out.append(
                 Problem(
                     path + ".include_usage",
-                    v65,
+                    v63,
                     "must be a boolean",
                     "Visual understanding § Thinking mode (stream_options) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
@@ -837,8 +805,8 @@ def _check_ChatSystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v66 = value.get("role")
-    if v66 is None:
+    v64 = value.get("role")
+    if v64 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -849,18 +817,18 @@ def _check_ChatSystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v66 != "system":
+        if v64 != "system":
             out.append(
                 Problem(
                     path + ".role",
-                    v66,
+                    v64,
                     "must be 'system'",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v67 = value.get("content")
-    if v67 is None:
+    v65 = value.get("content")
+    if v65 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -871,43 +839,30 @@ def _check_ChatSystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok68 = False
-        if not ok68:
+        ok66 = isinstance(v65, str)
+        if not ok66:
             trial69: list[Problem] = []
-            if not (isinstance(v67, str)):
+            if not isinstance(v65, list):
                 trial69.append(
                     Problem(
                         path + ".content",
-                        v67,
-                        "must be a string",
-                        "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
-                        "type",
-                    )
-                )
-            ok68 = not trial69
-        if not ok68:
-            trial70: list[Problem] = []
-            if not isinstance(v67, list):
-                trial70.append(
-                    Problem(
-                        path + ".content",
-                        v67,
+                        v65,
                         "must be a list",
                         "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                         "type",
                     )
                 )
             else:
-                for i72, item71 in enumerate(v67):
+                for i68, item67 in enumerate(v65):
                     _check_ChatContentPart(
-                        item71, path + ".content" + "[" + str(i72) + "]", trial70
+                        item67, path + ".content" + "[" + str(i68) + "]", trial69
                     )
-            ok68 = not trial70
-        if not ok68:
+            ok66 = not trial69
+        if not ok66:
             out.append(
                 Problem(
                     path + ".content",
-                    v67,
+                    v65,
                     "must be strings or a list of a ChatContentPart object",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
@@ -927,8 +882,8 @@ def _check_ChatTextPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v73 = value.get("type")
-    if v73 is None:
+    v70 = value.get("type")
+    if v70 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -939,18 +894,18 @@ def _check_ChatTextPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v73 != "text":
+        if v70 != "text":
             out.append(
                 Problem(
                     path + ".type",
-                    v73,
+                    v70,
                     "must be 'text'",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v74 = value.get("text")
-    if v74 is None:
+    v71 = value.get("text")
+    if v71 is None:
         out.append(
             Problem(
                 path + ".text",
@@ -961,11 +916,11 @@ def _check_ChatTextPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v74, str)):
+        if not (isinstance(v71, str)):
             out.append(
                 Problem(
                     path + ".text",
-                    v74,
+                    v71,
                     "must be a string",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
@@ -985,8 +940,8 @@ def _check_ChatToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v75 = value.get("role")
-    if v75 is None:
+    v72 = value.get("role")
+    if v72 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -997,18 +952,18 @@ def _check_ChatToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v75 != "tool":
+        if v72 != "tool":
             out.append(
                 Problem(
                     path + ".role",
-                    v75,
+                    v72,
                     "must be 'tool'",
                     "Qwen API reference § Tool Message (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "const",
                 )
             )
-    v76 = value.get("content")
-    if v76 is None:
+    v73 = value.get("content")
+    if v73 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -1019,18 +974,18 @@ def _check_ChatToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v76, str)):
+        if not (isinstance(v73, str)):
             out.append(
                 Problem(
                     path + ".content",
-                    v76,
+                    v73,
                     "must be a string",
                     "Qwen API reference § Tool Message (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v77 = value.get("tool_call_id")
-    if v77 is None:
+    v74 = value.get("tool_call_id")
+    if v74 is None:
         out.append(
             Problem(
                 path + ".tool_call_id",
@@ -1041,11 +996,11 @@ def _check_ChatToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v77, str)):
+        if not (isinstance(v74, str)):
             out.append(
                 Problem(
                     path + ".tool_call_id",
-                    v77,
+                    v74,
                     "must be a string",
                     "Qwen API reference § Tool Message (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -1065,8 +1020,8 @@ def _check_ChatUrl(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v78 = value.get("url")
-    if v78 is None:
+    v75 = value.get("url")
+    if v75 is None:
         out.append(
             Problem(
                 path + ".url",
@@ -1077,11 +1032,11 @@ def _check_ChatUrl(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v78, str)):
+        if not (isinstance(v75, str)):
             out.append(
                 Problem(
                     path + ".url",
-                    v78,
+                    v75,
                     "must be a string",
                     "Visual understanding § Local files (Base64) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
@@ -1101,8 +1056,8 @@ def _check_ChatUserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v79 = value.get("role")
-    if v79 is None:
+    v76 = value.get("role")
+    if v76 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -1113,18 +1068,18 @@ def _check_ChatUserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v79 != "user":
+        if v76 != "user":
             out.append(
                 Problem(
                     path + ".role",
-                    v79,
+                    v76,
                     "must be 'user'",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v80 = value.get("content")
-    if v80 is None:
+    v77 = value.get("content")
+    if v77 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -1135,43 +1090,30 @@ def _check_ChatUserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok81 = False
-        if not ok81:
-            trial82: list[Problem] = []
-            if not (isinstance(v80, str)):
-                trial82.append(
+        ok78 = isinstance(v77, str)
+        if not ok78:
+            trial81: list[Problem] = []
+            if not isinstance(v77, list):
+                trial81.append(
                     Problem(
                         path + ".content",
-                        v80,
-                        "must be a string",
-                        "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
-                        "type",
-                    )
-                )
-            ok81 = not trial82
-        if not ok81:
-            trial83: list[Problem] = []
-            if not isinstance(v80, list):
-                trial83.append(
-                    Problem(
-                        path + ".content",
-                        v80,
+                        v77,
                         "must be a list",
                         "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                         "type",
                     )
                 )
             else:
-                for i85, item84 in enumerate(v80):
+                for i80, item79 in enumerate(v77):
                     _check_ChatContentPart(
-                        item84, path + ".content" + "[" + str(i85) + "]", trial83
+                        item79, path + ".content" + "[" + str(i80) + "]", trial81
                     )
-            ok81 = not trial83
-        if not ok81:
+            ok78 = not trial81
+        if not ok78:
             out.append(
                 Problem(
                     path + ".content",
-                    v80,
+                    v77,
                     "must be strings or a list of a ChatContentPart object",
                     "Visual understanding § OpenAI compatible (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
@@ -1191,8 +1133,8 @@ def _check_ChatVideoPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v86 = value.get("type")
-    if v86 is None:
+    v82 = value.get("type")
+    if v82 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -1203,18 +1145,18 @@ def _check_ChatVideoPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v86 != "video":
+        if v82 != "video":
             out.append(
                 Problem(
                     path + ".type",
-                    v86,
+                    v82,
                     "must be 'video'",
                     "Visual understanding § Video understanding (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v87 = value.get("video")
-    if v87 is None:
+    v83 = value.get("video")
+    if v83 is None:
         out.append(
             Problem(
                 path + ".video",
@@ -1225,55 +1167,54 @@ def _check_ChatVideoPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not isinstance(v87, list):
+        if not isinstance(v83, list):
             out.append(
                 Problem(
                     path + ".video",
-                    v87,
+                    v83,
                     "must be a list",
                     "Visual understanding § Video understanding (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
         else:
-            for i89, item88 in enumerate(v87):
-                if not (isinstance(item88, str)):
+            for i85, item84 in enumerate(v83):
+                if not (isinstance(item84, str)):
                     out.append(
                         Problem(
-                            path + ".video" + "[" + str(i89) + "]",
-                            item88,
+                            path + ".video" + "[" + str(i85) + "]",
+                            item84,
                             "must be a string",
                             "Visual understanding § Video understanding (https://www.alibabacloud.com/help/en/model-studio/vision)",
                             "type",
                         )
                     )
-    v90 = value.get("fps")
-    if v90 is not None:
-        if not (isinstance(v90, (int, float)) and not isinstance(v90, bool)):
+    if "fps" in value and (v86 := value["fps"]) is not None:
+        if not (isinstance(v86, (int, float)) and not isinstance(v86, bool)):
             out.append(
                 Problem(
                     path + ".fps",
-                    v90,
+                    v86,
                     "must be a number",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-        elif not _isfinite(v90):
+        elif not _isfinite(v86):
             out.append(
                 Problem(
                     path + ".fps",
-                    v90,
+                    v86,
                     "must be a finite number (not NaN or Infinity)",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-        elif v90 < 0.1 or v90 > 10:
+        elif v86 < 0.1 or v86 > 10:
             out.append(
                 Problem(
                     path + ".fps",
-                    v90,
+                    v86,
                     "must be >= 0.1 and <= 10",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "range",
@@ -1293,8 +1234,8 @@ def _check_ChatVideoUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v91 = value.get("type")
-    if v91 is None:
+    v87 = value.get("type")
+    if v87 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -1305,18 +1246,18 @@ def _check_ChatVideoUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v91 != "video_url":
+        if v87 != "video_url":
             out.append(
                 Problem(
                     path + ".type",
-                    v91,
+                    v87,
                     "must be 'video_url'",
                     "Visual understanding § Video understanding (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "const",
                 )
             )
-    v92 = value.get("video_url")
-    if v92 is None:
+    v88 = value.get("video_url")
+    if v88 is None:
         out.append(
             Problem(
                 path + ".video_url",
@@ -1327,34 +1268,33 @@ def _check_ChatVideoUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_ChatUrl(v92, path + ".video_url", out)
-    v93 = value.get("fps")
-    if v93 is not None:
-        if not (isinstance(v93, (int, float)) and not isinstance(v93, bool)):
+        _check_ChatUrl(v88, path + ".video_url", out)
+    if "fps" in value and (v89 := value["fps"]) is not None:
+        if not (isinstance(v89, (int, float)) and not isinstance(v89, bool)):
             out.append(
                 Problem(
                     path + ".fps",
-                    v93,
+                    v89,
                     "must be a number",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-        elif not _isfinite(v93):
+        elif not _isfinite(v89):
             out.append(
                 Problem(
                     path + ".fps",
-                    v93,
+                    v89,
                     "must be a finite number (not NaN or Infinity)",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-        elif v93 < 0.1 or v93 > 10:
+        elif v89 < 0.1 or v89 > 10:
             out.append(
                 Problem(
                     path + ".fps",
-                    v93,
+                    v89,
                     "must be >= 0.1 and <= 10",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "range",

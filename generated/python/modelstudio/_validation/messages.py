@@ -46,26 +46,12 @@ def _check_AssistantMessage(value: Any, path: str, out: list[Problem]) -> None:
                     "const",
                 )
             )
-    v5 = value.get("content")
-    if v5 is not None:
-        ok6 = False
+    if "content" in value and (v5 := value["content"]) is not None:
+        ok6 = isinstance(v5, str)
         if not ok6:
-            trial7: list[Problem] = []
-            if not (isinstance(v5, str)):
-                trial7.append(
-                    Problem(
-                        path + ".content",
-                        v5,
-                        "must be a string",
-                        "Qwen API reference § Assistant Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-message-with-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                        "type",
-                    )
-                )
-            ok6 = not trial7
-        if not ok6:
-            trial8: list[Problem] = []
+            trial9: list[Problem] = []
             if not isinstance(v5, list):
-                trial8.append(
+                trial9.append(
                     Problem(
                         path + ".content",
                         v5,
@@ -75,9 +61,9 @@ def _check_AssistantMessage(value: Any, path: str, out: list[Problem]) -> None:
                     )
                 )
             else:
-                for i10, item9 in enumerate(v5):
-                    _check_ContentPart(item9, path + ".content" + "[" + str(i10) + "]", trial8)
-            ok6 = not trial8
+                for i8, item7 in enumerate(v5):
+                    _check_ContentPart(item7, path + ".content" + "[" + str(i8) + "]", trial9)
+            ok6 = not trial9
         if not ok6:
             out.append(
                 Problem(
@@ -88,40 +74,37 @@ def _check_AssistantMessage(value: Any, path: str, out: list[Problem]) -> None:
                     "type",
                 )
             )
-    v11 = value.get("partial")
-    if v11 is not None:
-        if not (isinstance(v11, bool)):
+    if "partial" in value and (v10 := value["partial"]) is not None:
+        if not (isinstance(v10, bool)):
             out.append(
                 Problem(
                     path + ".partial",
-                    v11,
+                    v10,
                     "must be a boolean",
                     "Qwen API reference § partial (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference (older revision) § partial (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-partial-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v12 = value.get("tool_calls")
-    if v12 is not None:
-        if not isinstance(v12, list):
+    if "tool_calls" in value and (v11 := value["tool_calls"]) is not None:
+        if not isinstance(v11, list):
             out.append(
                 Problem(
                     path + ".tool_calls",
-                    v12,
+                    v11,
                     "must be a list",
                     "Qwen API reference § tool_calls (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-message-with-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
         else:
-            for i14, item13 in enumerate(v12):
-                _check_ToolCall(item13, path + ".tool_calls" + "[" + str(i14) + "]", out)
-    v15 = value.get("reasoning_content")
-    if v15 is not None:
-        if not (isinstance(v15, str)):
+            for i13, item12 in enumerate(v11):
+                _check_ToolCall(item12, path + ".tool_calls" + "[" + str(i13) + "]", out)
+    if "reasoning_content" in value and (v14 := value["reasoning_content"]) is not None:
+        if not (isinstance(v14, str)):
             out.append(
                 Problem(
                     path + ".reasoning_content",
-                    v15,
+                    v14,
                     "must be a string",
                     "DashScope chat § reasoning_content (response message field) (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
@@ -151,8 +134,8 @@ def _check_AudioPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v16 = value.get("audio")
-    if v16 is None:
+    v15 = value.get("audio")
+    if v15 is None:
         out.append(
             Problem(
                 path + ".audio",
@@ -163,23 +146,22 @@ def _check_AudioPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v16, str)):
+        if not (isinstance(v15, str)):
             out.append(
                 Problem(
                     path + ".audio",
-                    v16,
+                    v15,
                     "must be a string",
                     "Qwen API reference § audio (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v17 = value.get("type")
-    if v17 is not None:
-        if v17 != "audio":
+    if "type" in value and (v16 := value["type"]) is not None:
+        if v16 != "audio":
             out.append(
                 Problem(
                     path + ".type",
-                    v17,
+                    v16,
                     "must be 'audio'",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "const",
@@ -199,8 +181,8 @@ def _check_CacheControl(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v18 = value.get("type")
-    if v18 is None:
+    v17 = value.get("type")
+    if v17 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -211,11 +193,11 @@ def _check_CacheControl(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v18 != "ephemeral":
+        if v17 != "ephemeral":
             out.append(
                 Problem(
                     path + ".type",
-                    v18,
+                    v17,
                     "must be 'ephemeral'",
                     "Qwen API reference § cache_control type (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "const",
@@ -263,8 +245,8 @@ def _check_DocUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v94 = value.get("doc_url")
-    if v94 is None:
+    v90 = value.get("doc_url")
+    if v90 is None:
         out.append(
             Problem(
                 path + ".doc_url",
@@ -275,47 +257,45 @@ def _check_DocUrlPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not isinstance(v94, list):
+        if not isinstance(v90, list):
             out.append(
                 Problem(
                     path + ".doc_url",
-                    v94,
+                    v90,
                     "must be a list",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
         else:
-            for i96, item95 in enumerate(v94):
-                if not (isinstance(item95, str)):
+            for i92, item91 in enumerate(v90):
+                if not (isinstance(item91, str)):
                     out.append(
                         Problem(
-                            path + ".doc_url" + "[" + str(i96) + "]",
-                            item95,
+                            path + ".doc_url" + "[" + str(i92) + "]",
+                            item91,
                             "must be a string",
                             "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                             "type",
                         )
                     )
-    v97 = value.get("type")
-    if v97 is not None:
-        if v97 != "doc_url":
+    if "type" in value and (v93 := value["type"]) is not None:
+        if v93 != "doc_url":
             out.append(
                 Problem(
                     path + ".type",
-                    v97,
+                    v93,
                     "must be 'doc_url'",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "const",
                 )
             )
-    v98 = value.get("file_parsing_strategy")
-    if v98 is not None:
-        if not (isinstance(v98, str)):
+    if "file_parsing_strategy" in value and (v94 := value["file_parsing_strategy"]) is not None:
+        if not (isinstance(v94, str)):
             out.append(
                 Problem(
                     path + ".file_parsing_strategy",
-                    v98,
+                    v94,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
@@ -335,8 +315,8 @@ def _check_ImagePart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v171 = value.get("image")
-    if v171 is None:
+    v166 = value.get("image")
+    if v166 is None:
         out.append(
             Problem(
                 path + ".image",
@@ -347,67 +327,62 @@ def _check_ImagePart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v171, str)):
+        if not (isinstance(v166, str)):
             out.append(
                 Problem(
                     path + ".image",
-                    v171,
+                    v166,
                     "must be a string",
                     "Qwen API reference (older revision) § image (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v172 = value.get("type")
-    if v172 is not None:
-        if v172 != "image":
+    if "type" in value and (v167 := value["type"]) is not None:
+        if v167 != "image":
             out.append(
                 Problem(
                     path + ".type",
-                    v172,
+                    v167,
                     "must be 'image'",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "const",
                 )
             )
-    v173 = value.get("min_pixels")
-    if v173 is not None:
-        if not (isinstance(v173, int) and not isinstance(v173, bool)):
+    if "min_pixels" in value and (v168 := value["min_pixels"]) is not None:
+        if not (isinstance(v168, int) and not isinstance(v168, bool)):
             out.append(
                 Problem(
                     path + ".min_pixels",
-                    v173,
+                    v168,
                     "must be an integer",
                     "Qwen API reference § min_pixels (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-ocr-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v174 = value.get("max_pixels")
-    if v174 is not None:
-        if not (isinstance(v174, int) and not isinstance(v174, bool)):
+    if "max_pixels" in value and (v169 := value["max_pixels"]) is not None:
+        if not (isinstance(v169, int) and not isinstance(v169, bool)):
             out.append(
                 Problem(
                     path + ".max_pixels",
-                    v174,
+                    v169,
                     "must be an integer",
                     "Qwen API reference § max_pixels (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § vl_high_resolution_images (https://docs.qwencloud.com/api-reference/chat/dashscope); Visual understanding § High-resolution images (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v175 = value.get("enable_rotate")
-    if v175 is not None:
-        if not (isinstance(v175, bool)):
+    if "enable_rotate" in value and (v170 := value["enable_rotate"]) is not None:
+        if not (isinstance(v170, bool)):
             out.append(
                 Problem(
                     path + ".enable_rotate",
-                    v175,
+                    v170,
                     "must be a boolean",
                     "Qwen API reference § OCR sample (enable_rotate) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); 通义千问API参考 (Qwen API reference, Chinese edition) § OCR (https://help.aliyun.com/zh/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-ocr-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v176 = value.get("cache_control")
-    if v176 is not None:
-        _check_CacheControl(v176, path + ".cache_control", out)
+    if "cache_control" in value and (v171 := value["cache_control"]) is not None:
+        _check_CacheControl(v171, path + ".cache_control", out)
 
 
 def _check_Message(value: Any, path: str, out: list[Problem]) -> None:
@@ -455,8 +430,8 @@ def _check_SystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v205 = value.get("role")
-    if v205 is None:
+    v200 = value.get("role")
+    if v200 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -467,18 +442,18 @@ def _check_SystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v205 != "system":
+        if v200 != "system":
             out.append(
                 Problem(
                     path + ".role",
-                    v205,
+                    v200,
                     "must be 'system'",
                     "Qwen API reference § System Message (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "const",
                 )
             )
-    v206 = value.get("content")
-    if v206 is None:
+    v201 = value.get("content")
+    if v201 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -489,41 +464,28 @@ def _check_SystemMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok207 = False
-        if not ok207:
-            trial208: list[Problem] = []
-            if not (isinstance(v206, str)):
-                trial208.append(
+        ok202 = isinstance(v201, str)
+        if not ok202:
+            trial205: list[Problem] = []
+            if not isinstance(v201, list):
+                trial205.append(
                     Problem(
                         path + ".content",
-                        v206,
-                        "must be a string",
-                        "Qwen API reference § System Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); 通义千问API参考 (Qwen API reference, Chinese edition) § qwen-long (https://help.aliyun.com/zh/model-studio/use-qwen-by-calling-api)",
-                        "type",
-                    )
-                )
-            ok207 = not trial208
-        if not ok207:
-            trial209: list[Problem] = []
-            if not isinstance(v206, list):
-                trial209.append(
-                    Problem(
-                        path + ".content",
-                        v206,
+                        v201,
                         "must be a list",
                         "Qwen API reference § System Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); 通义千问API参考 (Qwen API reference, Chinese edition) § qwen-long (https://help.aliyun.com/zh/model-studio/use-qwen-by-calling-api)",
                         "type",
                     )
                 )
             else:
-                for i211, item210 in enumerate(v206):
-                    _check_ContentPart(item210, path + ".content" + "[" + str(i211) + "]", trial209)
-            ok207 = not trial209
-        if not ok207:
+                for i204, item203 in enumerate(v201):
+                    _check_ContentPart(item203, path + ".content" + "[" + str(i204) + "]", trial205)
+            ok202 = not trial205
+        if not ok202:
             out.append(
                 Problem(
                     path + ".content",
-                    v206,
+                    v201,
                     "must be strings or a list of a ContentPart object",
                     "Qwen API reference § System Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); 通义千问API参考 (Qwen API reference, Chinese edition) § qwen-long (https://help.aliyun.com/zh/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -543,8 +505,8 @@ def _check_TextPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v212 = value.get("text")
-    if v212 is None:
+    v206 = value.get("text")
+    if v206 is None:
         out.append(
             Problem(
                 path + ".text",
@@ -555,31 +517,29 @@ def _check_TextPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v212, str)):
+        if not (isinstance(v206, str)):
             out.append(
                 Problem(
                     path + ".text",
-                    v212,
+                    v206,
                     "must be a string",
                     "Qwen API reference § text (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v213 = value.get("type")
-    if v213 is not None:
-        if v213 != "text":
+    if "type" in value and (v207 := value["type"]) is not None:
+        if v207 != "text":
             out.append(
                 Problem(
                     path + ".type",
-                    v213,
+                    v207,
                     "must be 'text'",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "const",
                 )
             )
-    v214 = value.get("cache_control")
-    if v214 is not None:
-        _check_CacheControl(v214, path + ".cache_control", out)
+    if "cache_control" in value and (v208 := value["cache_control"]) is not None:
+        _check_CacheControl(v208, path + ".cache_control", out)
 
 
 def _check_ToolCall(value: Any, path: str, out: list[Problem]) -> None:
@@ -594,54 +554,51 @@ def _check_ToolCall(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v217 = value.get("index")
-    if v217 is not None:
-        if not (isinstance(v217, int) and not isinstance(v217, bool)):
+    if "index" in value and (v211 := value["index"]) is not None:
+        if not (isinstance(v211, int) and not isinstance(v211, bool)):
             out.append(
                 Problem(
                     path + ".index",
-                    v217,
+                    v211,
                     "must be an integer",
                     "DashScope chat § tool_calls index (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v218 = value.get("id")
-    if v218 is not None:
-        if not (isinstance(v218, str)):
+    if "id" in value and (v212 := value["id"]) is not None:
+        if not (isinstance(v212, str)):
             out.append(
                 Problem(
                     path + ".id",
-                    v218,
+                    v212,
                     "must be a string",
                     "DashScope chat § tool_calls id (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v219 = value.get("type")
-    if v219 is not None:
-        if not (isinstance(v219, str)):
+    if "type" in value and (v213 := value["type"]) is not None:
+        if not (isinstance(v213, str)):
             out.append(
                 Problem(
                     path + ".type",
-                    v219,
+                    v213,
                     "must be a string",
                     "DashScope chat § tool_calls type (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v219 not in ("function",):
+        elif v213 not in ("function",):
             out.append(
                 Problem(
                     path + ".type",
-                    v219,
+                    v213,
                     "must be one of 'function'",
                     "DashScope chat § tool_calls type (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "enum",
                 )
             )
-    v220 = value.get("function")
-    if v220 is None:
+    v214 = value.get("function")
+    if v214 is None:
         out.append(
             Problem(
                 path + ".function",
@@ -652,7 +609,7 @@ def _check_ToolCall(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_ToolCallFunction(v220, path + ".function", out)
+        _check_ToolCallFunction(v214, path + ".function", out)
 
 
 def _check_ToolCallFunction(value: Any, path: str, out: list[Problem]) -> None:
@@ -667,20 +624,19 @@ def _check_ToolCallFunction(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v221 = value.get("name")
-    if v221 is not None:
-        if not (isinstance(v221, str)):
+    if "name" in value and (v215 := value["name"]) is not None:
+        if not (isinstance(v215, str)):
             out.append(
                 Problem(
                     path + ".name",
-                    v221,
+                    v215,
                     "must be a string",
                     "Qwen API reference § tool_calls function name (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v222 = value.get("arguments")
-    if v222 is None:
+    v216 = value.get("arguments")
+    if v216 is None:
         out.append(
             Problem(
                 path + ".arguments",
@@ -691,11 +647,11 @@ def _check_ToolCallFunction(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v222, str)):
+        if not (isinstance(v216, str)):
             out.append(
                 Problem(
                     path + ".arguments",
-                    v222,
+                    v216,
                     "must be a string",
                     "Qwen API reference § tool_calls function arguments (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -715,8 +671,8 @@ def _check_ToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v226 = value.get("role")
-    if v226 is None:
+    v220 = value.get("role")
+    if v220 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -727,18 +683,18 @@ def _check_ToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v226 != "tool":
+        if v220 != "tool":
             out.append(
                 Problem(
                     path + ".role",
-                    v226,
+                    v220,
                     "must be 'tool'",
                     "Qwen API reference § Tool Message role (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "const",
                 )
             )
-    v227 = value.get("content")
-    if v227 is None:
+    v221 = value.get("content")
+    if v221 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -749,53 +705,39 @@ def _check_ToolMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok228 = False
-        if not ok228:
-            trial229: list[Problem] = []
-            if not (isinstance(v227, str)):
-                trial229.append(
+        ok222 = isinstance(v221, str)
+        if not ok222:
+            trial225: list[Problem] = []
+            if not isinstance(v221, list):
+                trial225.append(
                     Problem(
                         path + ".content",
-                        v227,
-                        "must be a string",
-                        "Qwen API reference § Tool Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-message-with-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                        "type",
-                    )
-                )
-            ok228 = not trial229
-        if not ok228:
-            trial230: list[Problem] = []
-            if not isinstance(v227, list):
-                trial230.append(
-                    Problem(
-                        path + ".content",
-                        v227,
+                        v221,
                         "must be a list",
                         "Qwen API reference § Tool Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-message-with-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "type",
                     )
                 )
             else:
-                for i232, item231 in enumerate(v227):
-                    _check_ContentPart(item231, path + ".content" + "[" + str(i232) + "]", trial230)
-            ok228 = not trial230
-        if not ok228:
+                for i224, item223 in enumerate(v221):
+                    _check_ContentPart(item223, path + ".content" + "[" + str(i224) + "]", trial225)
+            ok222 = not trial225
+        if not ok222:
             out.append(
                 Problem(
                     path + ".content",
-                    v227,
+                    v221,
                     "must be strings or a list of a ContentPart object",
                     "Qwen API reference § Tool Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-message-with-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v233 = value.get("tool_call_id")
-    if v233 is not None:
-        if not (isinstance(v233, str)):
+    if "tool_call_id" in value and (v226 := value["tool_call_id"]) is not None:
+        if not (isinstance(v226, str)):
             out.append(
                 Problem(
                     path + ".tool_call_id",
-                    v233,
+                    v226,
                     "must be a string",
                     "Qwen API reference § Tool Message tool_call_id (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-message-with-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
@@ -815,8 +757,8 @@ def _check_UserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v245 = value.get("role")
-    if v245 is None:
+    v238 = value.get("role")
+    if v238 is None:
         out.append(
             Problem(
                 path + ".role",
@@ -827,18 +769,18 @@ def _check_UserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v245 != "user":
+        if v238 != "user":
             out.append(
                 Problem(
                     path + ".role",
-                    v245,
+                    v238,
                     "must be 'user'",
                     "Qwen API reference § User Message role (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "const",
                 )
             )
-    v246 = value.get("content")
-    if v246 is None:
+    v239 = value.get("content")
+    if v239 is None:
         out.append(
             Problem(
                 path + ".content",
@@ -849,41 +791,28 @@ def _check_UserMessage(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok247 = False
-        if not ok247:
-            trial248: list[Problem] = []
-            if not (isinstance(v246, str)):
-                trial248.append(
+        ok240 = isinstance(v239, str)
+        if not ok240:
+            trial243: list[Problem] = []
+            if not isinstance(v239, list):
+                trial243.append(
                     Problem(
                         path + ".content",
-                        v246,
-                        "must be a string",
-                        "Qwen API reference § User Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
-                        "type",
-                    )
-                )
-            ok247 = not trial248
-        if not ok247:
-            trial249: list[Problem] = []
-            if not isinstance(v246, list):
-                trial249.append(
-                    Problem(
-                        path + ".content",
-                        v246,
+                        v239,
                         "must be a list",
                         "Qwen API reference § User Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                         "type",
                     )
                 )
             else:
-                for i251, item250 in enumerate(v246):
-                    _check_ContentPart(item250, path + ".content" + "[" + str(i251) + "]", trial249)
-            ok247 = not trial249
-        if not ok247:
+                for i242, item241 in enumerate(v239):
+                    _check_ContentPart(item241, path + ".content" + "[" + str(i242) + "]", trial243)
+            ok240 = not trial243
+        if not ok240:
             out.append(
                 Problem(
                     path + ".content",
-                    v246,
+                    v239,
                     "must be strings or a list of a ContentPart object",
                     "Qwen API reference § User Message content (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -903,8 +832,8 @@ def _check_VideoPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v252 = value.get("video")
-    if v252 is None:
+    v244 = value.get("video")
+    if v244 is None:
         out.append(
             Problem(
                 path + ".video",
@@ -915,145 +844,126 @@ def _check_VideoPart(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        ok253 = False
-        if not ok253:
-            trial254: list[Problem] = []
-            if not (isinstance(v252, str)):
-                trial254.append(
+        ok245 = isinstance(v244, str)
+        if not ok245:
+            trial248: list[Problem] = []
+            if not isinstance(v244, list):
+                trial248.append(
                     Problem(
                         path + ".video",
-                        v252,
-                        "must be a string",
-                        "Qwen API reference § video (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
-                        "type",
-                    )
-                )
-            ok253 = not trial254
-        if not ok253:
-            trial255: list[Problem] = []
-            if not isinstance(v252, list):
-                trial255.append(
-                    Problem(
-                        path + ".video",
-                        v252,
+                        v244,
                         "must be a list",
                         "Qwen API reference § video (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                         "type",
                     )
                 )
             else:
-                for i257, item256 in enumerate(v252):
-                    if not (isinstance(item256, str)):
-                        trial255.append(
+                for i247, item246 in enumerate(v244):
+                    if not (isinstance(item246, str)):
+                        trial248.append(
                             Problem(
-                                path + ".video" + "[" + str(i257) + "]",
-                                item256,
+                                path + ".video" + "[" + str(i247) + "]",
+                                item246,
                                 "must be a string",
                                 "Qwen API reference § video (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                                 "type",
                             )
                         )
-            ok253 = not trial255
-        if not ok253:
+            ok245 = not trial248
+        if not ok245:
             out.append(
                 Problem(
                     path + ".video",
-                    v252,
+                    v244,
                     "must be strings or a list of strings",
                     "Qwen API reference § video (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v258 = value.get("type")
-    if v258 is not None:
-        if v258 != "video":
+    if "type" in value and (v249 := value["type"]) is not None:
+        if v249 != "video":
             out.append(
                 Problem(
                     path + ".type",
-                    v258,
+                    v249,
                     "must be 'video'",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-with-doc-url-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "const",
                 )
             )
-    v259 = value.get("fps")
-    if v259 is not None:
-        if not (isinstance(v259, (int, float)) and not isinstance(v259, bool)):
+    if "fps" in value and (v250 := value["fps"]) is not None:
+        if not (isinstance(v250, (int, float)) and not isinstance(v250, bool)):
             out.append(
                 Problem(
                     path + ".fps",
-                    v259,
+                    v250,
                     "must be a number",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § fps (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-video-file-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif not _isfinite(v259):
+        elif not _isfinite(v250):
             out.append(
                 Problem(
                     path + ".fps",
-                    v259,
+                    v250,
                     "must be a finite number (not NaN or Infinity)",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § fps (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-video-file-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif v259 < 0.1 or v259 > 10:
+        elif v250 < 0.1 or v250 > 10:
             out.append(
                 Problem(
                     path + ".fps",
-                    v259,
+                    v250,
                     "must be >= 0.1 and <= 10",
                     "Visual understanding § Video understanding (fps) (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § fps (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-video-file-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "range",
                 )
             )
-    v260 = value.get("min_pixels")
-    if v260 is not None:
-        if not (isinstance(v260, int) and not isinstance(v260, bool)):
+    if "min_pixels" in value and (v251 := value["min_pixels"]) is not None:
+        if not (isinstance(v251, int) and not isinstance(v251, bool)):
             out.append(
                 Problem(
                     path + ".min_pixels",
-                    v260,
+                    v251,
                     "must be an integer",
                     "Visual understanding § Video (dimensions adjusted via max_pixels/min_pixels) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v261 = value.get("max_pixels")
-    if v261 is not None:
-        if not (isinstance(v261, int) and not isinstance(v261, bool)):
+    if "max_pixels" in value and (v252 := value["max_pixels"]) is not None:
+        if not (isinstance(v252, int) and not isinstance(v252, bool)):
             out.append(
                 Problem(
                     path + ".max_pixels",
-                    v261,
+                    v252,
                     "must be an integer",
                     "Visual understanding § Video (dimensions adjusted via max_pixels/min_pixels) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v262 = value.get("max_frames")
-    if v262 is not None:
-        if not (isinstance(v262, int) and not isinstance(v262, bool)):
+    if "max_frames" in value and (v253 := value["max_frames"]) is not None:
+        if not (isinstance(v253, int) and not isinstance(v253, bool)):
             out.append(
                 Problem(
                     path + ".max_frames",
-                    v262,
+                    v253,
                     "must be an integer",
                     "Visual understanding § Video understanding (max_frames) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-        elif v262 < 1:
+        elif v253 < 1:
             out.append(
                 Problem(
                     path + ".max_frames",
-                    v262,
+                    v253,
                     "must be >= 1",
                     "Visual understanding § Video understanding (max_frames) (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "range",
                 )
             )
-    v263 = value.get("cache_control")
-    if v263 is not None:
-        _check_CacheControl(v263, path + ".cache_control", out)
+    if "cache_control" in value and (v254 := value["cache_control"]) is not None:
+        _check_CacheControl(v254, path + ".cache_control", out)

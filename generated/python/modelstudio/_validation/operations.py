@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._checks import Problem, _at
-from .._families import check_model_rules, effective_params
+from .._families import EffectiveParams, check_model_rules
 from .._model_table import family_for
 from .compatible import _check_ChatCompletionRequest
 from .params import _check_GenerationRequest
@@ -53,7 +53,9 @@ def _rules_ChatCompletionRequest(
                 "rule",
             )
         )
-    if _at(params, "tool_choice.type") == "function" and (
+    if (
+        params.get("tool_choice") is not None and _at(params, ("tool_choice", "type")) == "function"
+    ) and (
         effective.get("enable_thinking") is not None and effective.get("enable_thinking") is True
     ):
         out.append(
@@ -65,7 +67,9 @@ def _rules_ChatCompletionRequest(
                 "rule",
             )
         )
-    if _at(params, "tool_choice.type") == "function" and (params.get("tools") is None):
+    if (
+        params.get("tool_choice") is not None and _at(params, ("tool_choice", "type")) == "function"
+    ) and (params.get("tools") is None):
         out.append(
             Problem(
                 "tools",
@@ -134,25 +138,27 @@ def _rules_GenerationParameters(
                 "rule",
             )
         )
-    if _at(params, "response_format.type") == "json_schema" and (
-        _at(params, "response_format.json_schema") is None
-    ):
+    if (
+        params.get("response_format") is not None
+        and _at(params, ("response_format", "type")) == "json_schema"
+    ) and (_at(params, ("response_format", "json_schema")) is None):
         out.append(
             Problem(
                 "response_format.json_schema",
-                _at(params, "response_format.json_schema"),
+                _at(params, ("response_format", "json_schema")),
                 "response_format type 'json_schema' requires a json_schema object",
                 "DashScope chat § response_format (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                 "rule",
             )
         )
-    if _at(params, "ocr_options.task_config") is not None and (
-        _at(params, "ocr_options.task") != "key_information_extraction"
-    ):
+    if (
+        params.get("ocr_options") is not None
+        and _at(params, ("ocr_options", "task_config")) is not None
+    ) and (_at(params, ("ocr_options", "task")) != "key_information_extraction"):
         out.append(
             Problem(
                 "ocr_options.task",
-                _at(params, "ocr_options.task"),
+                _at(params, ("ocr_options", "task")),
                 "ocr_options.task_config is used only with task='key_information_extraction'",
                 "Qwen API reference § ocr_options task_config (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                 "rule",
@@ -170,7 +176,9 @@ def _rules_GenerationParameters(
                 "rule",
             )
         )
-    if _at(params, "tool_choice.type") == "function" and (
+    if (
+        params.get("tool_choice") is not None and _at(params, ("tool_choice", "type")) == "function"
+    ) and (
         effective.get("enable_thinking") is not None and effective.get("enable_thinking") is True
     ):
         out.append(
@@ -182,7 +190,9 @@ def _rules_GenerationParameters(
                 "rule",
             )
         )
-    if _at(params, "tool_choice.type") == "function" and (params.get("tools") is None):
+    if (
+        params.get("tool_choice") is not None and _at(params, ("tool_choice", "type")) == "function"
+    ) and (params.get("tools") is None):
         out.append(
             Problem(
                 "tools",
@@ -211,13 +221,15 @@ def validate_text_generation(body: Mapping[str, Any], stream: bool) -> list[Prob
     out: list[Problem] = []
     _check_GenerationRequest(body, "", out)
     params = body.get("parameters")
-    if not isinstance(params, Mapping):
+    if not isinstance(params, (dict, Mapping)):
         params = {}
     payload = body.get("input")
-    messages = payload.get("messages") if isinstance(payload, Mapping) else None
+    messages = payload.get("messages") if isinstance(payload, (dict, Mapping)) else None
     model = body.get("model")
     row = family_for(model) if isinstance(model, str) else None
-    _rules_GenerationParameters(params, stream, out, effective_params(row, params))
+    _rules_GenerationParameters(
+        params, stream, out, params if row is None else EffectiveParams(row, params)
+    )
     if row is not None:
         check_model_rules(row, "text-generation", params, stream, out, messages)
     return out
@@ -228,13 +240,15 @@ def validate_multimodal_generation(body: Mapping[str, Any], stream: bool) -> lis
     out: list[Problem] = []
     _check_GenerationRequest(body, "", out)
     params = body.get("parameters")
-    if not isinstance(params, Mapping):
+    if not isinstance(params, (dict, Mapping)):
         params = {}
     payload = body.get("input")
-    messages = payload.get("messages") if isinstance(payload, Mapping) else None
+    messages = payload.get("messages") if isinstance(payload, (dict, Mapping)) else None
     model = body.get("model")
     row = family_for(model) if isinstance(model, str) else None
-    _rules_GenerationParameters(params, stream, out, effective_params(row, params))
+    _rules_GenerationParameters(
+        params, stream, out, params if row is None else EffectiveParams(row, params)
+    )
     if row is not None:
         check_model_rules(row, "multimodal-generation", params, stream, out, messages)
     return out
@@ -248,7 +262,9 @@ def validate_chat_completions(body: Mapping[str, Any], stream: bool) -> list[Pro
     messages = body.get("messages")
     model = body.get("model")
     row = family_for(model) if isinstance(model, str) else None
-    _rules_ChatCompletionRequest(params, stream, out, effective_params(row, params))
+    _rules_ChatCompletionRequest(
+        params, stream, out, params if row is None else EffectiveParams(row, params)
+    )
     if row is not None:
         check_model_rules(row, "compatible", params, stream, out, messages)
     return out

@@ -26,8 +26,7 @@ def _check_AsrOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v1 = value.get("language")
-    if v1 is not None:
+    if "language" in value and (v1 := value["language"]) is not None:
         if not (isinstance(v1, str)):
             out.append(
                 Problem(
@@ -60,8 +59,7 @@ def _check_AsrOptions(value: Any, path: str, out: list[Problem]) -> None:
                     "enum",
                 )
             )
-    v2 = value.get("enable_itn")
-    if v2 is not None:
+    if "enable_itn" in value and (v2 := value["enable_itn"]) is not None:
         if not (isinstance(v2, bool)):
             out.append(
                 Problem(
@@ -72,8 +70,7 @@ def _check_AsrOptions(value: Any, path: str, out: list[Problem]) -> None:
                     "type",
                 )
             )
-    v3 = value.get("enable_lid")
-    if v3 is not None:
+    if "enable_lid" in value and (v3 := value["enable_lid"]) is not None:
         if not (isinstance(v3, bool)):
             out.append(
                 Problem(
@@ -98,8 +95,8 @@ def _check_FunctionDefinition(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v99 = value.get("name")
-    if v99 is None:
+    v95 = value.get("name")
+    if v95 is None:
         out.append(
             Problem(
                 path + ".name",
@@ -110,28 +107,28 @@ def _check_FunctionDefinition(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if not (isinstance(v99, str)):
+        if not (isinstance(v95, str)):
             out.append(
                 Problem(
                     path + ".name",
-                    v99,
+                    v95,
                     "must be a string",
                     "Qwen API reference § tools function name (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § tools function name (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif not _PATTERN_0.search(v99):
+        elif not _PATTERN_0.search(v95):
             out.append(
                 Problem(
                     path + ".name",
-                    v99,
+                    v95,
                     "must match ^[A-Za-z0-9_-]{1,64}$",
                     "Qwen API reference § tools function name (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § tools function name (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "pattern",
                 )
             )
-    v100 = value.get("description")
-    if v100 is None:
+    v96 = value.get("description")
+    if v96 is None:
         out.append(
             Problem(
                 path + ".description",
@@ -142,32 +139,31 @@ def _check_FunctionDefinition(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if not (isinstance(v100, str)):
+        if not (isinstance(v96, str)):
             out.append(
                 Problem(
                     path + ".description",
-                    v100,
+                    v96,
                     "must be a string",
                     "DashScope chat § tools function description (https://docs.qwencloud.com/api-reference/chat/dashscope); Qwen API reference § tools function description (Required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v101 = value.get("parameters")
-    if v101 is not None:
-        if not (isinstance(v101, dict)):
+    if "parameters" in value and (v97 := value["parameters"]) is not None:
+        if not (isinstance(v97, dict)):
             out.append(
                 Problem(
                     path + ".parameters",
-                    v101,
+                    v97,
                     "must be an object",
                     "DashScope chat § tools function parameters (defaults to {}) (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif (at102 := _non_finite_at(v101)) is not None:
+        elif (at98 := _non_finite_at(v97)) is not None:
             out.append(
                 Problem(
-                    path + ".parameters" + at102,
+                    path + ".parameters" + at98,
                     None,
                     "must be a finite number (not NaN or Infinity)",
                     "DashScope chat § tools function parameters (defaults to {}) (https://docs.qwencloud.com/api-reference/chat/dashscope)",
@@ -188,59 +184,55 @@ def _check_JsonSchemaFormat(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v177 = value.get("name")
-    if v177 is not None:
-        if not (isinstance(v177, str)):
+    if "name" in value and (v172 := value["name"]) is not None:
+        if not (isinstance(v172, str)):
             out.append(
                 Problem(
                     path + ".name",
-                    v177,
+                    v172,
                     "must be a string",
                     "API digest (project notes, not public) § 3.3.3",
                     "type",
                 )
             )
-    v178 = value.get("description")
-    if v178 is not None:
-        if not (isinstance(v178, str)):
+    if "description" in value and (v173 := value["description"]) is not None:
+        if not (isinstance(v173, str)):
             out.append(
                 Problem(
                     path + ".description",
-                    v178,
+                    v173,
                     "must be a string",
                     "API digest (project notes, not public) § 3.3.3",
                     "type",
                 )
             )
-    v179 = value.get("schema")
-    if v179 is not None:
-        if not (isinstance(v179, dict)):
+    if "schema" in value and (v174 := value["schema"]) is not None:
+        if not (isinstance(v174, dict)):
             out.append(
                 Problem(
                     path + ".schema",
-                    v179,
+                    v174,
                     "must be an object",
                     "API digest (project notes, not public) § 3.3.3",
                     "type",
                 )
             )
-        elif (at180 := _non_finite_at(v179)) is not None:
+        elif (at175 := _non_finite_at(v174)) is not None:
             out.append(
                 Problem(
-                    path + ".schema" + at180,
+                    path + ".schema" + at175,
                     None,
                     "must be a finite number (not NaN or Infinity)",
                     "API digest (project notes, not public) § 3.3.3",
                     "type",
                 )
             )
-    v181 = value.get("strict")
-    if v181 is not None:
-        if not (isinstance(v181, bool)):
+    if "strict" in value and (v176 := value["strict"]) is not None:
+        if not (isinstance(v176, bool)):
             out.append(
                 Problem(
                     path + ".strict",
-                    v181,
+                    v176,
                     "must be a boolean",
                     "API digest (project notes, not public) § 3.3.3",
                     "type",
@@ -260,8 +252,8 @@ def _check_OcrOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v182 = value.get("task")
-    if v182 is None:
+    v177 = value.get("task")
+    if v177 is None:
         out.append(
             Problem(
                 path + ".task",
@@ -272,17 +264,17 @@ def _check_OcrOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v182, str)):
+        if not (isinstance(v177, str)):
             out.append(
                 Problem(
                     path + ".task",
-                    v182,
+                    v177,
                     "must be a string",
                     "Qwen API reference § ocr_options task (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-ocr-advanced-recognition-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif v182 not in (
+        elif v177 not in (
             "text_recognition",
             "key_information_extraction",
             "document_parsing",
@@ -294,15 +286,14 @@ def _check_OcrOptions(value: Any, path: str, out: list[Problem]) -> None:
             out.append(
                 Problem(
                     path + ".task",
-                    v182,
+                    v177,
                     "must be one of 'text_recognition', 'key_information_extraction', 'document_parsing', 'table_parsing', 'formula_recognition', 'multi_lan', 'advanced_recognition'",
                     "Qwen API reference § ocr_options task (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-vl-ocr-advanced-recognition-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "enum",
                 )
             )
-    v183 = value.get("task_config")
-    if v183 is not None:
-        _check_OcrTaskConfig(v183, path + ".task_config", out)
+    if "task_config" in value and (v178 := value["task_config"]) is not None:
+        _check_OcrTaskConfig(v178, path + ".task_config", out)
 
 
 def _check_OcrTaskConfig(value: Any, path: str, out: list[Problem]) -> None:
@@ -317,8 +308,8 @@ def _check_OcrTaskConfig(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v184 = value.get("result_schema")
-    if v184 is None:
+    v179 = value.get("result_schema")
+    if v179 is None:
         out.append(
             Problem(
                 path + ".result_schema",
@@ -329,20 +320,20 @@ def _check_OcrTaskConfig(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v184, dict)):
+        if not (isinstance(v179, dict)):
             out.append(
                 Problem(
                     path + ".result_schema",
-                    v184,
+                    v179,
                     "must be an object",
                     "Qwen API reference § result_schema (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-        elif (at185 := _non_finite_at(v184)) is not None:
+        elif (at180 := _non_finite_at(v179)) is not None:
             out.append(
                 Problem(
-                    path + ".result_schema" + at185,
+                    path + ".result_schema" + at180,
                     None,
                     "must be a finite number (not NaN or Infinity)",
                     "Qwen API reference § result_schema (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
@@ -394,8 +385,8 @@ def _check_ResponseFormatJsonObject(value: Any, path: str, out: list[Problem]) -
             )
         )
         return
-    v186 = value.get("type")
-    if v186 is None:
+    v181 = value.get("type")
+    if v181 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -406,11 +397,11 @@ def _check_ResponseFormatJsonObject(value: Any, path: str, out: list[Problem]) -
             )
         )
     else:
-        if v186 != "json_object":
+        if v181 != "json_object":
             out.append(
                 Problem(
                     path + ".type",
-                    v186,
+                    v181,
                     "must be 'json_object'",
                     "DashScope chat § response_format type (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "const",
@@ -430,8 +421,8 @@ def _check_ResponseFormatJsonSchema(value: Any, path: str, out: list[Problem]) -
             )
         )
         return
-    v187 = value.get("type")
-    if v187 is None:
+    v182 = value.get("type")
+    if v182 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -442,18 +433,18 @@ def _check_ResponseFormatJsonSchema(value: Any, path: str, out: list[Problem]) -
             )
         )
     else:
-        if v187 != "json_schema":
+        if v182 != "json_schema":
             out.append(
                 Problem(
                     path + ".type",
-                    v187,
+                    v182,
                     "must be 'json_schema'",
                     "DashScope chat § response_format type (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "const",
                 )
             )
-    v188 = value.get("json_schema")
-    if v188 is None:
+    v183 = value.get("json_schema")
+    if v183 is None:
         out.append(
             Problem(
                 path + ".json_schema",
@@ -464,7 +455,7 @@ def _check_ResponseFormatJsonSchema(value: Any, path: str, out: list[Problem]) -
             )
         )
     else:
-        _check_JsonSchemaFormat(v188, path + ".json_schema", out)
+        _check_JsonSchemaFormat(v183, path + ".json_schema", out)
 
 
 def _check_ResponseFormatText(value: Any, path: str, out: list[Problem]) -> None:
@@ -479,8 +470,8 @@ def _check_ResponseFormatText(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v189 = value.get("type")
-    if v189 is None:
+    v184 = value.get("type")
+    if v184 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -491,11 +482,11 @@ def _check_ResponseFormatText(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if v189 != "text":
+        if v184 != "text":
             out.append(
                 Problem(
                     path + ".type",
-                    v189,
+                    v184,
                     "must be 'text'",
                     "DashScope chat § response_format type (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "const",
@@ -515,13 +506,12 @@ def _check_SearchIntentionOptions(value: Any, path: str, out: list[Problem]) -> 
             )
         )
         return
-    v190 = value.get("prompt_intervene")
-    if v190 is not None:
-        if not (isinstance(v190, str)):
+    if "prompt_intervene" in value and (v185 := value["prompt_intervene"]) is not None:
+        if not (isinstance(v185, str)):
             out.append(
                 Problem(
                     path + ".prompt_intervene",
-                    v190,
+                    v185,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-with-websearch-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
@@ -541,129 +531,122 @@ def _check_SearchOptions(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v191 = value.get("enable_source")
-    if v191 is not None:
-        if not (isinstance(v191, bool)):
+    if "enable_source" in value and (v186 := value["enable_source"]) is not None:
+        if not (isinstance(v186, bool)):
             out.append(
                 Problem(
                     path + ".enable_source",
+                    v186,
+                    "must be a boolean",
+                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    "type",
+                )
+            )
+    if "enable_citation" in value and (v187 := value["enable_citation"]) is not None:
+        if not (isinstance(v187, bool)):
+            out.append(
+                Problem(
+                    path + ".enable_citation",
+                    v187,
+                    "must be a boolean",
+                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    "type",
+                )
+            )
+    if "citation_format" in value and (v188 := value["citation_format"]) is not None:
+        if not (isinstance(v188, str)):
+            out.append(
+                Problem(
+                    path + ".citation_format",
+                    v188,
+                    "must be a string",
+                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    "type",
+                )
+            )
+    if "forced_search" in value and (v189 := value["forced_search"]) is not None:
+        if not (isinstance(v189, bool)):
+            out.append(
+                Problem(
+                    path + ".forced_search",
+                    v189,
+                    "must be a boolean",
+                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    "type",
+                )
+            )
+    if "search_strategy" in value and (v190 := value["search_strategy"]) is not None:
+        if not (isinstance(v190, str)):
+            out.append(
+                Problem(
+                    path + ".search_strategy",
+                    v190,
+                    "must be a string",
+                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
+                    "type",
+                )
+            )
+    if (
+        "enable_search_extension" in value
+        and (v191 := value["enable_search_extension"]) is not None
+    ):
+        if not (isinstance(v191, bool)):
+            out.append(
+                Problem(
+                    path + ".enable_search_extension",
                     v191,
                     "must be a boolean",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v192 = value.get("enable_citation")
-    if v192 is not None:
+    if "prepend_search_result" in value and (v192 := value["prepend_search_result"]) is not None:
         if not (isinstance(v192, bool)):
             out.append(
                 Problem(
-                    path + ".enable_citation",
-                    v192,
-                    "must be a boolean",
-                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                    "type",
-                )
-            )
-    v193 = value.get("citation_format")
-    if v193 is not None:
-        if not (isinstance(v193, str)):
-            out.append(
-                Problem(
-                    path + ".citation_format",
-                    v193,
-                    "must be a string",
-                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                    "type",
-                )
-            )
-    v194 = value.get("forced_search")
-    if v194 is not None:
-        if not (isinstance(v194, bool)):
-            out.append(
-                Problem(
-                    path + ".forced_search",
-                    v194,
-                    "must be a boolean",
-                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                    "type",
-                )
-            )
-    v195 = value.get("search_strategy")
-    if v195 is not None:
-        if not (isinstance(v195, str)):
-            out.append(
-                Problem(
-                    path + ".search_strategy",
-                    v195,
-                    "must be a string",
-                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                    "type",
-                )
-            )
-    v196 = value.get("enable_search_extension")
-    if v196 is not None:
-        if not (isinstance(v196, bool)):
-            out.append(
-                Problem(
-                    path + ".enable_search_extension",
-                    v196,
-                    "must be a boolean",
-                    "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                    "type",
-                )
-            )
-    v197 = value.get("prepend_search_result")
-    if v197 is not None:
-        if not (isinstance(v197, bool)):
-            out.append(
-                Problem(
                     path + ".prepend_search_result",
-                    v197,
+                    v192,
                     "must be a boolean",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v198 = value.get("freshness")
-    if v198 is not None:
-        if not (isinstance(v198, int) and not isinstance(v198, bool)):
+    if "freshness" in value and (v193 := value["freshness"]) is not None:
+        if not (isinstance(v193, int) and not isinstance(v193, bool)):
             out.append(
                 Problem(
                     path + ".freshness",
-                    v198,
+                    v193,
                     "must be an integer",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-with-websearch-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v199 = value.get("assigned_site_list")
-    if v199 is not None:
-        if not isinstance(v199, list):
+    if "assigned_site_list" in value and (v194 := value["assigned_site_list"]) is not None:
+        if not isinstance(v194, list):
             out.append(
                 Problem(
                     path + ".assigned_site_list",
-                    v199,
+                    v194,
                     "must be a list",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-with-websearch-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
         else:
-            for i201, item200 in enumerate(v199):
-                if not (isinstance(item200, str)):
+            for i196, item195 in enumerate(v194):
+                if not (isinstance(item195, str)):
                     out.append(
                         Problem(
-                            path + ".assigned_site_list" + "[" + str(i201) + "]",
-                            item200,
+                            path + ".assigned_site_list" + "[" + str(i196) + "]",
+                            item195,
                             "must be a string",
                             "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-with-websearch-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                             "type",
                         )
                     )
-    v202 = value.get("intention_options")
-    if v202 is not None:
-        _check_SearchIntentionOptions(v202, path + ".intention_options", out)
+    if "intention_options" in value and (v197 := value["intention_options"]) is not None:
+        _check_SearchIntentionOptions(v197, path + ".intention_options", out)
 
 
 def _check_Skill(value: Any, path: str, out: list[Problem]) -> None:
@@ -678,8 +661,8 @@ def _check_Skill(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v203 = value.get("type")
-    if v203 is None:
+    v198 = value.get("type")
+    if v198 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -690,23 +673,22 @@ def _check_Skill(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v203, str)):
+        if not (isinstance(v198, str)):
             out.append(
                 Problem(
                     path + ".type",
-                    v203,
+                    v198,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-skill-ppt-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v204 = value.get("mode")
-    if v204 is not None:
-        if not (isinstance(v204, str)):
+    if "mode" in value and (v199 := value["mode"]) is not None:
+        if not (isinstance(v199, str)):
             out.append(
                 Problem(
                     path + ".mode",
-                    v204,
+                    v199,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-skill-ppt-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
@@ -726,8 +708,8 @@ def _check_Tool(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v215 = value.get("type")
-    if v215 is None:
+    v209 = value.get("type")
+    if v209 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -738,18 +720,18 @@ def _check_Tool(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if v215 != "function":
+        if v209 != "function":
             out.append(
                 Problem(
                     path + ".type",
-                    v215,
+                    v209,
                     "must be 'function'",
                     "DashScope chat § tools type (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "const",
                 )
             )
-    v216 = value.get("function")
-    if v216 is None:
+    v210 = value.get("function")
+    if v210 is None:
         out.append(
             Problem(
                 path + ".function",
@@ -760,7 +742,7 @@ def _check_Tool(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_FunctionDefinition(v216, path + ".function", out)
+        _check_FunctionDefinition(v210, path + ".function", out)
 
 
 def _check_ToolChoiceFunction(value: Any, path: str, out: list[Problem]) -> None:
@@ -775,8 +757,8 @@ def _check_ToolChoiceFunction(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v223 = value.get("type")
-    if v223 is None:
+    v217 = value.get("type")
+    if v217 is None:
         out.append(
             Problem(
                 path + ".type",
@@ -787,18 +769,18 @@ def _check_ToolChoiceFunction(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if v223 != "function":
+        if v217 != "function":
             out.append(
                 Problem(
                     path + ".type",
-                    v223,
+                    v217,
                     "must be 'function'",
                     "Qwen API reference § tool_choice (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "const",
                 )
             )
-    v224 = value.get("function")
-    if v224 is None:
+    v218 = value.get("function")
+    if v218 is None:
         out.append(
             Problem(
                 path + ".function",
@@ -809,7 +791,7 @@ def _check_ToolChoiceFunction(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        _check_ToolChoiceFunctionName(v224, path + ".function", out)
+        _check_ToolChoiceFunctionName(v218, path + ".function", out)
 
 
 def _check_ToolChoiceFunctionName(value: Any, path: str, out: list[Problem]) -> None:
@@ -824,8 +806,8 @@ def _check_ToolChoiceFunctionName(value: Any, path: str, out: list[Problem]) -> 
             )
         )
         return
-    v225 = value.get("name")
-    if v225 is None:
+    v219 = value.get("name")
+    if v219 is None:
         out.append(
             Problem(
                 path + ".name",
@@ -836,11 +818,11 @@ def _check_ToolChoiceFunctionName(value: Any, path: str, out: list[Problem]) -> 
             )
         )
     else:
-        if not (isinstance(v225, str)):
+        if not (isinstance(v219, str)):
             out.append(
                 Problem(
                     path + ".name",
-                    v225,
+                    v219,
                     "must be a string",
                     "Qwen API reference § tool_choice (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -860,8 +842,8 @@ def _check_TranslationOptions(value: Any, path: str, out: list[Problem]) -> None
             )
         )
         return
-    v234 = value.get("source_lang")
-    if v234 is None:
+    v227 = value.get("source_lang")
+    if v227 is None:
         out.append(
             Problem(
                 path + ".source_lang",
@@ -872,18 +854,18 @@ def _check_TranslationOptions(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if not (isinstance(v234, str)):
+        if not (isinstance(v227, str)):
             out.append(
                 Problem(
                     path + ".source_lang",
-                    v234,
+                    v227,
                     "must be a string",
                     "Qwen API reference § translation_options source_lang (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v235 = value.get("target_lang")
-    if v235 is None:
+    v228 = value.get("target_lang")
+    if v228 is None:
         out.append(
             Problem(
                 path + ".target_lang",
@@ -894,53 +876,50 @@ def _check_TranslationOptions(value: Any, path: str, out: list[Problem]) -> None
             )
         )
     else:
-        if not (isinstance(v235, str)):
+        if not (isinstance(v228, str)):
             out.append(
                 Problem(
                     path + ".target_lang",
-                    v235,
+                    v228,
                     "must be a string",
                     "Qwen API reference § translation_options target_lang (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v236 = value.get("terms")
-    if v236 is not None:
-        if not isinstance(v236, list):
+    if "terms" in value and (v229 := value["terms"]) is not None:
+        if not isinstance(v229, list):
             out.append(
                 Problem(
                     path + ".terms",
-                    v236,
+                    v229,
                     "must be a list",
                     "Qwen API reference § translation_options terms (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
         else:
-            for i238, item237 in enumerate(v236):
-                _check_TranslationPair(item237, path + ".terms" + "[" + str(i238) + "]", out)
-    v239 = value.get("tm_list")
-    if v239 is not None:
-        if not isinstance(v239, list):
+            for i231, item230 in enumerate(v229):
+                _check_TranslationPair(item230, path + ".terms" + "[" + str(i231) + "]", out)
+    if "tm_list" in value and (v232 := value["tm_list"]) is not None:
+        if not isinstance(v232, list):
             out.append(
                 Problem(
                     path + ".tm_list",
-                    v239,
+                    v232,
                     "must be a list",
                     "Qwen API reference § translation_options tm_list (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
         else:
-            for i241, item240 in enumerate(v239):
-                _check_TranslationPair(item240, path + ".tm_list" + "[" + str(i241) + "]", out)
-    v242 = value.get("domains")
-    if v242 is not None:
-        if not (isinstance(v242, str)):
+            for i234, item233 in enumerate(v232):
+                _check_TranslationPair(item233, path + ".tm_list" + "[" + str(i234) + "]", out)
+    if "domains" in value and (v235 := value["domains"]) is not None:
+        if not (isinstance(v235, str)):
             out.append(
                 Problem(
                     path + ".domains",
-                    v242,
+                    v235,
                     "must be a string",
                     "Qwen API reference § translation_options domains (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
@@ -960,8 +939,8 @@ def _check_TranslationPair(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v243 = value.get("source")
-    if v243 is None:
+    v236 = value.get("source")
+    if v236 is None:
         out.append(
             Problem(
                 path + ".source",
@@ -972,18 +951,18 @@ def _check_TranslationPair(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v243, str)):
+        if not (isinstance(v236, str)):
             out.append(
                 Problem(
                     path + ".source",
-                    v243,
+                    v236,
                     "must be a string",
                     "Qwen API reference § translation_options terms source (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v244 = value.get("target")
-    if v244 is None:
+    v237 = value.get("target")
+    if v237 is None:
         out.append(
             Problem(
                 path + ".target",
@@ -994,11 +973,11 @@ def _check_TranslationPair(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v244, str)):
+        if not (isinstance(v237, str)):
             out.append(
                 Problem(
                     path + ".target",
-                    v244,
+                    v237,
                     "must be a string",
                     "Qwen API reference § translation_options terms target (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",

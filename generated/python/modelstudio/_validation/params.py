@@ -38,8 +38,8 @@ def _check_GenerationInput(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v103 = value.get("messages")
-    if v103 is None:
+    v99 = value.get("messages")
+    if v99 is None:
         out.append(
             Problem(
                 path + ".messages",
@@ -50,46 +50,48 @@ def _check_GenerationInput(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not isinstance(v103, list):
+        if not isinstance(v99, list):
             out.append(
                 Problem(
                     path + ".messages",
-                    v103,
+                    v99,
                     "must be a list",
                     "Qwen API reference § messages (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § messages (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif len(v103) < 1:
+        elif len(v99) < 1:
             out.append(
                 Problem(
                     path + ".messages",
-                    v103,
+                    v99,
                     "must have at least 1 item(s)",
                     "Qwen API reference § messages (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § messages (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "items",
                 )
             )
         else:
-            if not any(isinstance(m, dict) and m.get("role") == "user" for m in v103):
+            for m in v99:
+                if isinstance(m, dict) and m.get("role") == "user":
+                    break
+            else:
                 out.append(
                     Problem(
                         path + ".messages",
-                        v103,
+                        v99,
                         "must hold a message with role='user'",
                         "Qwen API reference § messages (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference § User Message (required) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § messages (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § parameter-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "items",
                     )
                 )
-            for i105, item104 in enumerate(v103):
-                _check_Message(item104, path + ".messages" + "[" + str(i105) + "]", out)
-    v106 = value.get("prompt")
-    if v106 is not None:
-        if not (isinstance(v106, str)):
+            for i101, item100 in enumerate(v99):
+                _check_Message(item100, path + ".messages" + "[" + str(i101) + "]", out)
+    if "prompt" in value and (v102 := value["prompt"]) is not None:
+        if not (isinstance(v102, str)):
             out.append(
                 Problem(
                     path + ".prompt",
-                    v106,
+                    v102,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § auth-error-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
@@ -109,757 +111,717 @@ def _check_GenerationParameters(value: Any, path: str, out: list[Problem]) -> No
             )
         )
         return
-    v107 = value.get("result_format")
-    if v107 is not None:
-        if not (isinstance(v107, str)):
+    if "result_format" in value and (v103 := value["result_format"]) is not None:
+        if not (isinstance(v103, str)):
             out.append(
                 Problem(
                     path + ".result_format",
-                    v107,
+                    v103,
                     "must be a string",
                     "Qwen API reference § result_format (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § result_format (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v107 not in (
+        elif v103 not in (
             "text",
             "message",
         ):
             out.append(
                 Problem(
                     path + ".result_format",
-                    v107,
+                    v103,
                     "must be one of 'text', 'message'",
                     "Qwen API reference § result_format (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § result_format (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "enum",
                 )
             )
-    v108 = value.get("temperature")
-    if v108 is not None:
-        if not (isinstance(v108, (int, float)) and not isinstance(v108, bool)):
+    if "temperature" in value and (v104 := value["temperature"]) is not None:
+        if not (isinstance(v104, (int, float)) and not isinstance(v104, bool)):
             out.append(
                 Problem(
                     path + ".temperature",
-                    v108,
+                    v104,
                     "must be a number",
                     "Qwen API reference § temperature (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif not _isfinite(v108):
+        elif not _isfinite(v104):
             out.append(
                 Problem(
                     path + ".temperature",
-                    v108,
+                    v104,
                     "must be a finite number (not NaN or Infinity)",
                     "Qwen API reference § temperature (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v108 < 0 or v108 >= 2:
+        elif v104 < 0 or v104 >= 2:
             out.append(
                 Problem(
                     path + ".temperature",
-                    v108,
+                    v104,
                     "must be >= 0 and < 2",
                     "Qwen API reference § temperature (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § temperature (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v109 = value.get("top_p")
-    if v109 is not None:
-        if not (isinstance(v109, (int, float)) and not isinstance(v109, bool)):
+    if "top_p" in value and (v105 := value["top_p"]) is not None:
+        if not (isinstance(v105, (int, float)) and not isinstance(v105, bool)):
             out.append(
                 Problem(
                     path + ".top_p",
-                    v109,
+                    v105,
                     "must be a number",
                     "Qwen API reference § top_p (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif not _isfinite(v109):
+        elif not _isfinite(v105):
             out.append(
                 Problem(
                     path + ".top_p",
-                    v109,
+                    v105,
                     "must be a finite number (not NaN or Infinity)",
                     "Qwen API reference § top_p (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v109 <= 0 or v109 > 1:
+        elif v105 <= 0 or v105 > 1:
             out.append(
                 Problem(
                     path + ".top_p",
-                    v109,
+                    v105,
                     "must be > 0 and <= 1",
                     "Qwen API reference § top_p (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_p (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v110 = value.get("top_k")
-    if v110 is not None:
-        if not (isinstance(v110, int) and not isinstance(v110, bool)):
+    if "top_k" in value and (v106 := value["top_k"]) is not None:
+        if not (isinstance(v106, int) and not isinstance(v106, bool)):
             out.append(
                 Problem(
                     path + ".top_k",
-                    v110,
+                    v106,
                     "must be an integer",
                     "Qwen API reference § top_k (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_k (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v110 < 0:
+        elif v106 < 0:
             out.append(
                 Problem(
                     path + ".top_k",
-                    v110,
+                    v106,
                     "must be >= 0",
                     "Qwen API reference § top_k (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_k (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v111 = value.get("max_tokens")
-    if v111 is not None:
-        if not (isinstance(v111, int) and not isinstance(v111, bool)):
+    if "max_tokens" in value and (v107 := value["max_tokens"]) is not None:
+        if not (isinstance(v107, int) and not isinstance(v107, bool)):
             out.append(
                 Problem(
                     path + ".max_tokens",
-                    v111,
+                    v107,
                     "must be an integer",
                     "Qwen API reference § max_tokens (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § max_tokens (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v111 < 1:
+        elif v107 < 1:
             out.append(
                 Problem(
                     path + ".max_tokens",
-                    v111,
+                    v107,
                     "must be >= 1",
                     "Qwen API reference § max_tokens (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § max_tokens (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v112 = value.get("max_completion_tokens")
-    if v112 is not None:
-        if not (isinstance(v112, int) and not isinstance(v112, bool)):
+    if "max_completion_tokens" in value and (v108 := value["max_completion_tokens"]) is not None:
+        if not (isinstance(v108, int) and not isinstance(v108, bool)):
             out.append(
                 Problem(
                     path + ".max_completion_tokens",
-                    v112,
+                    v108,
                     "must be an integer",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v113 = value.get("max_input_tokens")
-    if v113 is not None:
-        if not (isinstance(v113, int) and not isinstance(v113, bool)):
+    if "max_input_tokens" in value and (v109 := value["max_input_tokens"]) is not None:
+        if not (isinstance(v109, int) and not isinstance(v109, bool)):
             out.append(
                 Problem(
                     path + ".max_input_tokens",
-                    v113,
+                    v109,
                     "must be an integer",
                     "Qwen API reference § max_input_tokens (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference (older revision) § max_input_tokens (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v114 = value.get("seed")
-    if v114 is not None:
-        if not (isinstance(v114, int) and not isinstance(v114, bool)):
+    if "seed" in value and (v110 := value["seed"]) is not None:
+        if not (isinstance(v110, int) and not isinstance(v110, bool)):
             out.append(
                 Problem(
                     path + ".seed",
-                    v114,
+                    v110,
                     "must be an integer",
                     "Qwen API reference § seed (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § seed (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v114 < 0 or v114 > 2147483647:
+        elif v110 < 0 or v110 > 2147483647:
             out.append(
                 Problem(
                     path + ".seed",
-                    v114,
+                    v110,
                     "must be >= 0 and <= 2147483647",
                     "Qwen API reference § seed (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § seed (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v115 = value.get("stream")
-    if v115 is not None:
-        if not (isinstance(v115, bool)):
+    if "stream" in value and (v111 := value["stream"]) is not None:
+        if not (isinstance(v111, bool)):
             out.append(
                 Problem(
                     path + ".stream",
-                    v115,
+                    v111,
                     "must be a boolean",
                     "DashScope chat § stream (https://docs.qwencloud.com/api-reference/chat/dashscope); Qwen API reference § stream (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v116 = value.get("incremental_output")
-    if v116 is not None:
-        if not (isinstance(v116, bool)):
+    if "incremental_output" in value and (v112 := value["incremental_output"]) is not None:
+        if not (isinstance(v112, bool)):
             out.append(
                 Problem(
                     path + ".incremental_output",
-                    v116,
+                    v112,
                     "must be a boolean",
                     "Qwen API reference § incremental_output (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § incremental_output (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v117 = value.get("enable_thinking")
-    if v117 is not None:
-        if not (isinstance(v117, bool)):
+    if "enable_thinking" in value and (v113 := value["enable_thinking"]) is not None:
+        if not (isinstance(v113, bool)):
             out.append(
                 Problem(
                     path + ".enable_thinking",
-                    v117,
+                    v113,
                     "must be a boolean",
                     "DashScope chat § enable_thinking (https://docs.qwencloud.com/api-reference/chat/dashscope); Visual understanding § Thinking mode (https://www.alibabacloud.com/help/en/model-studio/vision); Qwen API reference § enable_thinking (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-    v118 = value.get("thinking_budget")
-    if v118 is not None:
-        if not (isinstance(v118, int) and not isinstance(v118, bool)):
+    if "thinking_budget" in value and (v114 := value["thinking_budget"]) is not None:
+        if not (isinstance(v114, int) and not isinstance(v114, bool)):
             out.append(
                 Problem(
                     path + ".thinking_budget",
-                    v118,
+                    v114,
                     "must be an integer",
                     "DashScope chat § thinking_budget (https://docs.qwencloud.com/api-reference/chat/dashscope); Visual understanding § Thinking mode (https://www.alibabacloud.com/help/en/model-studio/vision); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-reasoning-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v119 = value.get("reasoning_effort")
-    if v119 is not None:
-        if not (isinstance(v119, str)):
+    if "reasoning_effort" in value and (v115 := value["reasoning_effort"]) is not None:
+        if not (isinstance(v115, str)):
             out.append(
                 Problem(
                     path + ".reasoning_effort",
-                    v119,
+                    v115,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-reasoning-effort-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v120 = value.get("enable_code_interpreter")
-    if v120 is not None:
-        if not (isinstance(v120, bool)):
+    if (
+        "enable_code_interpreter" in value
+        and (v116 := value["enable_code_interpreter"]) is not None
+    ):
+        if not (isinstance(v116, bool)):
             out.append(
                 Problem(
                     path + ".enable_code_interpreter",
-                    v120,
+                    v116,
                     "must be a boolean",
                     "DashScope chat § enable_code_interpreter (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-with-code-interpreter-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v121 = value.get("repetition_penalty")
-    if v121 is not None:
-        if not (isinstance(v121, (int, float)) and not isinstance(v121, bool)):
+    if "repetition_penalty" in value and (v117 := value["repetition_penalty"]) is not None:
+        if not (isinstance(v117, (int, float)) and not isinstance(v117, bool)):
             out.append(
                 Problem(
                     path + ".repetition_penalty",
-                    v121,
+                    v117,
                     "must be a number",
                     "Qwen API reference § repetition_penalty (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § repetition_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif not _isfinite(v121):
+        elif not _isfinite(v117):
             out.append(
                 Problem(
                     path + ".repetition_penalty",
-                    v121,
+                    v117,
                     "must be a finite number (not NaN or Infinity)",
                     "Qwen API reference § repetition_penalty (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § repetition_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v121 <= 0:
+        elif v117 <= 0:
             out.append(
                 Problem(
                     path + ".repetition_penalty",
-                    v121,
+                    v117,
                     "must be > 0",
                     "Qwen API reference § repetition_penalty (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § repetition_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v122 = value.get("presence_penalty")
-    if v122 is not None:
-        if not (isinstance(v122, (int, float)) and not isinstance(v122, bool)):
+    if "presence_penalty" in value and (v118 := value["presence_penalty"]) is not None:
+        if not (isinstance(v118, (int, float)) and not isinstance(v118, bool)):
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v122,
+                    v118,
                     "must be a number",
                     "Qwen API reference § presence_penalty (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § presence_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif not _isfinite(v122):
+        elif not _isfinite(v118):
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v122,
+                    v118,
                     "must be a finite number (not NaN or Infinity)",
                     "Qwen API reference § presence_penalty (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § presence_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v122 < -2.0 or v122 > 2.0:
+        elif v118 < -2.0 or v118 > 2.0:
             out.append(
                 Problem(
                     path + ".presence_penalty",
-                    v122,
+                    v118,
                     "must be >= -2 and <= 2",
                     "Qwen API reference § presence_penalty (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § presence_penalty (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v123 = value.get("logit_bias")
-    if v123 is not None:
-        if not (isinstance(v123, dict)):
+    if "logit_bias" in value and (v119 := value["logit_bias"]) is not None:
+        if not (isinstance(v119, dict)):
             out.append(
                 Problem(
                     path + ".logit_bias",
-                    v123,
+                    v119,
                     "must be an object",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-roleplay-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
         else:
-            for key124, item125 in v123.items():
-                if not (isinstance(item125, (int, float)) and not isinstance(item125, bool)):
+            for key120, item121 in v119.items():
+                if not (isinstance(item121, (int, float)) and not isinstance(item121, bool)):
                     out.append(
                         Problem(
-                            path + ".logit_bias" + "." + str(key124),
-                            item125,
+                            path + ".logit_bias" + "." + str(key120),
+                            item121,
                             "must be a number",
                             "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-roleplay-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                             "type",
                         )
                     )
-                elif not _isfinite(item125):
+                elif not _isfinite(item121):
                     out.append(
                         Problem(
-                            path + ".logit_bias" + "." + str(key124),
-                            item125,
+                            path + ".logit_bias" + "." + str(key120),
+                            item121,
                             "must be a finite number (not NaN or Infinity)",
                             "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-roleplay-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                             "type",
                         )
                     )
-    v126 = value.get("vl_high_resolution_images")
-    if v126 is not None:
-        if not (isinstance(v126, bool)):
+    if (
+        "vl_high_resolution_images" in value
+        and (v122 := value["vl_high_resolution_images"]) is not None
+    ):
+        if not (isinstance(v122, bool)):
             out.append(
                 Problem(
                     path + ".vl_high_resolution_images",
-                    v126,
+                    v122,
                     "must be a boolean",
                     "DashScope chat § vl_high_resolution_images (https://docs.qwencloud.com/api-reference/chat/dashscope); Visual understanding § High-resolution images (https://www.alibabacloud.com/help/en/model-studio/vision)",
                     "type",
                 )
             )
-    v127 = value.get("vl_enable_image_hw_output")
-    if v127 is not None:
-        if not (isinstance(v127, bool)):
+    if (
+        "vl_enable_image_hw_output" in value
+        and (v123 := value["vl_enable_image_hw_output"]) is not None
+    ):
+        if not (isinstance(v123, bool)):
             out.append(
                 Problem(
                     path + ".vl_enable_image_hw_output",
-                    v127,
+                    v123,
                     "must be a boolean",
                     "Qwen API reference § vl_enable_image_hw_output (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § vl_enable_image_hw_output (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-    v128 = value.get("ocr_options")
-    if v128 is not None:
-        _check_OcrOptions(v128, path + ".ocr_options", out)
-    v129 = value.get("response_format")
-    if v129 is not None:
-        _check_ResponseFormat(v129, path + ".response_format", out)
-    v130 = value.get("output_format")
-    if v130 is not None:
-        if not (isinstance(v130, str)):
+    if "ocr_options" in value and (v124 := value["ocr_options"]) is not None:
+        _check_OcrOptions(v124, path + ".ocr_options", out)
+    if "response_format" in value and (v125 := value["response_format"]) is not None:
+        _check_ResponseFormat(v125, path + ".response_format", out)
+    if "output_format" in value and (v126 := value["output_format"]) is not None:
+        if not (isinstance(v126, str)):
             out.append(
                 Problem(
                     path + ".output_format",
-                    v130,
+                    v126,
                     "must be a string",
                     "Qwen API reference § output_format (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference (older revision) § output_format (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "type",
                 )
             )
-        elif v130 not in (
+        elif v126 not in (
             "model_detailed_report",
             "model_summary_report",
         ):
             out.append(
                 Problem(
                     path + ".output_format",
-                    v130,
+                    v126,
                     "must be one of 'model_detailed_report', 'model_summary_report'",
                     "Qwen API reference § output_format (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Qwen API reference (older revision) § output_format (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
                     "enum",
                 )
             )
-    v131 = value.get("logprobs")
-    if v131 is not None:
-        if not (isinstance(v131, bool)):
+    if "logprobs" in value and (v127 := value["logprobs"]) is not None:
+        if not (isinstance(v127, bool)):
             out.append(
                 Problem(
                     path + ".logprobs",
-                    v131,
+                    v127,
                     "must be a boolean",
                     "DashScope chat § logprobs (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-logprobs-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v132 = value.get("top_logprobs")
-    if v132 is not None:
-        if not (isinstance(v132, int) and not isinstance(v132, bool)):
+    if "top_logprobs" in value and (v128 := value["top_logprobs"]) is not None:
+        if not (isinstance(v128, int) and not isinstance(v128, bool)):
             out.append(
                 Problem(
                     path + ".top_logprobs",
-                    v132,
+                    v128,
                     "must be an integer",
                     "Qwen API reference § top_logprobs (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_logprobs (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif v132 < 0 or v132 > 5:
+        elif v128 < 0 or v128 > 5:
             out.append(
                 Problem(
                     path + ".top_logprobs",
-                    v132,
+                    v128,
                     "must be >= 0 and <= 5",
                     "Qwen API reference § top_logprobs (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § top_logprobs (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "range",
                 )
             )
-    v133 = value.get("n")
-    if v133 is not None:
-        if not (isinstance(v133, int) and not isinstance(v133, bool)):
+    if "n" in value and (v129 := value["n"]) is not None:
+        if not (isinstance(v129, int) and not isinstance(v129, bool)):
             out.append(
                 Problem(
                     path + ".n",
-                    v133,
+                    v129,
                     "must be an integer",
                     "DashScope chat § n (https://docs.qwencloud.com/api-reference/chat/dashscope); Qwen API reference § n (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-roleplay-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif v133 < 1 or v133 > 4:
+        elif v129 < 1 or v129 > 4:
             out.append(
                 Problem(
                     path + ".n",
-                    v133,
+                    v129,
                     "must be >= 1 and <= 4",
                     "DashScope chat § n (https://docs.qwencloud.com/api-reference/chat/dashscope); Qwen API reference § n (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-roleplay-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "range",
                 )
             )
-    v134 = value.get("stop")
-    if v134 is not None:
-        ok135 = False
-        if not ok135:
-            trial136: list[Problem] = []
-            if not (isinstance(v134, str)):
-                trial136.append(
+    if "stop" in value and (v130 := value["stop"]) is not None:
+        ok131 = isinstance(v130, str)
+        if not ok131:
+            trial134: list[Problem] = []
+            if not isinstance(v130, list):
+                trial134.append(
                     Problem(
                         path + ".stop",
-                        v134,
-                        "must be a string",
-                        "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
-                        "type",
-                    )
-                )
-            ok135 = not trial136
-        if not ok135:
-            trial137: list[Problem] = []
-            if not isinstance(v134, list):
-                trial137.append(
-                    Problem(
-                        path + ".stop",
-                        v134,
+                        v130,
                         "must be a list",
                         "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "type",
                     )
                 )
             else:
-                for i139, item138 in enumerate(v134):
-                    if not (isinstance(item138, str)):
-                        trial137.append(
+                for i133, item132 in enumerate(v130):
+                    if not (isinstance(item132, str)):
+                        trial134.append(
                             Problem(
-                                path + ".stop" + "[" + str(i139) + "]",
-                                item138,
+                                path + ".stop" + "[" + str(i133) + "]",
+                                item132,
                                 "must be a string",
                                 "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                                 "type",
                             )
                         )
-            ok135 = not trial137
-        if not ok135:
-            trial140: list[Problem] = []
-            if not isinstance(v134, list):
-                trial140.append(
+            ok131 = not trial134
+        if not ok131:
+            trial137: list[Problem] = []
+            if not isinstance(v130, list):
+                trial137.append(
                     Problem(
                         path + ".stop",
-                        v134,
+                        v130,
                         "must be a list",
                         "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "type",
                     )
                 )
             else:
-                for i142, item141 in enumerate(v134):
-                    if not (isinstance(item141, int) and not isinstance(item141, bool)):
-                        trial140.append(
+                for i136, item135 in enumerate(v130):
+                    if not (isinstance(item135, int) and not isinstance(item135, bool)):
+                        trial137.append(
                             Problem(
-                                path + ".stop" + "[" + str(i142) + "]",
-                                item141,
+                                path + ".stop" + "[" + str(i136) + "]",
+                                item135,
                                 "must be an integer",
                                 "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                                 "type",
                             )
                         )
-            ok135 = not trial140
-        if not ok135:
-            trial143: list[Problem] = []
-            if not isinstance(v134, list):
-                trial143.append(
+            ok131 = not trial137
+        if not ok131:
+            trial142: list[Problem] = []
+            if not isinstance(v130, list):
+                trial142.append(
                     Problem(
                         path + ".stop",
-                        v134,
+                        v130,
                         "must be a list",
                         "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "type",
                     )
                 )
             else:
-                for i145, item144 in enumerate(v134):
-                    if not isinstance(item144, list):
-                        trial143.append(
+                for i139, item138 in enumerate(v130):
+                    if not isinstance(item138, list):
+                        trial142.append(
                             Problem(
-                                path + ".stop" + "[" + str(i145) + "]",
-                                item144,
+                                path + ".stop" + "[" + str(i139) + "]",
+                                item138,
                                 "must be a list",
                                 "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                                 "type",
                             )
                         )
                     else:
-                        for i147, item146 in enumerate(item144):
-                            if not (isinstance(item146, int) and not isinstance(item146, bool)):
-                                trial143.append(
+                        for i141, item140 in enumerate(item138):
+                            if not (isinstance(item140, int) and not isinstance(item140, bool)):
+                                trial142.append(
                                     Problem(
                                         path
                                         + ".stop"
                                         + "["
-                                        + str(i145)
+                                        + str(i139)
                                         + "]"
                                         + "["
-                                        + str(i147)
+                                        + str(i141)
                                         + "]",
-                                        item146,
+                                        item140,
                                         "must be an integer",
                                         "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                                         "type",
                                     )
                                 )
-            ok135 = not trial143
-        if not ok135:
+            ok131 = not trial142
+        if not ok131:
             out.append(
                 Problem(
                     path + ".stop",
-                    v134,
+                    v130,
                     "must be strings or a list of strings or a list of integers or a list of a list of integers",
                     "Qwen API reference § stop (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § stop (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-text-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v148 = value.get("tools")
-    if v148 is not None:
-        if not isinstance(v148, list):
+    if "tools" in value and (v143 := value["tools"]) is not None:
+        if not isinstance(v143, list):
             out.append(
                 Problem(
                     path + ".tools",
-                    v148,
+                    v143,
                     "must be a list",
                     "Qwen API reference § tools (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § tools (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
         else:
-            for i150, item149 in enumerate(v148):
-                _check_Tool(item149, path + ".tools" + "[" + str(i150) + "]", out)
-    v151 = value.get("tool_choice")
-    if v151 is not None:
-        ok152 = False
-        if not ok152:
-            trial153: list[Problem] = []
-            if not (isinstance(v151, str)):
-                trial153.append(
+            for i145, item144 in enumerate(v143):
+                _check_Tool(item144, path + ".tools" + "[" + str(i145) + "]", out)
+    if "tool_choice" in value and (v146 := value["tool_choice"]) is not None:
+        ok147 = False
+        if not ok147:
+            trial148: list[Problem] = []
+            if not (isinstance(v146, str)):
+                trial148.append(
                     Problem(
                         path + ".tool_choice",
-                        v151,
+                        v146,
                         "must be a string",
                         "Qwen API reference § tool_choice (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § tool_choice (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-with-tools-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "type",
                     )
                 )
-            elif v151 not in (
+            elif v146 not in (
                 "none",
                 "auto",
             ):
-                trial153.append(
+                trial148.append(
                     Problem(
                         path + ".tool_choice",
-                        v151,
+                        v146,
                         "must be one of 'none', 'auto'",
                         "Qwen API reference § tool_choice (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § tool_choice (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-with-tools-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                         "enum",
                     )
                 )
-            ok152 = not trial153
-        if not ok152:
-            trial154: list[Problem] = []
-            _check_ToolChoiceFunction(v151, path + ".tool_choice", trial154)
-            ok152 = not trial154
-        if not ok152:
+            ok147 = not trial148
+        if not ok147:
+            trial149: list[Problem] = []
+            _check_ToolChoiceFunction(v146, path + ".tool_choice", trial149)
+            ok147 = not trial149
+        if not ok147:
             out.append(
                 Problem(
                     path + ".tool_choice",
-                    v151,
+                    v146,
                     "must be strings or a ToolChoiceFunction object",
                     "Qwen API reference § tool_choice (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § tool_choice (https://docs.qwencloud.com/api-reference/chat/dashscope); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-with-tools-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v155 = value.get("parallel_tool_calls")
-    if v155 is not None:
-        if not (isinstance(v155, bool)):
+    if "parallel_tool_calls" in value and (v150 := value["parallel_tool_calls"]) is not None:
+        if not (isinstance(v150, bool)):
             out.append(
                 Problem(
                     path + ".parallel_tool_calls",
-                    v155,
+                    v150,
                     "must be a boolean",
                     "Qwen API reference § parallel_tool_calls (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-with-parallel-tools-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v156 = value.get("translation_options")
-    if v156 is not None:
-        _check_TranslationOptions(v156, path + ".translation_options", out)
-    v157 = value.get("asr_options")
-    if v157 is not None:
-        _check_AsrOptions(v157, path + ".asr_options", out)
-    v158 = value.get("enable_search")
-    if v158 is not None:
-        if not (isinstance(v158, bool)):
+    if "translation_options" in value and (v151 := value["translation_options"]) is not None:
+        _check_TranslationOptions(v151, path + ".translation_options", out)
+    if "asr_options" in value and (v152 := value["asr_options"]) is not None:
+        _check_AsrOptions(v152, path + ".asr_options", out)
+    if "enable_search" in value and (v153 := value["enable_search"]) is not None:
+        if not (isinstance(v153, bool)):
             out.append(
                 Problem(
                     path + ".enable_search",
-                    v158,
+                    v153,
                     "must be a boolean",
                     "通义千问API参考 (Qwen API reference, Chinese edition) § web search (enable_search) (https://help.aliyun.com/zh/model-studio/use-qwen-by-calling-api); cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § single-generation-message-search-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v159 = value.get("search_options")
-    if v159 is not None:
-        _check_SearchOptions(v159, path + ".search_options", out)
-    v160 = value.get("enable_text_image_mixed")
-    if v160 is not None:
-        if not (isinstance(v160, bool)):
+    if "search_options" in value and (v154 := value["search_options"]) is not None:
+        _check_SearchOptions(v154, path + ".search_options", out)
+    if (
+        "enable_text_image_mixed" in value
+        and (v155 := value["enable_text_image_mixed"]) is not None
+    ):
+        if not (isinstance(v155, bool)):
             out.append(
                 Problem(
                     path + ".enable_text_image_mixed",
-                    v160,
+                    v155,
                     "must be a boolean",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-with-websearch-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v161 = value.get("skill")
-    if v161 is not None:
-        if not isinstance(v161, list):
+    if "skill" in value and (v156 := value["skill"]) is not None:
+        if not isinstance(v156, list):
             out.append(
                 Problem(
                     path + ".skill",
-                    v161,
+                    v156,
                     "must be a list",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § conversation-generation-message-skill-ppt-sse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
         else:
-            for i163, item162 in enumerate(v161):
-                _check_Skill(item162, path + ".skill" + "[" + str(i163) + "]", out)
-    v164 = value.get("negative_prompt")
-    if v164 is not None:
-        if not (isinstance(v164, str)):
+            for i158, item157 in enumerate(v156):
+                _check_Skill(item157, path + ".skill" + "[" + str(i158) + "]", out)
+    if "negative_prompt" in value and (v159 := value["negative_prompt"]) is not None:
+        if not (isinstance(v159, str)):
             out.append(
                 Problem(
                     path + ".negative_prompt",
-                    v164,
+                    v159,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-image-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v165 = value.get("prompt_extend")
-    if v165 is not None:
-        if not (isinstance(v165, bool)):
+    if "prompt_extend" in value and (v160 := value["prompt_extend"]) is not None:
+        if not (isinstance(v160, bool)):
             out.append(
                 Problem(
                     path + ".prompt_extend",
-                    v165,
+                    v160,
                     "must be a boolean",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-image-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v166 = value.get("watermark")
-    if v166 is not None:
-        if not (isinstance(v166, bool)):
+    if "watermark" in value and (v161 := value["watermark"]) is not None:
+        if not (isinstance(v161, bool)):
             out.append(
                 Problem(
                     path + ".watermark",
-                    v166,
+                    v161,
                     "must be a boolean",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-image-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-    v167 = value.get("size")
-    if v167 is not None:
-        if not (isinstance(v167, str)):
+    if "size" in value and (v162 := value["size"]) is not None:
+        if not (isinstance(v162, str)):
             out.append(
                 Problem(
                     path + ".size",
-                    v167,
+                    v162,
                     "must be a string",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-image-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "type",
                 )
             )
-        elif not _PATTERN_1.search(v167):
+        elif not _PATTERN_1.search(v162):
             out.append(
                 Problem(
                     path + ".size",
-                    v167,
+                    v162,
                     "must match ^[0-9]+\\*[0-9]+$",
                     "cnblogs/dashscope-sdk recorded HTTP exchanges (MIT) § multimodal-generation-image-nosse (https://github.com/cnblogs/dashscope-sdk/tree/7afccbd158073a8e042aadc0a43d9995766c89e2/test/Cnblogs.DashScope.Tests.Shared/RawHttpData)",
                     "pattern",
@@ -879,8 +841,8 @@ def _check_GenerationRequest(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
         return
-    v168 = value.get("model")
-    if v168 is None:
+    v163 = value.get("model")
+    if v163 is None:
         out.append(
             Problem(
                 path + ".model",
@@ -891,28 +853,28 @@ def _check_GenerationRequest(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        if not (isinstance(v168, str)):
+        if not (isinstance(v163, str)):
             out.append(
                 Problem(
                     path + ".model",
-                    v168,
+                    v163,
                     "must be a string",
                     "Qwen API reference § model (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § model (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "type",
                 )
             )
-        elif len(v168) < 1:
+        elif len(v163) < 1:
             out.append(
                 Problem(
                     path + ".model",
-                    v168,
+                    v163,
                     "must be at least 1 characters",
                     "Qwen API reference § model (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); DashScope chat § model (https://docs.qwencloud.com/api-reference/chat/dashscope)",
                     "length",
                 )
             )
-    v169 = value.get("input")
-    if v169 is None:
+    v164 = value.get("input")
+    if v164 is None:
         out.append(
             Problem(
                 path + ".input",
@@ -923,7 +885,6 @@ def _check_GenerationRequest(value: Any, path: str, out: list[Problem]) -> None:
             )
         )
     else:
-        _check_GenerationInput(v169, path + ".input", out)
-    v170 = value.get("parameters")
-    if v170 is not None:
-        _check_GenerationParameters(v170, path + ".parameters", out)
+        _check_GenerationInput(v164, path + ".input", out)
+    if "parameters" in value and (v165 := value["parameters"]) is not None:
+        _check_GenerationParameters(v165, path + ".parameters", out)
