@@ -12,7 +12,6 @@ from ._accumulate_chat import ChatAccumulator
 from ._base_client import (
     CallOptions,
     Endpoint,
-    InstalledHeaders,
     PreparedCall,
     Settings,
     after_exception,
@@ -73,18 +72,13 @@ async def _async_sleep(delay: float) -> None:
 class _ClientBase:
     _settings: Settings
     _raw_response: bool = False
-    _installed: InstalledHeaders | None = None
-    """The settings whose fixed headers the owned httpx client sends by default."""
 
-    def _start(self, settings: Settings, owned: httpx.Client | httpx.AsyncClient | None) -> None:
-        """The set-up both clients share, once their settings and connection pool exist
-        (`owned`: the pool, when the SDK made it)."""
+    def _start(self, settings: Settings, owns_http: bool) -> None:
+        """The set-up both clients share, once their settings and connection pool exist."""
         configure_from_env()
         settings.warn_if_insecure()
         self._settings = settings
-        self._owns_http = owned is not None
-        if owned is not None:
-            self._installed = settings.install_headers(owned)
+        self._owns_http = owns_http
         self._upload_policies = PolicyCache()
         self._attach()
 
@@ -204,7 +198,7 @@ class SyncAPIClient(_ClientBase):
         self._http = http_client or httpx.Client(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
-        self._start(settings, self._http if http_client is None else None)
+        self._start(settings, owns_http=http_client is None)
 
     def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
@@ -220,7 +214,7 @@ class SyncAPIClient(_ClientBase):
     def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._installed)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options)
         if call.media is not None:
             resolve_sync(
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
@@ -321,7 +315,7 @@ class AsyncAPIClient(_ClientBase):
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
-        self._start(settings, self._http if http_client is None else None)
+        self._start(settings, owns_http=http_client is None)
 
     async def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
@@ -337,7 +331,7 @@ class AsyncAPIClient(_ClientBase):
     async def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._installed)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options)
         if call.media is not None:
             await resolve_async(
                 self._http, self._settings, self._upload_policies, call, options.extra_headers

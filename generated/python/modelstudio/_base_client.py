@@ -230,43 +230,6 @@ class Settings:
             headers.update(extra)
         return headers
 
-    def install_headers(self, http: httpx.Client | httpx.AsyncClient) -> InstalledHeaders:
-        """Make the headers every call of these settings sends the defaults of `http` (an
-        httpx client the SDK made for them): httpx then merges no per-request headers into
-        each request, a tenth of what a loopback call spends on the client side."""
-        fixed = self.headers(False, None)
-        http.headers.update(fixed)
-        return InstalledHeaders(self, frozenset(name.lower() for name in fixed))
-
-
-@attrs.frozen
-class InstalledHeaders:
-    """The settings whose fixed headers an owned httpx client sends by default, and their names
-    (lower-case): a `with_options` copy with other settings sends its own and drops the rest."""
-
-    settings: Settings
-    names: frozenset[str]
-
-
-def _per_call_headers(stream: bool, extra: Mapping[str, str] | None) -> dict[str, str] | None:
-    """What a call adds to the installed headers: the stream's Accept, the call's own."""
-    if not stream and not extra:
-        return None
-    headers = SecretHeaders({"Accept": "text/event-stream"} if stream else {})
-    if extra:
-        headers.update(extra)
-    return headers
-
-
-def _drop_installed(
-    request: httpx.Request, installed: InstalledHeaders, sent: Mapping[str, str]
-) -> None:
-    """Remove from `request` the installed headers that the settings it was built for do not
-    send (another workspace, other default headers)."""
-    wanted = {name.lower() for name in sent}
-    for name in installed.names - wanted:
-        request.headers.pop(name, None)
-
 
 def _choice(option: str, value: object, allowed: Any) -> ValidationError:
     return ValidationError(
@@ -328,10 +291,8 @@ def prepare(
     body: dict[str, Any],
     stream: bool,
     options: CallOptions,
-    installed: InstalledHeaders | None = None,
 ) -> PreparedCall:
-    """Validate `body` (before any I/O) and build the request. `installed`: the headers `http`
-    sends by default (`Settings.install_headers`), if the SDK made it."""
+    """Validate `body` (before any I/O) and build the request."""
     if options is not NO_OPTIONS:
         check_call_options(options)
     mode = options.validation or settings.validation
@@ -348,17 +309,13 @@ def prepare(
                 problems, mode=mode, model=model if isinstance(model, str) else None, family=None
             )
     translation, wire_body, url = _wire_of(settings, endpoint, body, stream, media)
-    extra = options.extra_headers
-    fast = installed is not None and installed.settings is settings
-    headers = _per_call_headers(stream, extra) if fast else settings.headers(stream, extra)
+    headers = settings.headers(stream, options.extra_headers)
     if stream and endpoint.wire == "native" and translation is None:
-        headers = {} if headers is None else headers
         headers["X-DashScope-SSE"] = "enable"
     timeout = as_timeout(options.timeout) if options.timeout is not None else settings.timeout
     content = dump_body(wire_body)
     # An oss:// string is in the JSON text as '"oss://': only then walk the body for it.
     if (b'"oss://' in content or wire_body is not body) and contains_oss(body):
-        headers = {} if headers is None else headers
         headers[OSS_RESOLVE_HEADER] = "enable"
     request = http.build_request(
         "POST",
@@ -367,12 +324,9 @@ def prepare(
         headers=headers,
         timeout=timeout,
     )
-    if installed is not None and not fast:
-        _drop_installed(request, installed, headers or {})
     if logger.isEnabledFor(10):
-        sent = {**settings.headers(stream, extra), **(headers or {})} if fast else headers
         logger.debug(
-            "request %s %s headers=%s", request.method, request.url, redact_headers(sent or {})
+            "request %s %s headers=%s", request.method, request.url, redact_headers(headers)
         )
     params = body.get("parameters") if endpoint.wire == "native" else body
     incremental = not (isinstance(params, Mapping) and params.get("incremental_output") is False)

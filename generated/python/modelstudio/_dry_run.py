@@ -37,7 +37,7 @@ class DryRunModelStudio(ModelStudio):
     def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._installed)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options)
         if call.media is not None:
             _resolve_without_uploading(call, call.media)
         return call

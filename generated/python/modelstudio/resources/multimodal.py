@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import httpx
 
-from .._base_client import CallOptions, Endpoint
+from .._base_client import NO_OPTIONS, CallOptions, Endpoint
 from .._checks import ValidationMode
 from .._families import fill_required
 from .._model_table import family_for
@@ -540,14 +540,26 @@ class Multimodal:
         }
         if params:
             body["parameters"] = params
-        options = CallOptions(
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_idle_timeout=stream_idle_timeout,
-            deadline=deadline,
-            validation=validation,
-            upload=upload,
+        options = (
+            NO_OPTIONS
+            if (
+                extra_headers is None
+                and timeout is None
+                and max_retries is None
+                and stream_idle_timeout is None
+                and deadline is None
+                and validation is None
+                and upload is None
+            )
+            else CallOptions(
+                extra_headers=extra_headers,
+                timeout=timeout,
+                max_retries=max_retries,
+                stream_idle_timeout=stream_idle_timeout,
+                deadline=deadline,
+                validation=validation,
+                upload=upload,
+            )
         )
         result = self._client._call(_MULTIMODAL_GENERATION, body, stream, options)
         return cast("MultimodalResponse | Stream[MultimodalChunk, MultimodalResponse]", result)
@@ -1012,14 +1024,26 @@ class AsyncMultimodal:
         }
         if params:
             body["parameters"] = params
-        options = CallOptions(
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_idle_timeout=stream_idle_timeout,
-            deadline=deadline,
-            validation=validation,
-            upload=upload,
+        options = (
+            NO_OPTIONS
+            if (
+                extra_headers is None
+                and timeout is None
+                and max_retries is None
+                and stream_idle_timeout is None
+                and deadline is None
+                and validation is None
+                and upload is None
+            )
+            else CallOptions(
+                extra_headers=extra_headers,
+                timeout=timeout,
+                max_retries=max_retries,
+                stream_idle_timeout=stream_idle_timeout,
+                deadline=deadline,
+                validation=validation,
+                upload=upload,
+            )
         )
         result = await self._client._call(_MULTIMODAL_GENERATION, body, stream, options)
         return cast("MultimodalResponse | AsyncStream[MultimodalChunk, MultimodalResponse]", result)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import httpx
 
-from ..._base_client import CallOptions, Endpoint
+from ..._base_client import NO_OPTIONS, CallOptions, Endpoint
 from ..._checks import ValidationMode
 from ..._resource import LazyValidator, merge_extra, shape_error, types_module
 from ..._serde import encode
@@ -331,14 +331,26 @@ class Completions:
         }
         if stream:
             body["stream"] = True
-        options = CallOptions(
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_idle_timeout=stream_idle_timeout,
-            deadline=deadline,
-            validation=validation,
-            upload=upload,
+        options = (
+            NO_OPTIONS
+            if (
+                extra_headers is None
+                and timeout is None
+                and max_retries is None
+                and stream_idle_timeout is None
+                and deadline is None
+                and validation is None
+                and upload is None
+            )
+            else CallOptions(
+                extra_headers=extra_headers,
+                timeout=timeout,
+                max_retries=max_retries,
+                stream_idle_timeout=stream_idle_timeout,
+                deadline=deadline,
+                validation=validation,
+                upload=upload,
+            )
         )
         result = self._client._call(_CHAT_COMPLETIONS, body, stream, options)
         return cast("ChatCompletion | Stream[ChatCompletionChunk, ChatCompletion]", result)
@@ -606,14 +618,26 @@ class AsyncCompletions:
         }
         if stream:
             body["stream"] = True
-        options = CallOptions(
-            extra_headers=extra_headers,
-            timeout=timeout,
-            max_retries=max_retries,
-            stream_idle_timeout=stream_idle_timeout,
-            deadline=deadline,
-            validation=validation,
-            upload=upload,
+        options = (
+            NO_OPTIONS
+            if (
+                extra_headers is None
+                and timeout is None
+                and max_retries is None
+                and stream_idle_timeout is None
+                and deadline is None
+                and validation is None
+                and upload is None
+            )
+            else CallOptions(
+                extra_headers=extra_headers,
+                timeout=timeout,
+                max_retries=max_retries,
+                stream_idle_timeout=stream_idle_timeout,
+                deadline=deadline,
+                validation=validation,
+                upload=upload,
+            )
         )
         result = await self._client._call(_CHAT_COMPLETIONS, body, stream, options)
         return cast("ChatCompletion | AsyncStream[ChatCompletionChunk, ChatCompletion]", result)
