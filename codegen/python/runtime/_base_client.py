@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import platform
+import socket
 import ssl
 import warnings
 from collections.abc import Callable, Mapping
@@ -396,6 +397,19 @@ def _cause_text(exc: BaseException) -> str:
     return "; ".join(texts) or type(exc).__name__
 
 
+def _failed_to_resolve(exc: BaseException) -> bool:
+    """Whether `exc` (down its chain) is a failed name resolution: `socket.gaierror` from
+    getaddrinfo, or aiohttp's DNS error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__.endswith("DNSError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def describe_transport_error(exc: httpx.HTTPError, url: httpx.URL) -> str:
     """The message a user sees for a transport failure: what failed, where, and why."""
     where = safe_url(url)
@@ -409,6 +423,8 @@ def describe_transport_error(exc: httpx.HTTPError, url: httpx.URL) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"Timed out waiting for {where} ({type(exc).__name__})."
     if isinstance(exc, httpx.ConnectError):
+        if _failed_to_resolve(exc):
+            return f"Could not connect to {where}: its host name did not resolve (DNS): {detail}"
         if "ssl" in detail.lower() or "certificate" in detail.lower():
             return f"TLS handshake with {where} failed: {detail}"
         return f"Could not connect to {where}: {detail}"
