@@ -13,6 +13,7 @@ from codegen.core.citations import INTERNAL_FILE_NAME
 from codegen.core.load import load
 from codegen.docs import generate as generate_docs
 from codegen.python import generate as generate_python
+from codegen.typescript import generate as generate_typescript
 from tests.paths import ROOT, SPEC
 
 GENERATED = ROOT / "generated"
@@ -137,12 +138,33 @@ def test_a_new_parameter_shows_in_the_api_snapshot_and_the_reference(tmp_path: P
     assert row not in committed
     # client.generation.create, client.multimodal.create and the GenerationParameters type
     assert api.count(row) == 3
+    ts_api = generate_typescript(spec)["api.md"]
+    ts_committed = (GENERATED / "typescript" / "api.md").read_text(encoding="utf-8")
+    ts_row = "| `rehearsal_flag` | `number \\| null` | no | `3` | A parameter only this test has. |"
+    assert ts_row not in ts_committed
+    # client.generation.create and client.multimodal.create (the compatible endpoint has its own)
+    assert ts_api.count(ts_row) == 2
+    # and the GenerationParameters interface of the exports
+    section = ts_api.split("### `interface GenerationParameters`", 1)[1].split("\n### ", 1)[0]
+    assert "| `rehearsal_flag` | `number` | no |  |" in section
     reference = generate_docs(spec)["reference.md"]
     assert re.search(
         r"\| `rehearsal_flag` \| integer \|  \| >= 1, <= 9 \| `3` \| A parameter only this test"
         r" has\. \| \[Visual understanding § Limits\]\(https://",
         reference,
     )
+
+
+def test_the_typescript_snapshot_lists_every_parameter_of_every_create() -> None:
+    spec, _ = load(SPEC)
+    assert spec is not None
+    api = (GENERATED / "typescript" / "api.md").read_text(encoding="utf-8")
+    for op in spec.operations:
+        head = f"### `client.{'.'.join(op.resource)}.create(params, options?)`"
+        section = api.split(head, 1)[1].split("\n### ", 1)[0]
+        assert f"Calls `{op.method} {op.path}`" in section
+        for f in spec.schema(op.parameters).fields:
+            assert f"| `{f.wire_name}` |" in section, (op.operation_id, f.wire_name)
 
 
 def test_the_api_snapshot_lists_every_parameter_of_every_create() -> None:

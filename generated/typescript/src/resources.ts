@@ -17,13 +17,14 @@ export interface TextGenerationParams {
   model: string;
   /** The conversation. */
   messages: Array<types.Message>;
-  /** Stream the answer as server-sent events. */
+  /** Stream the answer as server-sent events. @default false */
   stream?: boolean | null;
   /**
    * The shape of the output: `text` fills output.text, `message` fills output.choices (use it for
    * multi-turn conversations). Qwen3-Max, Qwen3-VL, QwQ and Qwen3 open-source models (except
    * qwen3-next-80b-a3b-instruct) default to `message`; for Qwen-VL, QVQ and OCR `text` has no
    * effect; in thinking mode only `message` is allowed.
+   * @default "text"
    */
   result_format?: "text" | "message" | null;
   /**
@@ -64,6 +65,7 @@ export interface TextGenerationParams {
    * In a stream, whether each event carries only the new text (true) or everything generated so
    * far (false). Defaults to true for Qwen3-Max, Qwen3-VL, Qwen3 open-source, QwQ and QVQ; QwQ and
    * Qwen3 thinking mode accept only true.
+   * @default false
    */
   incremental_output?: boolean | null;
   /**
@@ -85,6 +87,7 @@ export interface TextGenerationParams {
   /**
    * Let the model run code while thinking. Only qwen3.5, qwen3-max, qwen3-max-2026-01-23 and
    * qwen3-max-preview in thinking mode.
+   * @default false
    */
   enable_code_interpreter?: boolean | null;
   /**
@@ -105,11 +108,13 @@ export interface TextGenerationParams {
   /**
    * Use a fixed high-resolution budget for input images (16,777,216 pixels for Qwen3.5, Qwen3-VL
    * and newer Qwen-VL; 12,845,056 for QVQ and Qwen2.5-VL); max_pixels is then ignored.
+   * @default false
    */
   vl_high_resolution_images?: boolean | null;
   /**
    * Return the height and width of each image after scaling (output.image_hw). When streaming,
    * they arrive in the last event. Qwen-VL models.
+   * @default false
    */
   vl_enable_image_hw_output?: boolean | null;
   /** (no description in the spec) */
@@ -119,19 +124,25 @@ export interface TextGenerationParams {
   /**
    * Report style of qwen-deep-research: a detailed report of about 6,000 words or a summary of
    * about 1,500-2,000 words.
+   * @default "model_detailed_report"
    */
   output_format?: "model_detailed_report" | "model_summary_report" | null;
   /**
    * Return the log probabilities of the output tokens (never for reasoning_content). Supported by
    * snapshot qwen-plus/qwen-turbo models, qwen3-vl-plus/flash and Qwen3 open-source models.
+   * @default false
    */
   logprobs?: boolean | null;
-  /** Number of most likely candidate tokens returned per step; needs logprobs=true. */
+  /**
+   * Number of most likely candidate tokens returned per step; needs logprobs=true.
+   * @default 0
+   */
   top_logprobs?: number | null;
   /**
    * Number of replies to generate (output.choices gets one per reply). Only non-thinking Qwen3
    * (and qwen-plus per older pages); fixed to 1 with tools. For image models such as qwen-image-
    * max it is the number of images.
+   * @default 1
    */
   n?: number | null;
   /**
@@ -149,13 +160,19 @@ export interface TextGenerationParams {
    * one function. Thinking models cannot be forced to a function.
    */
   tool_choice?: "none" | "auto" | types.ToolChoiceFunction | null;
-  /** Allow the model to call several tools in one turn. */
+  /**
+   * Allow the model to call several tools in one turn.
+   * @default false
+   */
   parallel_tool_calls?: boolean | null;
   /** (no description in the spec) */
   translation_options?: types.TranslationOptions | null;
   /** (no description in the spec) */
   asr_options?: types.AsrOptions | null;
-  /** Let the model search the web before answering; results appear in output.search_info. */
+  /**
+   * Let the model search the web before answering; results appear in output.search_info.
+   * @default false
+   */
   enable_search?: boolean | null;
   /** (no description in the spec) */
   search_options?: types.SearchOptions | null;
@@ -242,13 +259,14 @@ export interface MultimodalGenerationParams {
   model: string;
   /** The conversation. */
   messages: Array<types.Message>;
-  /** Stream the answer as server-sent events. */
+  /** Stream the answer as server-sent events. @default false */
   stream?: boolean | null;
   /**
    * The shape of the output: `text` fills output.text, `message` fills output.choices (use it for
    * multi-turn conversations). Qwen3-Max, Qwen3-VL, QwQ and Qwen3 open-source models (except
    * qwen3-next-80b-a3b-instruct) default to `message`; for Qwen-VL, QVQ and OCR `text` has no
    * effect; in thinking mode only `message` is allowed.
+   * @default "text"
    */
   result_format?: "text" | "message" | null;
   /**
@@ -289,6 +307,7 @@ export interface MultimodalGenerationParams {
    * In a stream, whether each event carries only the new text (true) or everything generated so
    * far (false). Defaults to true for Qwen3-Max, Qwen3-VL, Qwen3 open-source, QwQ and QVQ; QwQ and
    * Qwen3 thinking mode accept only true.
+   * @default false
    */
   incremental_output?: boolean | null;
   /**
@@ -310,6 +329,7 @@ export interface MultimodalGenerationParams {
   /**
    * Let the model run code while thinking. Only qwen3.5, qwen3-max, qwen3-max-2026-01-23 and
    * qwen3-max-preview in thinking mode.
+   * @default false
    */
   enable_code_interpreter?: boolean | null;
   /**
@@ -330,11 +350,13 @@ export interface MultimodalGenerationParams {
   /**
    * Use a fixed high-resolution budget for input images (16,777,216 pixels for Qwen3.5, Qwen3-VL
    * and newer Qwen-VL; 12,845,056 for QVQ and Qwen2.5-VL); max_pixels is then ignored.
+   * @default false
    */
   vl_high_resolution_images?: boolean | null;
   /**
    * Return the height and width of each image after scaling (output.image_hw). When streaming,
    * they arrive in the last event. Qwen-VL models.
+   * @default false
    */
   vl_enable_image_hw_output?: boolean | null;
   /** (no description in the spec) */
@@ -344,19 +366,25 @@ export interface MultimodalGenerationParams {
   /**
    * Report style of qwen-deep-research: a detailed report of about 6,000 words or a summary of
    * about 1,500-2,000 words.
+   * @default "model_detailed_report"
    */
   output_format?: "model_detailed_report" | "model_summary_report" | null;
   /**
    * Return the log probabilities of the output tokens (never for reasoning_content). Supported by
    * snapshot qwen-plus/qwen-turbo models, qwen3-vl-plus/flash and Qwen3 open-source models.
+   * @default false
    */
   logprobs?: boolean | null;
-  /** Number of most likely candidate tokens returned per step; needs logprobs=true. */
+  /**
+   * Number of most likely candidate tokens returned per step; needs logprobs=true.
+   * @default 0
+   */
   top_logprobs?: number | null;
   /**
    * Number of replies to generate (output.choices gets one per reply). Only non-thinking Qwen3
    * (and qwen-plus per older pages); fixed to 1 with tools. For image models such as qwen-image-
    * max it is the number of images.
+   * @default 1
    */
   n?: number | null;
   /**
@@ -374,13 +402,19 @@ export interface MultimodalGenerationParams {
    * one function. Thinking models cannot be forced to a function.
    */
   tool_choice?: "none" | "auto" | types.ToolChoiceFunction | null;
-  /** Allow the model to call several tools in one turn. */
+  /**
+   * Allow the model to call several tools in one turn.
+   * @default false
+   */
   parallel_tool_calls?: boolean | null;
   /** (no description in the spec) */
   translation_options?: types.TranslationOptions | null;
   /** (no description in the spec) */
   asr_options?: types.AsrOptions | null;
-  /** Let the model search the web before answering; results appear in output.search_info. */
+  /**
+   * Let the model search the web before answering; results appear in output.search_info.
+   * @default false
+   */
   enable_search?: boolean | null;
   /** (no description in the spec) */
   search_options?: types.SearchOptions | null;
@@ -469,7 +503,7 @@ export interface ChatCompletionsParams {
   model: string;
   /** The conversation. */
   messages: Array<types.ChatMessage>;
-  /** Stream the answer as server-sent events. */
+  /** Stream the answer as server-sent events. @default false */
   stream?: boolean | null;
   /** (no description in the spec) */
   stream_options?: types.ChatStreamOptions | null;
