@@ -210,7 +210,7 @@ def test_an_error_code_table_reaches_the_reference(tmp_path: Path) -> None:
     assert spec is not None, problems
     reference = generate_docs(spec)["reference.md"]
     assert (
-        "| `Throttling` | 429 | `RateLimitError` | yes |"
+        "| `Throttling` | 429 | `RateLimitError` | yes |  |"
         " [Mini API reference § errors](https://example.invalid/docs/ref) |"
     ) in reference
 

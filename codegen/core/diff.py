@@ -703,6 +703,13 @@ def _error_codes(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
             yield Change(BREAKING, "error-code-remapped", where,
                          f"{was.error} (HTTP {was.status}) -> {row.error} (HTTP {row.status}):"
                          " code catching the old class no longer sees it")  # fmt: skip
+        if was.kind != row.kind:
+            yield Change(BEHAVIOUR, "error-code-kind-changed", where,
+                         f"classified {was.kind or 'as nothing'} -> {row.kind or 'as nothing'}")  # fmt: skip
+        if (was.match, was.messages) != (row.match, row.messages):
+            yield Change(BEHAVIOUR, "error-code-match-changed", where,
+                         f"matched {was.match} {list(was.messages)} -> {row.match}"
+                         f" {list(row.messages)}")  # fmt: skip
         if was.retry != row.retry:
             yield Change(BEHAVIOUR, "error-code-retry-changed", where,
                          f"retried {_show(was.retry)} -> {_show(row.retry)}")  # fmt: skip

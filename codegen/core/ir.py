@@ -214,6 +214,13 @@ class ErrorCode:
     error: str
     retry: bool | None
     docs: tuple[str, ...]
+    # "billing", "throttling" or "moderation": which classification the code answers yes to.
+    kind: str | None = None
+    # "exact" (case-insensitive), "prefix" (the code or `code.*`), "segment" (the code or the
+    # last dotted segment of a code).
+    match: str = "exact"
+    # Message fragments that say the same when a response has no code (case-insensitive).
+    messages: tuple[str, ...] = ()
 
 
 @attrs.frozen

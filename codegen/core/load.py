@@ -27,6 +27,8 @@ SCHEMA_KEYWORDS = {
 }  # fmt: skip
 EXAMPLE_KEYWORDS = {"summary", "description", "value"}
 CONDITION_OPS = ("present", "absent", "const", "not_const", "enum")
+ERROR_KINDS = ("billing", "throttling", "moderation")
+ERROR_MATCHES = ("exact", "prefix", "segment")
 FAMILY_KEYS = {
     "family", "match", "endpoints", "thinking", "streaming_only", "defaults",
     "defaults_thinking", "defaults_non_thinking", "supports", "limits",
@@ -468,6 +470,19 @@ class _Builder:
                 continue
             status = row.get("status")
             retry = row.get("retry")
+            kind = row.get("kind")
+            match = row.get("match", "exact")
+            messages = row.get("messages") or []
+            line = getattr(row, "line", 0)
+            if kind is not None and kind not in ERROR_KINDS:
+                self.problems.add(line, f"x-error-codes {row['code']}: kind must be one of"
+                                  f" {', '.join(ERROR_KINDS)}, not {kind!r}")  # fmt: skip
+            if match not in ERROR_MATCHES:
+                self.problems.add(line, f"x-error-codes {row['code']}: match must be one of"
+                                  f" {', '.join(ERROR_MATCHES)}, not {match!r}")  # fmt: skip
+            if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+                self.problems.add(line, f"x-error-codes {row['code']}: messages must be strings")
+                messages = []
             out.append(
                 ir.ErrorCode(
                     code=str(row["code"]),
@@ -475,6 +490,9 @@ class _Builder:
                     error=str(row["error"]),
                     retry=retry if isinstance(retry, bool) else None,
                     docs=self.docs(row),
+                    kind=kind if kind in ERROR_KINDS else None,
+                    match=match if match in ERROR_MATCHES else "exact",
+                    messages=tuple(messages),
                 )
             )
         return out

@@ -1285,6 +1285,41 @@ class Vectors:
                                      example.summary))  # fmt: skip
         return out
 
+    def error_cases(self) -> list[dict[str, Any]]:
+        """Each `x-error-codes` row: the code at its status (billing rows without one: at 429,
+        where only the code stops the retry) raises the status's class and is retried as `retry` says; a `prefix` row also
+        as `code.Sub`, a `segment` row inside a 500's dotted code (which would be retried), and
+        each message fragment with no code where the status alone would be retried."""
+        out: list[dict[str, Any]] = []
+        classes = {400: "BadRequestError", 429: "RateLimitError", 500: "InternalServerError"}
+
+        def one(name: str, status: int, code: str | None, message: str, retry: bool) -> None:
+            body: dict[str, Any] = {"message": message, "request_id": "req-codes"}
+            if code is not None:
+                body["code"] = code
+            expect = {"class": classes[status], "status_code": status, "code": code,
+                      "retryable": retry}  # fmt: skip
+            out.append(self.case("error", name.lower(), ["status", "error-codes"],
+                                 {"response": {"status": status, "body": body}}, expect))  # fmt: skip
+
+        for row in self.spec.error_codes:
+            if row.kind is None or row.retry is None:
+                continue
+            statuses = [row.status] if row.status in classes else [429]
+            for status in statuses:
+                one(f"code/{row.code}/{status}", status, row.code, "failed", row.retry)
+            if row.match == "prefix":
+                one(f"code/{row.code}.Sub/{statuses[0]}", statuses[0], f"{row.code}.Sub",
+                    "failed", row.retry)  # fmt: skip
+            if row.match == "segment":
+                one(f"code/InternalError.Sub.{row.code}/500", 500, f"InternalError.Sub.{row.code}",
+                    "failed", row.retry)  # fmt: skip
+            for i, fragment in enumerate(row.messages):
+                status = 429 if row.kind == "billing" else 500
+                one(f"message/{row.code}/{i}", status, None, f"Request failed: {fragment}.",
+                    row.retry)  # fmt: skip
+        return out
+
 
 def _encode_numbers(value: Any) -> Any:
     """`value` with every NaN and Infinity written as `{"$number": "NaN" | "Infinity" |
@@ -1312,7 +1347,7 @@ def _dump(suite: str, description: str, spec_name: str, cases: list[dict[str, An
 def files(spec: ir.Spec) -> dict[str, str]:
     """The generated vector files, by name."""
     v = Vectors(spec)
-    return {
+    out = {
         "validate.json": _dump(
             "validate",
             "Every range edge, enum, pattern, type, required nested field and x-rules entry of the "
@@ -1334,3 +1369,13 @@ def files(spec: ir.Spec) -> dict[str, str]:
             v.request_cases() + v.fill_cases(),
         ),
     }
+    errors = v.error_cases()
+    if errors:  # a spec without a classified x-error-codes row has no such suite
+        out["error.json"] = _dump(
+            "error",
+            "Every classified x-error-codes row: its code at its status, its dotted forms and its"
+            " message fragments, with the class raised and whether the call is retried.",
+            spec.file_name,
+            errors,
+        )
+    return out
