@@ -7,6 +7,7 @@ import copy
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from codegen.core.citations import INTERNAL_FILE_NAME
@@ -238,13 +239,44 @@ def test_the_citations_command_renames_saved_file_names_to_page_ids(tmp_path: Pa
     assert path.read_text(encoding="utf-8") == expected
 
 
-def test_every_page_the_runtime_cites_is_in_the_spec() -> None:
+@pytest.mark.parametrize(("binding", "suffix"), [("python", "*.py"), ("typescript", "*.ts")])
+def test_every_page_the_runtime_cites_is_in_the_spec(binding: str, suffix: str) -> None:
     spec, _ = load(SPEC)
     assert spec is not None
-    runtime = ROOT / "codegen" / "python" / "runtime"
+    runtime = ROOT / "codegen" / binding / "runtime"
     used = {
         m.group(1)
-        for path in runtime.rglob("*.py")
+        for path in runtime.rglob(suffix)
         for m in re.finditer(r'cite\(\s*"([^"]+)"', path.read_text(encoding="utf-8"))
     }
     assert used and used <= {p.id for p in spec.pages}
+
+
+def test_no_runtime_spells_a_docs_page_address() -> None:
+    """The runtimes cite pages by id (`cite(page, section)`); titles and addresses come from
+    the spec's x-docs-pages, so an address changed there reaches every binding."""
+    spec, _ = load(SPEC)
+    assert spec is not None
+    spelled = [(page, text) for page in spec.pages for text in (page.url, page.title) if text]
+    for path in (ROOT / "codegen").glob("*/runtime/**/*"):
+        if path.suffix not in (".py", ".ts"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        for page, text in spelled:
+            assert text not in source, (path.name, page.id, text)
+
+
+def test_a_page_address_changed_in_the_spec_reaches_both_runtimes(tmp_path: Path) -> None:
+    data = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    data["x-docs-pages"]["vision-guide"]["url"] = "https://example.invalid/vision-moved"
+    path = tmp_path / "modelstudio.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    spec, problems = load(path)
+    assert spec is not None, problems[:5]
+    pages_ts = generate_typescript(spec)["src/docsPages.ts"]
+    assert (
+        '"vision-guide": ["Visual understanding", "https://example.invalid/vision-moved"]'
+        in pages_ts
+    )
+    pages_py = generate_python(spec)["modelstudio/_docs_pages.py"]
+    assert '"https://example.invalid/vision-moved"' in pages_py

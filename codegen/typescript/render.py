@@ -25,6 +25,7 @@ ARTEFACTS = {
     "client.ts.j2": "client.ts",
     "index.ts.j2": "index.ts",
     "errorCodes.ts.j2": "errorCodes.ts",
+    "docsPages.ts.j2": "docsPages.ts",
 }
 
 
