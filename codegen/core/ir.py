@@ -224,6 +224,15 @@ class ErrorCode:
 
 
 @attrs.frozen
+class MediaLimit:
+    """An `x-media-limits` entry: a limit that applies where a family row names none."""
+
+    name: str
+    value: int | float
+    docs: tuple[str, ...]
+
+
+@attrs.frozen
 class Spec:
     """Everything the templates need, in a fixed order."""
 
@@ -241,6 +250,7 @@ class Spec:
     # Every distinct citation in the spec (any `x-docs`, not only those the IR keeps).
     citations: tuple[Citation, ...] = ()
     error_codes: tuple[ErrorCode, ...] = ()
+    media_limits: tuple[MediaLimit, ...] = ()
 
     def schema(self, name: str) -> Schema:
         for schema in self.schemas:

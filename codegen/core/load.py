@@ -497,6 +497,24 @@ class _Builder:
             )
         return out
 
+    def build_media_limits(self) -> list[ir.MediaLimit]:
+        """The optional top-level `x-media-limits` map: name -> {value, x-docs}."""
+        out: list[ir.MediaLimit] = []
+        raw = self.root.get("x-media-limits")
+        if raw is None:
+            return out
+        if not isinstance(raw, LineMap):
+            self.problems.add(getattr(raw, "line", 0), "x-media-limits must be a map")
+            return out
+        for name, entry in raw.items():
+            value = entry.get("value") if isinstance(entry, LineMap) else None
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                line = getattr(entry, "line", getattr(raw, "line", 0))
+                self.problems.add(line, f"x-media-limits {name}: needs a number `value`")
+                continue
+            out.append(ir.MediaLimit(str(name), value, self.docs(entry)))
+        return out
+
     # model tables --------------------------------------------------------
 
     def build_families(self) -> list[ir.ModelFamily]:
@@ -577,6 +595,7 @@ def load(path: Path, *, strict_citations: bool = True) -> tuple[ir.Spec | None, 
     operations = builder.build_operations()
     families = builder.build_families()
     error_codes = builder.build_error_codes()
+    media_limits = builder.build_media_limits()
     if problems.items:
         return None, problems.lines()
     info = root.get("info") or {}
@@ -597,5 +616,6 @@ def load(path: Path, *, strict_citations: bool = True) -> tuple[ir.Spec | None, 
         pages=tuple(citations.pages.values()),
         citations=citations.citations(),
         error_codes=tuple(error_codes),
+        media_limits=tuple(media_limits),
     )
     return spec, []

@@ -405,13 +405,12 @@ class Vectors:
             return "stream"
         return path.removeprefix(EFFECTIVE)
 
-    @staticmethod
-    def media_problems(row: ir.ModelFamily, op: ir.Operation, messages: Any) -> list[Problem]:
+    def media_problems(self, row: ir.ModelFamily, op: ir.Operation, messages: Any) -> list[Problem]:
         """The per-model limits on the numbers of a media part (`fps_min`/`fps_max`,
-        `min_pixels_min`, `max_pixels_max`, `frames_min`/`frames_max` of a frame list). Native
-        parts carry `image`/`video`/`audio`; compatible ones are typed (`image_url`,
-        `video_url`, `video`)."""
-        limits = dict(row.limits)
+        `min_pixels_min`, `max_pixels_max`, `frames_min`/`frames_max` of a frame list), the
+        spec's `x-media-limits` where the row names none. Native parts carry
+        `image`/`video`/`audio`; compatible ones are typed (`image_url`, `video_url`, `video`)."""
+        limits = {m.name: m.value for m in self.spec.media_limits} | dict(row.limits)
         out: list[Problem] = []
 
         def number(x: Any) -> TypeGuard[float]:
@@ -651,7 +650,38 @@ class Vectors:
                 cases += self.field_cases(op_id, steps, f, owner, path)
         cases += self.rule_cases()
         cases += self.family_cases()
+        cases += self.media_limit_cases()
         return cases
+
+    def media_limit_cases(self) -> list[dict[str, Any]]:
+        """`x-media-limits frames_min` on a model whose row names none: a frame list one image
+        short is refused, one of exactly that many passes (on both endpoints that take lists)."""
+        out: list[dict[str, Any]] = []
+        limits = {m.name: m.value for m in self.spec.media_limits}
+        lowest = limits.get("frames_min")
+        if not isinstance(lowest, int) or lowest < 2:
+            return out
+        for op_id, part in (("multimodal.create", "video"), ("chat.completions.create", "video")):
+            if op_id not in self.ops:
+                continue
+            endpoint = self.ops[op_id].endpoint
+            rows = [r for r in self.spec.families if endpoint in r.endpoints
+                    and "frames_min" not in dict(r.limits) and self.model_for(r)]  # fmt: skip
+            if not rows:
+                continue
+            model = self.model_for(rows[0])
+            assert model is not None
+            for label, n in (("short", lowest - 1), ("enough", lowest)):
+                frames = [f"https://example.com/frame{i}.jpg" for i in range(1, n + 1)]
+                if op_id == "multimodal.create":
+                    content: list[dict[str, Any]] = [{"video": frames}, {"text": "Describe it."}]
+                else:
+                    content = [{"type": part, "video": frames}, {"type": "text", "text": "Hi"}]
+                problems = [Problem("messages[0].content[0].video", "media")] if n < lowest else []
+                args = {"model": model, "messages": [{"role": "user", "content": content}]}
+                out.append(self.call(op_id, args, problems, f"media-limits/frames-min-{label}",
+                                     ["media", "media-limits"]))  # fmt: skip
+        return out
 
     def required_any_case(
         self, op_id: str, steps: list[Step], owner: str, path: str

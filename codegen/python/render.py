@@ -29,6 +29,7 @@ ARTEFACTS = {
     "init.py.j2": "__init__.py",
     "docs_pages.py.j2": "_docs_pages.py",
     "error_codes.py.j2": "_error_codes.py",
+    "media_limits.py.j2": "_media_limits.py",
 }
 
 # The areas `types/` is split into, in import order: a module imports only those before it.

@@ -26,6 +26,7 @@ ARTEFACTS = {
     "index.ts.j2": "index.ts",
     "errorCodes.ts.j2": "errorCodes.ts",
     "docsPages.ts.j2": "docsPages.ts",
+    "mediaLimits.ts.j2": "mediaLimits.ts",
 }
 
 

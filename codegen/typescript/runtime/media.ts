@@ -9,6 +9,7 @@
 import { Problem, isObject } from "./checks.js";
 import { cite } from "./docsPages.js";
 import type { ModelFamily } from "./families.js";
+import { UNIVERSAL_LIMITS } from "./mediaLimits.js";
 
 const IMAGE_DOCS = cite("vision-guide", "Limits: Image limits");
 const FORMAT_DOCS = cite("vision-guide", "Limits: Supported image formats");
@@ -21,16 +22,6 @@ const ENDPOINT_DOCS = cite("qwen-api-reference", "Image input") + "; " + cite("v
 
 const MB = 1048576;
 const MEDIA_KEYS = ["image", "video", "audio"] as const;
-/** Stated for every visual model, so they apply where a table row is silent. */
-const UNIVERSAL_LIMITS: Record<string, number> = {
-  image_local_bytes_max: 10 * MB,
-  image_base64_bytes_max: 10 * MB,
-  images_base64_max: 250,
-  videos_max: 64,
-  video_local_bytes_max: 100 * MB,
-  video_base64_bytes_max: 10 * MB,
-  frames_min: 4,
-};
 const IMAGE_FORMATS: Record<string, string> = {
   "image/bmp": "BMP",
   "image/jpeg": "JPEG",
