@@ -237,12 +237,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", default=",".join(NATIVE_CLIENTS + COMPAT_CLIENTS))
     parser.add_argument("--jobs", type=int, default=1, help="clients counted in parallel")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--events", type=int, default=500, help="events per stream")
     args = parser.parse_args(argv)
-    events = 2000
+    events = args.events
     if args.calls:
         if args.port is None:
             parser.error("--calls needs --port")
-        for client, row in instructions(args.port, events).items():
+        for client, row in instructions(args.port, 2000).items():
             print(client, {k: round(v) for k, v in row.items()})
         return
     from bench import server
