@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -197,9 +198,23 @@ async def test_stream_idle_timeout(srv: MockServer, make_client: ClientFactory) 
     srv.enqueue(chunks=EVENTS, stall_after=2)
     async with make_client(base_url=srv.base_url, stream_idle_timeout=0.3) as client:
         stream = await client.generation.create(model="qwen-plus", messages=MSG, stream=True)
+        started = time.monotonic()
         with pytest.raises(APITimeoutError, match="after 2 events"):
             async for _ in stream:
                 pass
+        # cut by the 0.3 s idle timeout, not by the call's read timeout (minutes)
+        assert time.monotonic() - started < 30
+
+
+async def test_stream_idle_timeout_replaces_a_shorter_read_timeout(
+    srv: MockServer, make_client: ClientFactory
+) -> None:
+    srv.enqueue(chunks=EVENTS, chunk_delay=0.6)
+    options = {"timeout": httpx.Timeout(5.0, read=0.3), "stream_idle_timeout": 10.0}
+    async with make_client(base_url=srv.base_url, **options) as client:
+        stream = await client.generation.create(model="qwen-plus", messages=MSG, stream=True)
+        texts = [chunk.output.text async for chunk in stream]
+    assert texts == ["a", "b", "c", ""]
 
 
 async def test_a_closed_stream_frees_its_connection(

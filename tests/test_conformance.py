@@ -138,6 +138,34 @@ def srv(server: MockServer) -> MockServer:
     return server
 
 
+class Clients:
+    """One client per set of client options for the whole module: building a client (its TLS
+    context) costs more than the call a case makes, and cases never depend on a fresh pool."""
+
+    def __init__(self, base_url: str) -> None:
+        self._base_url = base_url
+        self._made: dict[str, ModelStudio] = {}
+
+    def get(self, **options: Any) -> ModelStudio:
+        key = json.dumps(options, sort_keys=True)
+        client = self._made.get(key)
+        if client is None:
+            client = ModelStudio(api_key=KEY, base_url=self._base_url, **options)
+            self._made[key] = client
+        return client
+
+    def close(self) -> None:
+        for client in self._made.values():
+            client.close()
+
+
+@pytest.fixture(scope="module")
+def clients(server: MockServer) -> Iterator[Clients]:
+    made = Clients(server.base_url)
+    yield made
+    made.close()
+
+
 def _resource(client: Any, op: str) -> Any:
     target = client
     for part in op.split(".")[:-1]:
@@ -195,14 +223,13 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> SleepRecorder:
 
 
 @pytest.mark.parametrize("case", _params("request"))
-def test_request(case: dict[str, Any], srv: MockServer) -> None:
+def test_request(case: dict[str, Any], srv: MockServer, clients: Clients) -> None:
     given, expect = case["input"], case["expect"]
-    client_args = given.get("client") or {}
-    with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0, **client_args) as client:
-        try:
-            _call(client, given["op"], given["args"], given.get("extra_parameters"))
-        except modelstudio.APIStatusError as error:  # the answer does not matter, the key does
-            assert not isinstance(error, modelstudio.AuthenticationError)
+    client = clients.get(max_retries=0, **(given.get("client") or {}))
+    try:
+        _call(client, given["op"], given["args"], given.get("extra_parameters"))
+    except modelstudio.APIStatusError as error:  # the answer does not matter, the key does
+        assert not isinstance(error, modelstudio.AuthenticationError)
     (sent,) = srv.requests
     assert sent.method == expect["method"]
     assert sent.path == expect["path"]
@@ -219,17 +246,17 @@ def test_request(case: dict[str, Any], srv: MockServer) -> None:
 
 
 @pytest.mark.parametrize("case", _params("validate"))
-def test_validate(case: dict[str, Any], srv: MockServer) -> None:
+def test_validate(case: dict[str, Any], srv: MockServer, clients: Clients) -> None:
     given, expect = case["input"], case["expect"]
-    with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
-        try:
-            _call(client, given["op"], given["args"], given.get("extra_parameters"))
-        except ValidationError as error:
-            assert not srv.requests, "an invalid call was sent"
-            got = sorted((p.param, p.kind) for p in error.problems)
-            assert (error.param, error.kind) == got[0] or (error.param, error.kind) in got
-        else:
-            got = []
+    client = clients.get(max_retries=0)
+    try:
+        _call(client, given["op"], given["args"], given.get("extra_parameters"))
+    except ValidationError as error:
+        assert not srv.requests, "an invalid call was sent"
+        got = sorted((p.param, p.kind) for p in error.problems)
+        assert (error.param, error.kind) == got[0] or (error.param, error.kind) in got
+    else:
+        got = []
     want = sorted((p["path"], p["kind"]) for p in expect.get("problems", ()))
     assert got == want
     assert expect["valid"] is (not got)

@@ -474,14 +474,16 @@ def test_chunks_arrive_as_separate_reads(srv: MockServer, client: httpx.Client) 
     pieces = [b"id:1\nevent:result\n", b":HTTP_STATUS/200\ndata:{}\n\n", b"id:2\n"]
     srv.enqueue(chunks=pieces, chunk_delay=0.05)
     received: list[tuple[float, bytes]] = []
+    started = time.monotonic()
     with client.stream("POST", TEXT, json=gen_body()) as r:
         assert r.headers["transfer-encoding"] == "chunked"
         assert r.headers["content-type"] == "text/event-stream;charset=UTF-8"
         for data in r.iter_raw():
             received.append((time.monotonic(), data))
     assert [d for _, d in received] == pieces
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(received)]
-    assert all(gap >= 0.03 for gap in gaps)
+    # The last piece cannot arrive before the two delays between the three pieces have passed,
+    # however loaded the machine (a bound on gaps between reads would depend on scheduling).
+    assert received[-1][0] - started >= 2 * 0.05
 
 
 def test_reset_after_breaks_the_client_read(srv: MockServer, client: httpx.Client) -> None:

@@ -176,6 +176,7 @@ class Vectors:
         self.ops = {op_name(op): op for op in spec.operations}
         self.seen_ids: set[str] = set()
         self.unlisted: set[tuple[str, str, bool]] = set()
+        self._family_of: dict[str, ir.ModelFamily] = {}
 
     # -- the shape of a call -----------------------------------------------------------------
 
@@ -477,7 +478,12 @@ class Vectors:
         return x in tuple(c.value)
 
     def family_for(self, model: str) -> ir.ModelFamily:
-        name = model.lower()
+        found = self._family_of.get(model)
+        if found is None:
+            found = self._family_of[model] = self._first_family(model.lower())
+        return found
+
+    def _first_family(self, name: str) -> ir.ModelFamily:
         for row in self.spec.families:
             if any(fnmatch.fnmatchcase(name, pattern) for pattern in row.match):
                 return row

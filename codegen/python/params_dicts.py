@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import ir
+from ..core.cache import cached_text, directory_digest, has_text
 
 TEMPLATE_DIR = Path(__file__).parent / "templates" / "datamodel"
 ROOT_NAME = "SpecRoot"  # the unnamed root of each input schema; its template renders nothing
@@ -139,15 +140,25 @@ _IMPORT_FIX = (
 )
 
 
-def run_datamodel_codegen(schemas: dict[str, dict[str, Any]], header: str) -> dict[str, str]:
-    """area -> the module datamodel-codegen writes for that JSON Schema (runs in parallel)."""
+def _datamodel_codegen_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("datamodel-code-generator")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _run(schemas: dict[str, str], header: str) -> dict[str, str]:
+    """area -> datamodel-codegen's module for that JSON Schema text (one process per area, in
+    parallel)."""
     out: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="codegen-params-") as tmp:
         procs: dict[str, tuple[subprocess.Popen[str], Path]] = {}
         for area, schema in schemas.items():
             source = Path(tmp) / f"{area}_params.json"
             target = Path(tmp) / f"{area}_params.py"
-            source.write_text(json.dumps(schema, indent=1), encoding="utf-8")
+            source.write_text(schema, encoding="utf-8")
             args = [
                 sys.executable, "-m", "datamodel_code_generator",
                 "--input", str(source), "--output", str(target), *OPTIONS,
@@ -160,10 +171,37 @@ def run_datamodel_codegen(schemas: dict[str, dict[str, Any]], header: str) -> di
             _, stderr = proc.communicate()
             if proc.returncode != 0:
                 raise RuntimeError(f"datamodel-codegen failed on the {area} Params:\n{stderr}")
-            text = target.read_text(encoding="utf-8")
-            for pattern, replacement in _IMPORT_FIX:
-                text = pattern.sub(replacement, text)
-            out[area] = text
+            out[area] = target.read_text(encoding="utf-8")
+    return out
+
+
+def run_datamodel_codegen(schemas: dict[str, dict[str, Any]], header: str) -> dict[str, str]:
+    """area -> the module datamodel-codegen writes for that JSON Schema.
+
+    Its output depends only on its version, options, templates, the header and the schema, so
+    it is cached under that key (`codegen/core/cache.py`): an unchanged area costs no process."""
+    texts = {area: json.dumps(schema, indent=1) for area, schema in schemas.items()}
+    common = [
+        _datamodel_codegen_version(),
+        sys.version.split()[0],
+        *OPTIONS,
+        directory_digest(TEMPLATE_DIR),
+        header,
+    ]
+    keys = {area: [*common, area, text] for area, text in texts.items()}
+    missing = {area: text for area, text in texts.items() if not has_text("datamodel", keys[area])}
+    fresh = _run(missing, header) if missing else {}
+
+    out: dict[str, str] = {}
+    for area in texts:
+
+        def compute(area: str = area) -> str:
+            return fresh[area] if area in fresh else _run({area: texts[area]}, header)[area]
+
+        text = cached_text("datamodel", keys[area], compute)
+        for pattern, replacement in _IMPORT_FIX:
+            text = pattern.sub(replacement, text)
+        out[area] = text
     return out
 
 

@@ -301,30 +301,45 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def _ruff(args: list[str], name: str, text: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "ruff", *args, "--stdin-filename", name, "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+#: The repository's ruff settings (line length, first-party packages): the generated tree is
+#: formatted as the tree it lives in, whatever directory the generator runs from.
+RUFF_CONFIG = Path(__file__).resolve().parents[2] / "pyproject.toml"
+
+
+def _ruff(args: list[str], where: Path) -> None:
+    command = [sys.executable, "-m", "ruff", *args]
+    if RUFF_CONFIG.is_file():
+        command += ["--config", str(RUFF_CONFIG)]
+    proc = subprocess.run([*command, str(where)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        dump = Path(tempfile.gettempdir()) / ("codegen-unformatted-" + name.replace("/", "-"))
-        dump.write_text(text, encoding="utf-8")
-        raise RuntimeError(f"ruff could not process generated {name} (see {dump}):\n{proc.stderr}")
-    return proc.stdout
+        raise RuntimeError(f"ruff could not process the generated files:\n{proc.stderr}")
 
 
 def ruff_format(files: dict[str, str]) -> dict[str, str]:
-    """Drop unused imports, sort imports and format, with ruff: deterministic, like the tree."""
-    out: dict[str, str] = {}
-    for name, text in files.items():
-        if name.endswith(".py"):
-            text = _ruff(["check", "--fix", "--select", "F401,I", "--exit-zero", "-q"], name, text)
-            text = _ruff(["format", "-q"], name, text)
-        out[name] = text
-    return out
+    """Drop unused imports, sort imports and format, with ruff: deterministic, like the tree.
+
+    All Python files go through one `ruff check --fix` and one `ruff format` in a scratch
+    directory (one process each, not two per file)."""
+    python = {name: text for name, text in files.items() if name.endswith(".py")}
+    if not python:
+        return dict(files)
+    with tempfile.TemporaryDirectory(prefix="codegen-ruff-") as scratch:
+        root = Path(scratch)
+        for name, text in python.items():
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        try:
+            _ruff(["check", "--fix", "--select", "F401,I", "--exit-zero", "-q"], root)
+            _ruff(["format", "-q"], root)
+        except RuntimeError as error:
+            kept = Path(tempfile.mkdtemp(prefix="codegen-unformatted-"))
+            for name, text in python.items():
+                (kept / name).parent.mkdir(parents=True, exist_ok=True)
+                (kept / name).write_text(text, encoding="utf-8")
+            raise RuntimeError(f"{error} (the unformatted files are kept in {kept})") from None
+        formatted = {name: (root / name).read_text(encoding="utf-8") for name in python}
+    return {name: formatted.get(name, text) for name, text in files.items()}
 
 
 def snake(name: str) -> str:

@@ -49,15 +49,33 @@ def _mapped(exc: BaseException, *, connecting: bool) -> httpx.TransportError:
 
 
 class _ResponseBody(httpx.AsyncByteStream):
-    """The body of one aiohttp response, read as it arrives."""
+    """The body of one aiohttp response, read as it arrives.
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    aiohttp fixes a response's socket read timeout when the request is sent; the client re-arms
+    the request's `timeout` extension between reads (a stream's idle timeout, what is left of a
+    deadline), so each read hands the current value to the connection's protocol.
+    """
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
         self._response = response
+        self._request = request
+
+    def _arm(self) -> None:
+        connection = self._response.connection
+        protocol = connection.protocol if connection is not None else None
+        if protocol is None:
+            return
+        timeouts = self._request.extensions.get("timeout")
+        read = timeouts.get("read") if isinstance(timeouts, dict) else None
+        if protocol.read_timeout != read:
+            protocol.read_timeout = read
+            protocol.start_timeout()  # restarts the running timer with the new value
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         content = self._response.content
         try:
             while True:
+                self._arm()
                 chunk = await content.readany()
                 if not chunk:
                     break
@@ -127,7 +145,7 @@ class AioHttpTransport(httpx.AsyncBaseTransport):
         return httpx.Response(
             status_code=response.status,
             headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response.raw_headers],
-            stream=_ResponseBody(response),
+            stream=_ResponseBody(response, request),
             extensions={
                 "http_version": b"HTTP/%d.%d" % tuple(response.version or (1, 1)),
                 "reason_phrase": (response.reason or "").encode("latin-1", "replace"),
