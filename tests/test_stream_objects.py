@@ -13,7 +13,7 @@ import pytest
 from modelstudio._accumulate import Delta
 from modelstudio._errors import (
     APIConnectionError,
-    APIError,
+    APIResponseValidationError,
     APITimeoutError,
     BadRequestError,
     IncompleteStreamError,
@@ -186,7 +186,10 @@ def test_recorded_parameter_error(srv: MockServer, client: httpx.Client) -> None
 
 def test_data_that_is_not_json(srv: MockServer, client: httpx.Client) -> None:
     srv.enqueue(chunks=[GOOD[0], b"data:<html>oops</html>\n\n"])
-    with open_stream(srv, client) as stream, pytest.raises(APIError, match="not JSON"):
+    with (
+        open_stream(srv, client) as stream,
+        pytest.raises(APIResponseValidationError, match="not JSON"),
+    ):
         list(stream)
 
 

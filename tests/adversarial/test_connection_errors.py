@@ -44,3 +44,23 @@ def test_retries_of_a_refused_connection_end_with_the_same_message(mode: str) ->
     with pytest.raises(APIConnectionError) as caught:
         run_call(mode, f"http://127.0.0.1:{port}/api/v1", client={"max_retries": 1})
     assert "Connection refused" in str(caught.value)
+
+
+# A name longer than DNS allows (253 characters; each label within 63, so it gets past URL
+# parsing and the idna codec): getaddrinfo refuses it before asking any resolver, so this fails
+# the same way, at once, with or without a DNS server (`.invalid` alone would ask the server).
+UNRESOLVABLE = ".".join(["a" * 60] * 5) + ".invalid"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_host_name_that_does_not_resolve(mode: str, stream: bool) -> None:
+    base = f"http://{UNRESOLVABLE}:8080/api/v1"
+    with (
+        pytest.warns(UserWarning, match="unencrypted"),
+        pytest.raises(APIConnectionError) as caught,
+    ):
+        run_call(mode, base, stream=stream, client={"max_retries": 0})
+    text = str(caught.value)
+    assert f"http://{UNRESOLVABLE}:8080{PATH}:" in text
+    assert "host name did not resolve (DNS)" in text and KEY not in text

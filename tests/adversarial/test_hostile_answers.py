@@ -1,10 +1,14 @@
-"""Hostile answers are typed errors: JSON nested 100,000 levels deep, redirects off the POST."""
+"""Hostile answers are typed errors: JSON nested 100,000 levels deep, a 2xx answer that cannot be
+read, redirects off the POST."""
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
-from modelstudio import APIError, APIStatusError, ModelStudioError
+from modelstudio import APIError, APIResponseValidationError, APIStatusError, ModelStudioError
+from modelstudio._errors import MAX_BODY_EXCERPT
 from tests.adversarial.raw import KEY, MODES, OK_JSON, Conn, RawServer, run_call
 
 DEPTH = 100_000
@@ -117,3 +121,54 @@ def test_a_redirect_loop_ends(mode: str) -> None:
         with pytest.raises(ModelStudioError):
             run_call(mode, srv.base_url, client={"max_retries": 0})
         assert len(srv.requests) <= 22
+
+
+# A 2xx answer that cannot be read as the documented one, each way it can fail: every one is
+# an APIResponseValidationError carrying the status, request id, headers and the body's start.
+UNREADABLE: dict[str, tuple[bytes, str, bool]] = {
+    # name: (body, content type, stream)
+    "html": (
+        b"<html><body>502 Bad Gateway (" + KEY.encode() + b")</body></html>",
+        "text/html",
+        False,
+    ),
+    "empty": (b"", "application/json", False),
+    "truncated-json": (b'{"output":{"text":"hel', "application/json", False),
+    "deep-list": (DEEP_LIST, "application/json", False),
+    "deep-object": (DEEP_OBJECT, "application/json", False),
+    "array": (b"[1,2,3]", "application/json", False),
+    "number": (b"42", "application/json", False),
+    "wrong-shape": (b'{"output":7,"usage":[1],"request_id":"r"}', "application/json", False),
+    "sse-html": (_sse(b"<html>oops</html>"), "text/event-stream", True),
+    "sse-deep-list": (_sse(DEEP_LIST), "text/event-stream", True),
+    "sse-deep-object": (_sse(DEEP_OBJECT), "text/event-stream", True),
+    "sse-array": (_sse(b"[1,2]"), "text/event-stream", True),
+    "sse-wrong-shape": (
+        _sse(b'{"output":{"choices":["x"]},"usage":[]}'),
+        "text/event-stream",
+        True,
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_an_unreadable_2xx_answer_is_one_error_class(mode: str, name: str) -> None:
+    body, content_type, stream = UNREADABLE[name]
+
+    def behaviour(conn: Conn) -> None:
+        conn.reply(200, body, [("x-request-id", "rid-bad")], content_type=content_type)
+
+    with RawServer(behaviour) as srv:
+        with pytest.raises(APIResponseValidationError) as caught:
+            run_call(mode, srv.base_url, stream=stream, client={"max_retries": 2})
+        assert len(srv.requests) == 1, "an answered call was retried"
+    error = caught.value
+    assert error.status_code == 200 and error.request_id in ("rid-bad", "r")
+    assert error.headers["x-request-id"] == "rid-bad"
+    assert len(error.body) <= MAX_BODY_EXCERPT
+    if not stream and name != "wrong-shape":
+        assert body.replace(KEY.encode(), b"***").startswith(error.body)
+    text = str(error) + repr(error) + repr(error.body) + repr(error.__dict__)
+    assert KEY not in text and len(str(error)) < 2000
+    assert pickle.loads(pickle.dumps(error)).__dict__ == error.__dict__

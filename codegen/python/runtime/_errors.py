@@ -6,6 +6,7 @@ Hierarchy::
      └── ValidationError              bad argument, raised before any I/O
     ModelStudioError                  base of everything else
      └── APIError                     .message, .request_id
+          ├── APIResponseValidationError  a 2xx answer that cannot be read (not JSON, wrong shape)
           ├── APIStatusError          the server answered with an error (.status_code, .code, ...)
           │    ├── BadRequestError            400
           │    ├── AuthenticationError        401
@@ -225,15 +226,68 @@ class APIError(ModelStudioError):
 
 
 class APIResponseValidationError(APIError):
-    """The service answered, but a field of the answer (or of a stream event) does not have the
-    documented shape, say ``output`` a number or ``choices`` holding strings. ``path`` names the
-    field (``"output.choices[0]"``); nothing was retried."""
+    """The service answered 2xx, but its answer cannot be read as the documented one: the body
+    (or a stream event's data) is not JSON, is JSON nested too deeply to decode, is not an
+    object, or a field of it does not have the documented shape (``output`` a number,
+    ``choices`` holding strings). ``path`` names what is out of shape (``"output.choices[0]"``,
+    ``"(the body)"``, ``"(the event data)"``); ``status_code``, ``headers`` and ``request_id``
+    are the answer's (None where unknown) and ``body`` its first bytes (at most
+    ``MAX_BODY_EXCERPT``). Never retried: the service had answered."""
 
     path: str
+    status_code: int | None
+    headers: httpx.Headers
+    body: bytes
 
-    def __init__(self, message: str, *, path: str, request_id: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        request_id: str | None = None,
+        status_code: int | None = None,
+        headers: httpx.Headers | Mapping[str, str] | None = None,
+        body: bytes | str = b"",
+    ) -> None:
         super().__init__(message, request_id=request_id)
         self.path = path
+        self.status_code = status_code
+        self.headers = httpx.Headers(redact_headers(_as_headers(headers)))
+        self.body = _excerpt(body)
+
+    def _with_answer(
+        self,
+        status_code: int,
+        headers: httpx.Headers,
+        body: bytes | str,
+        api_key: str | None,
+    ) -> APIResponseValidationError:
+        """This error, with the answer's status, headers, body excerpt and (when the decoder
+        did not know it) request id, the key redacted; for a decoder that saw only the JSON."""
+        if self.status_code is None:
+            self.status_code = status_code
+            self.headers = httpx.Headers(redact_headers(headers))
+            key = (api_key or "").strip()
+            if key:  # before the cut, which could leave part of the key
+                body = body.replace(key, REDACTED) if isinstance(body, str) else body
+                body = (
+                    body.replace(key.encode(), REDACTED.encode())
+                    if isinstance(body, bytes)
+                    else body
+                )
+            self.body = _excerpt(body)
+        if self.request_id is None:
+            self.request_id = _str_or_none(self.headers.get("x-request-id"))
+        return redact_error(self, api_key)
+
+
+#: The most bytes of an answer an :class:`APIResponseValidationError` keeps.
+MAX_BODY_EXCERPT = 1000
+
+
+def _excerpt(body: bytes | str) -> bytes:
+    data = body.encode("utf-8", "replace") if isinstance(body, str) else body
+    return data[:MAX_BODY_EXCERPT]
 
 
 class APIStatusError(APIError):

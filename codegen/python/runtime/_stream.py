@@ -10,8 +10,9 @@ decoded on first read). Errors, all raised from the iteration:
   ``:HTTP_STATUS/NNN`` comment (else the HTTP status), with the event's code, message and
   request id (so ``:HTTP_STATUS/429`` gives a :class:`RateLimitError`);
 * an OpenAI-compatible ``data: {"error": {...}}`` event: the same, from the error object;
-* an event whose data is not a JSON object: :class:`APIError` saying so (``[DONE]`` is skipped,
-  and tells a :class:`ChatAccumulator` that the compatible stream ended as it should);
+* an event whose data is not a JSON object (not JSON, nested too deeply, an array): the
+  :class:`APIResponseValidationError` of every unreadable answer (``[DONE]`` is skipped, and
+  tells a :class:`ChatAccumulator` that the compatible stream ended as it should);
 * the read timeout (the transport sets it to the stream idle timeout): :class:`APITimeoutError`;
 * a broken connection, or a stream that ends before the final event (a final
   ``finish_reason``): :class:`IncompleteStreamError` (an :class:`APIConnectionError`) with the
@@ -37,7 +38,7 @@ from ._accumulate import Accumulator, Delta
 from ._accumulate_chat import ChatAccumulator
 from ._errors import (
     APIConnectionError,
-    APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     IncompleteStreamError,
@@ -149,37 +150,38 @@ class _StreamCore(Generic[ChunkT, ResponseT]):
         try:
             data = _loads(sse.data)
         except RecursionError:
-            raise self._redacted(
-                APIError(
-                    f"The stream sent an event whose JSON is nested too deeply to decode "
-                    f"({len(sse.data)} characters)",
-                    request_id=self.request_id,
-                )
+            raise self._unreadable(
+                sse, f"is JSON nested too deeply to decode ({len(sse.data)} characters)"
             ) from None
         except ValueError:
             if sse.data.strip() == "[DONE]":
                 if isinstance(self._accumulator, ChatAccumulator):
                     self._accumulator.mark_done()
                 return None
-            raise self._redacted(
-                APIError(
-                    f"The stream sent an event whose data is not JSON: {sse.data[:200]!r}",
-                    request_id=self.request_id,
-                )
-            ) from None
+            raise self._unreadable(sse, f"is not JSON: {sse.data[:200]!r}") from None
         if type(data) is not dict:
-            raise self._redacted(
-                APIError(
-                    f"The stream sent an event whose data is not a JSON object: {sse.data[:200]!r}",
-                    request_id=self.request_id,
-                )
-            )
+            raise self._unreadable(sse, f"is not a JSON object: {sse.data[:200]!r}")
         code = data.get("code")
         if code and isinstance(code, str) and code.strip():
             raise self._status_error(sse, data)
         if isinstance(data.get("error"), dict):  # the OpenAI-compatible error event
             raise self._status_error(sse, data)
         return self._make_chunk(data, self._accumulator.add(data))
+
+    def _unreadable(self, sse: ServerSentEvent, what: str) -> APIResponseValidationError:
+        """The error for an event whose data cannot be read as a documented chunk."""
+        error = APIResponseValidationError(
+            f"The stream sent an event whose data {what}", path="(the event data)"
+        )
+        return self._answered(error, sse.data)
+
+    def _answered(
+        self, error: APIResponseValidationError, data: str = ""
+    ) -> APIResponseValidationError:
+        """`error` with the stream's status, headers and request id (and the event's data)."""
+        response = self._response
+        error.request_id = error.request_id or self.request_id
+        return error._with_answer(response.status_code, response.headers, data, self._api_key())
 
     def _status_error(self, sse: ServerSentEvent, data: Any = None) -> APIStatusError:
         if data is None:
@@ -322,6 +324,9 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
                         yield chunk
             except httpx.TransportError as exc:
                 raise self._transport_error(exc) from exc
+            except APIResponseValidationError as exc:  # a chunk out of shape
+                self._answered(exc)
+                raise
             self._check_complete()
         except Exception as exc:
             self._error = exc
@@ -463,6 +468,9 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
                         yield chunk
             except httpx.TransportError as exc:
                 raise self._transport_error(exc) from exc
+            except APIResponseValidationError as exc:  # a chunk out of shape
+                self._answered(exc)
+                raise
             self._check_complete()
         except Exception as exc:
             self._error = exc

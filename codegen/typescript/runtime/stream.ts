@@ -5,8 +5,8 @@
  * a `delta` (what the event adds, whatever `incremental_output` was). Errors, all thrown from
  * the iteration: an `event:error` or a data object with a non-empty `code` (or an
  * OpenAI-compatible `{"error": ...}`) becomes the `APIStatusError` subclass for the status of
- * its `:HTTP_STATUS/NNN` comment; data that is not a JSON object, an `APIError`; silence longer
- * than the stream idle timeout, `APITimeoutError`; a broken connection or a stream that ends
+ * its `:HTTP_STATUS/NNN` comment; data that is not a JSON object, an
+ * `APIResponseValidationError`; silence longer than the stream idle timeout, `APITimeoutError`; a broken connection or a stream that ends
  * before its final event, `IncompleteStreamError`. Leaving a `for await` loop early (`break`,
  * `return`, a throw) aborts the request and releases the connection. A stream is read once.
  */
@@ -14,7 +14,7 @@
 import { type Delta, Accumulator, isObject } from "./accumulate.js";
 import { ChatAccumulator } from "./accumulateChat.js";
 import {
-  APIError,
+  APIResponseValidationError,
   type APIStatusError,
   APITimeoutError,
   APIUserAbortError,
@@ -181,21 +181,29 @@ export class Stream<Chunk, Final> implements AsyncIterable<Chunk> {
         if (this.#accumulator instanceof ChatAccumulator) this.#accumulator.markDone();
         return null;
       }
-      throw new APIError(`The stream sent an event whose data is not JSON: ${JSON.stringify(sse.data.slice(0, 200))}`, {
-        request_id: this.request_id,
-      });
+      throw this.#unreadable(sse, `is not JSON: ${JSON.stringify(sse.data.slice(0, 200))}`);
     }
-    if (!isObject(data)) {
-      throw new APIError(
-        `The stream sent an event whose data is not a JSON object: ${JSON.stringify(sse.data.slice(0, 200))}`,
-        { request_id: this.request_id },
-      );
-    }
+    if (!isObject(data)) throw this.#unreadable(sse, `is not a JSON object: ${JSON.stringify(sse.data.slice(0, 200))}`);
     const code = data["code"];
     if ((typeof code === "string" && code.trim()) || isObject(data["error"])) throw this.#statusError(sse, data);
     const delta: Delta = this.#accumulator.add(data);
     data["delta"] = delta;
     return data as Chunk;
+  }
+
+  /** The error for an event whose data cannot be read as a documented chunk. */
+  #unreadable(sse: ServerSentEvent, what: string): APIResponseValidationError {
+    return new APIResponseValidationError(
+      `The stream sent an event whose data ${what}`,
+      {
+        path: "(the event data)",
+        status: this.response.status,
+        headers: this.response.headers,
+        body: sse.data,
+        request_id: this.request_id,
+      },
+      this.#apiKey,
+    );
   }
 
   #statusError(sse: ServerSentEvent, data: Json | undefined): APIStatusError {

@@ -13,6 +13,7 @@ import ipaddress
 import json
 import os
 import platform
+import socket
 import ssl
 import warnings
 from collections.abc import Callable, Mapping
@@ -398,6 +399,19 @@ def _cause_text(exc: BaseException) -> str:
     return "; ".join(texts) or type(exc).__name__
 
 
+def _failed_to_resolve(exc: BaseException) -> bool:
+    """Whether `exc` (down its chain) is a failed name resolution: `socket.gaierror` from
+    getaddrinfo, or aiohttp's DNS error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__.endswith("DNSError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def describe_transport_error(exc: httpx.HTTPError, url: httpx.URL) -> str:
     """The message a user sees for a transport failure: what failed, where, and why."""
     where = safe_url(url)
@@ -411,6 +425,8 @@ def describe_transport_error(exc: httpx.HTTPError, url: httpx.URL) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"Timed out waiting for {where} ({type(exc).__name__})."
     if isinstance(exc, httpx.ConnectError):
+        if _failed_to_resolve(exc):
+            return f"Could not connect to {where}: its host name did not resolve (DNS): {detail}"
         if "ssl" in detail.lower() or "certificate" in detail.lower():
             return f"TLS handshake with {where} failed: {detail}"
         return f"Could not connect to {where}: {detail}"
@@ -543,42 +559,49 @@ def retry_delay(
 
 
 def decode_json_response(call: PreparedCall, response: httpx.Response, body: bytes) -> Any:
-    """A 2xx JSON answer as the typed response; an error code in a 200 body raises."""
-    request_id = response.headers.get("x-request-id")
+    """A 2xx JSON answer as the typed response; an error code in a 200 body raises. An answer
+    that cannot be read as the documented one (not JSON, nested too deeply, not an object, a
+    field out of shape) raises `APIResponseValidationError` with the answer's status, headers
+    and first bytes."""
     try:
         data = json.loads(body)
     except RecursionError:
-        raise redact_error(
-            APIConnectionError(
-                f"The response JSON is nested too deeply to decode ({len(body)} bytes)",
-                request_id=request_id,
-            ),
-            call.api_key,
+        raise _unreadable(
+            call,
+            response,
+            body,
+            f"the body is JSON nested too deeply to decode ({len(body)} bytes)",
         ) from None
     except ValueError as exc:
-        raise redact_error(
-            APIConnectionError(
-                f"The response was not JSON ({len(body)} bytes)", request_id=request_id
-            ),
-            call.api_key,
+        raise _unreadable(
+            call, response, body, f"the body is not JSON ({len(body)} bytes)"
         ) from exc
     if not isinstance(data, dict):
-        raise APIResponseValidationError(
-            f"The answer does not have the documented shape: the body is {json_kind(data)}, "
-            "not an object",
-            path="(the body)",
-            request_id=response.headers.get("x-request-id"),
-        )
+        raise _unreadable(call, response, body, f"the body is {json_kind(data)}, not an object")
     if error_in_success_body(data):
         raise _body_error(response, data, body, call)
-    if call.translation is not None:
-        data = call.translation.response(data)
-    result = call.endpoint.decode_response(data)
+    try:
+        if call.translation is not None:
+            data = call.translation.response(data)
+        result = call.endpoint.decode_response(data)
+    except APIResponseValidationError as error:
+        error._with_answer(response.status_code, response.headers, body, call.api_key)
+        raise
     if response.headers.get("x-dashscope-partialresponse", "").lower() == "true":
         result.partial = True
     if getattr(result, "request_id", "") is None:
-        result.request_id = request_id
+        result.request_id = response.headers.get("x-request-id")
     return result
+
+
+def _unreadable(
+    call: PreparedCall, response: httpx.Response, body: bytes, what: str
+) -> APIResponseValidationError:
+    error = APIResponseValidationError(
+        f"The answer (HTTP {response.status_code}) cannot be read as the documented one: {what}",
+        path="(the body)",
+    )
+    return error._with_answer(response.status_code, response.headers, body, call.api_key)
 
 
 def _body_error(

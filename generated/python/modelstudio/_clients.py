@@ -28,7 +28,7 @@ from ._base_client import (
     within_deadline,
 )
 from ._checks import ValidationMode
-from ._deadline import arm
+from ._deadline import arm, current
 from ._logs import Secret, configure_from_env
 from ._media import UploadMode
 from ._protocols import ProtocolName
@@ -200,6 +200,9 @@ class SyncAPIClient(_ClientBase):
         self._http = http_client or httpx.Client(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
+        from ._network import cover  # imports httpcore, which httpx.Client() just did
+
+        cover(self._http)  # the deadline then bounds each socket operation, headers included
         self._start(settings, owns_http=http_client is None)
 
     def close(self) -> None:
@@ -262,7 +265,14 @@ class SyncAPIClient(_ClientBase):
         request = call.request
         for _ in range(self._http.max_redirects + 1):
             arm(request, call.timeouts, call.deadline)
-            response = self._http.send(request, stream=True, follow_redirects=False)
+            if call.deadline is None:
+                response = self._http.send(request, stream=True, follow_redirects=False)
+            else:
+                token = current.set(call.deadline)
+                try:
+                    response = self._http.send(request, stream=True, follow_redirects=False)
+                finally:
+                    current.reset(token)
             target = response.next_request
             if target is None:
                 return response

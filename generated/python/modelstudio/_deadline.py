@@ -2,20 +2,24 @@
 # Do not edit: change the spec or codegen/ and run `make regenerate`.
 """Per-call clocks: the overall `deadline=` and a stream's switch to its idle timeout.
 
-httpcore reads the read timeout from the request's `timeout` extension at every socket read, so
-setting that value between reads bounds the next read: a call's connect, send and each read are
-cut to what is left of its deadline, and a stream, whose wait for the headers is bounded by the
-call's `timeout`, waits `stream_idle_timeout` between events once they arrived.
+httpcore reads the read timeout from the request's `timeout` extension once per phase (the
+headers, the body), so setting that value before each phase bounds it: a stream, whose wait for
+the headers is bounded by the call's `timeout`, waits `stream_idle_timeout` between events once
+they arrived. httpcore applies that value to each socket read of the phase, so it cannot bound
+the phase as a whole: the deadline does, in the sync client by `current` (the deadline of the
+call running in this thread, which `_network.DeadlineStream` cuts every socket operation to),
+in the async one by an anyio cancel scope around the send and around each read of the body.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 
 import httpx
 
-__all__ = ["Deadline", "DeadlineExceeded", "TimedAsyncStream", "TimedSyncStream", "arm"]
+__all__ = ["Deadline", "DeadlineExceeded", "TimedAsyncStream", "TimedSyncStream", "arm", "current"]
 
 
 class DeadlineExceeded(httpx.ReadTimeout):
@@ -49,6 +53,10 @@ class Deadline:
         return left
 
 
+current: ContextVar[Deadline | None] = ContextVar("modelstudio_deadline", default=None)
+"""The deadline of the sync call doing I/O in this thread (or context), while it does."""
+
+
 def _bounded(value: float | None, limit: float | None) -> float | None:
     if limit is None:
         return value
@@ -64,12 +72,12 @@ def arm(
 ) -> None:
     """Set the request's timeouts for what comes next: its own (`read` replacing the read
     timeout when given), each cut to what is left of `deadline`."""
-    current = request.extensions.get("timeout")
-    if not isinstance(current, dict):
+    given = request.extensions.get("timeout")
+    if not isinstance(given, dict):
         return
     left = deadline.check() if deadline is not None else None
     for name, value in timeouts.items():
-        current[name] = _bounded(read if name == "read" and read is not None else value, left)
+        given[name] = _bounded(read if name == "read" and read is not None else value, left)
 
 
 class TimedSyncStream(httpx.SyncByteStream):
@@ -98,14 +106,17 @@ class TimedSyncStream(httpx.SyncByteStream):
         iterator = iter(self._inner)
         while True:
             arm(self._request, self._timeouts, deadline, read=self._read)
+            token = current.set(deadline)
             try:
                 chunk = next(iterator)
             except StopIteration:
                 return
-            except httpx.ReadTimeout:
+            except httpx.TimeoutException:
                 if deadline.spent():
                     raise deadline.expired_error() from None
                 raise
+            finally:
+                current.reset(token)
             yield chunk
 
     def close(self) -> None:
@@ -136,14 +147,17 @@ class TimedAsyncStream(httpx.AsyncByteStream):
             async for chunk in self._inner:
                 yield chunk
             return
+        import anyio  # httpx's own dependency: works under asyncio and trio
+
         iterator = self._inner.__aiter__()
         while True:
             arm(self._request, self._timeouts, deadline, read=self._read)
             try:
-                chunk = await iterator.__anext__()
+                with anyio.fail_after(deadline.check()):
+                    chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 return
-            except httpx.ReadTimeout:
+            except (TimeoutError, httpx.TimeoutException):
                 if deadline.spent():
                     raise deadline.expired_error() from None
                 raise

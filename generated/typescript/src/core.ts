@@ -11,6 +11,7 @@ import { type Problem, type ValidationMode, VALIDATION_MODES, enforce, isObject 
 import {
   APIConnectionError,
   APIError,
+  APIResponseValidationError,
   APITimeoutError,
   APIUserAbortError,
   ModelStudioError,
@@ -407,14 +408,29 @@ export class APIClient {
   }
 }
 
+/** A 2xx answer that cannot be read as the documented one, as Python's `_unreadable`. */
+function unreadable(response: Response, text: string, apiKey: string, what: string, cause?: unknown): APIResponseValidationError {
+  return new APIResponseValidationError(
+    `The answer (HTTP ${response.status}) cannot be read as the documented one: ${what}`,
+    { path: "(the body)", status: response.status, headers: response.headers, body: text, cause },
+    apiKey,
+  );
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return `a ${typeof value}`;
+}
+
 function decodeJSON(response: Response, text: string, apiKey: string, stream: boolean): Json {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new APIConnectionError(`The response was not JSON (${text.length} characters)`, { cause: error });
+    throw unreadable(response, text, apiKey, `the body is not JSON (${text.length} characters)`, error);
   }
-  if (!isObject(data)) throw new APIConnectionError("The response was not a JSON object");
+  if (!isObject(data)) throw unreadable(response, text, apiKey, `the body is ${jsonKind(data)}, not an object`);
   const requestId = response.headers.get("x-request-id");
   if (errorInSuccessBody(data)) {
     const [code, message, bodyRequestId] = errorFields(data);

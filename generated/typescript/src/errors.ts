@@ -229,6 +229,49 @@ export class RateLimitError extends APIStatusError {}
 /** HTTP 5xx: the service failed (`InternalError`, `SystemError`...). */
 export class InternalServerError extends APIStatusError {}
 
+/** The most characters of an answer an `APIResponseValidationError` keeps. */
+export const MAX_BODY_EXCERPT = 1000;
+
+/**
+ * The service answered 2xx, but its answer cannot be read as the documented one: the body (or a
+ * stream event's data) is not JSON or is not an object. `path` names what is out of shape
+ * (`"(the body)"`, `"(the event data)"`); `status`, `headers` and `request_id` are the answer's
+ * and `body` its first characters (at most `MAX_BODY_EXCERPT`). Never retried: the service had
+ * answered. (The Python binding raises the same class for a field out of shape as well.)
+ */
+export class APIResponseValidationError extends APIError {
+  readonly path: string;
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: string;
+
+  constructor(
+    message: string,
+    init: {
+      path: string;
+      status: number;
+      headers?: Headers | null;
+      body?: string;
+      request_id?: string | null;
+      cause?: unknown;
+    },
+    apiKey?: string | null,
+  ) {
+    const requestId = init.request_id ?? init.headers?.get("x-request-id") ?? null;
+    super(redactKey(message, apiKey), { request_id: requestId, cause: init.cause });
+    this.path = init.path;
+    this.status = init.status;
+    this.headers = new Headers(init.headers ?? undefined);
+    this.headers.delete("authorization");
+    this.body = redactKey(init.body ?? "", apiKey).slice(0, MAX_BODY_EXCERPT);
+  }
+
+  /** The HTTP status, under the Python binding's name. */
+  get status_code(): number {
+    return this.status;
+  }
+}
+
 /** No complete answer arrived: the connection failed or broke. */
 export class APIConnectionError extends APIError {
   constructor(message = "Connection error.", options: { request_id?: string | null; cause?: unknown } = {}) {

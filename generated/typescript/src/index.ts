@@ -14,6 +14,7 @@ export {
   ModelStudioError,
   ValidationError,
   APIError,
+  APIResponseValidationError,
   APIStatusError,
   BadRequestError,
   AuthenticationError,
