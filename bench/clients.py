@@ -25,6 +25,8 @@ FLOOR_BODY = {
     "input": {"messages": MESSAGES},
     "parameters": {"result_format": "message"},
 }
+COMPAT_PATH = "/chat/completions"
+COMPAT_STREAM_BODY = {"model": MODEL, "messages": MESSAGES, "stream": True}
 FLOOR_STREAM_BODY = {
     "model": MODEL,
     "input": {"messages": MESSAGES},
@@ -154,6 +156,47 @@ class ModelStudioSync(SyncAdapter):
 
     def close(self) -> None:
         self.client.close()
+
+
+class HttpxFloorCompat(HttpxFloor):
+    """Bare httpx on the compatible-mode stream: ``data:`` lines, ``[DONE]`` skipped."""
+
+    name = "httpx_floor_compat"
+
+    def __init__(self, ep: Endpoints, *, limits: Any = None) -> None:
+        super().__init__(ep, limits=limits)
+        self.url = ep.compat + COMPAT_PATH
+        self.stream_headers = FLOOR_HEADERS
+        self.stream_body = COMPAT_STREAM_BODY
+
+    def stream(self) -> int:
+        n = 0
+        with self.http.stream(
+            "POST", self.url, json=self.stream_body, headers=self.stream_headers
+        ) as r:
+            _check_status(r.status_code, self.name)
+            for line in r.iter_lines():
+                if line.startswith("data:") and line != "data: [DONE]":
+                    json.loads(line[5:])
+                    n += 1
+        return n
+
+
+class ModelStudioCompatSync(ModelStudioSync):
+    """``client.chat.completions.create(stream=True)``: the OpenAI-compatible stream."""
+
+    name = "modelstudio_compat"
+
+    def stream(self) -> int:
+        n = 0
+        stream = self.client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        try:
+            for chunk in stream:
+                _ = chunk.delta.text, chunk.delta.reasoning_content
+                n += 1
+        finally:
+            stream.close()
+        return n
 
 
 class DashScope1x(SyncAdapter):
@@ -352,6 +395,45 @@ class ModelStudioAsync(AsyncAdapter):
         await _aclose(self.client)
 
 
+class HttpxFloorCompatAsync(HttpxFloorAsync):
+    name = "httpx_floor_compat_async"
+
+    def __init__(self, ep: Endpoints, *, limits: Any = None) -> None:
+        super().__init__(ep, limits=limits)
+        self.url = ep.compat + COMPAT_PATH
+        self.stream_headers = FLOOR_HEADERS
+        self.stream_body = COMPAT_STREAM_BODY
+
+    async def stream(self) -> int:
+        n = 0
+        async with self.http.stream(
+            "POST", self.url, json=self.stream_body, headers=self.stream_headers
+        ) as r:
+            _check_status(r.status_code, self.name)
+            async for line in r.aiter_lines():
+                if line.startswith("data:") and line != "data: [DONE]":
+                    json.loads(line[5:])
+                    n += 1
+        return n
+
+
+class ModelStudioCompatAsync(ModelStudioAsync):
+    name = "modelstudio_compat_async"
+
+    async def stream(self) -> int:
+        n = 0
+        stream = await self.client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True
+        )
+        try:
+            async for chunk in stream:
+                _ = chunk.delta.text, chunk.delta.reasoning_content
+                n += 1
+        finally:
+            await stream.aclose()
+        return n
+
+
 class ModelStudioAsyncAiohttp(ModelStudioAsync):
     """`AsyncModelStudio(http_client=DefaultAioHttpClient())`: the optional aiohttp transport."""
 
@@ -490,6 +572,18 @@ ASYNC_CLIENTS: dict[str, AsyncFactory] = {
     "modelstudio_async_aiohttp": ModelStudioAsyncAiohttp,
     "dashscope_1x_async": DashScope1xAsync,
     "dashscope_2x_async": DashScope2xAsync,
+    "openai_async": OpenAIAsync,
+}
+# The OpenAI-compatible stream (`chat.completions.create(stream=True)`), beside `openai`; not
+# in the default figures, measured by `bench/callgrind.py` (shape `compat`).
+COMPAT_SYNC_CLIENTS: dict[str, SyncFactory] = {
+    "httpx_floor_compat": HttpxFloorCompat,
+    "modelstudio_compat": ModelStudioCompatSync,
+    "openai": OpenAISync,
+}
+COMPAT_ASYNC_CLIENTS: dict[str, AsyncFactory] = {
+    "httpx_floor_compat_async": HttpxFloorCompatAsync,
+    "modelstudio_compat_async": ModelStudioCompatAsync,
     "openai_async": OpenAIAsync,
 }
 FLOORS = {"httpx_floor", "httpx_floor_async"}

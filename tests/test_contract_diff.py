@@ -296,6 +296,20 @@ def test_error_code_remapped_and_retry_changed(tmp_path: Path) -> None:
     }
 
 
+def test_error_code_kind_and_matching_changes_are_behaviour(tmp_path: Path) -> None:
+    data = yaml.safe_load(MINI.read_text(encoding="utf-8"))
+    data["x-error-codes"] = [dict(THROTTLING, kind="throttling", match="prefix")]
+    base = write(data, tmp_path / "base.yaml")
+    billing = dict(THROTTLING, kind="billing", match="prefix")
+    assert changes(base, error_codes([billing]), tmp_path) == {
+        ("behaviour", "error-code-kind-changed", "x-error-codes Throttling")
+    }
+    exact = dict(THROTTLING, kind="throttling", match="exact", messages=["slow down"])
+    assert changes(base, error_codes([exact]), tmp_path) == {
+        ("behaviour", "error-code-match-changed", "x-error-codes Throttling")
+    }
+
+
 def test_descriptions_and_citations_are_documentation(tmp_path: Path) -> None:
     def edit(spec: dict[str, Any]) -> None:
         params(spec)["temperature"]["description"] = "How random."

@@ -7,12 +7,14 @@ import copy
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from codegen.core.citations import INTERNAL_FILE_NAME
 from codegen.core.load import load
 from codegen.docs import generate as generate_docs
 from codegen.python import generate as generate_python
+from codegen.typescript import generate as generate_typescript
 from tests.paths import ROOT, SPEC
 
 GENERATED = ROOT / "generated"
@@ -137,12 +139,33 @@ def test_a_new_parameter_shows_in_the_api_snapshot_and_the_reference(tmp_path: P
     assert row not in committed
     # client.generation.create, client.multimodal.create and the GenerationParameters type
     assert api.count(row) == 3
+    ts_api = generate_typescript(spec)["api.md"]
+    ts_committed = (GENERATED / "typescript" / "api.md").read_text(encoding="utf-8")
+    ts_row = "| `rehearsal_flag` | `number \\| null` | no | `3` | A parameter only this test has. |"
+    assert ts_row not in ts_committed
+    # client.generation.create and client.multimodal.create (the compatible endpoint has its own)
+    assert ts_api.count(ts_row) == 2
+    # and the GenerationParameters interface of the exports
+    section = ts_api.split("### `interface GenerationParameters`", 1)[1].split("\n### ", 1)[0]
+    assert "| `rehearsal_flag` | `number` | no |  |" in section
     reference = generate_docs(spec)["reference.md"]
     assert re.search(
         r"\| `rehearsal_flag` \| integer \|  \| >= 1, <= 9 \| `3` \| A parameter only this test"
         r" has\. \| \[Visual understanding § Limits\]\(https://",
         reference,
     )
+
+
+def test_the_typescript_snapshot_lists_every_parameter_of_every_create() -> None:
+    spec, _ = load(SPEC)
+    assert spec is not None
+    api = (GENERATED / "typescript" / "api.md").read_text(encoding="utf-8")
+    for op in spec.operations:
+        head = f"### `client.{'.'.join(op.resource)}.create(params, options?)`"
+        section = api.split(head, 1)[1].split("\n### ", 1)[0]
+        assert f"Calls `{op.method} {op.path}`" in section
+        for f in spec.schema(op.parameters).fields:
+            assert f"| `{f.wire_name}` |" in section, (op.operation_id, f.wire_name)
 
 
 def test_the_api_snapshot_lists_every_parameter_of_every_create() -> None:
@@ -188,7 +211,7 @@ def test_an_error_code_table_reaches_the_reference(tmp_path: Path) -> None:
     assert spec is not None, problems
     reference = generate_docs(spec)["reference.md"]
     assert (
-        "| `Throttling` | 429 | `RateLimitError` | yes |"
+        "| `Throttling` | 429 | `RateLimitError` | yes |  |"
         " [Mini API reference § errors](https://example.invalid/docs/ref) |"
     ) in reference
 
@@ -216,13 +239,44 @@ def test_the_citations_command_renames_saved_file_names_to_page_ids(tmp_path: Pa
     assert path.read_text(encoding="utf-8") == expected
 
 
-def test_every_page_the_runtime_cites_is_in_the_spec() -> None:
+@pytest.mark.parametrize(("binding", "suffix"), [("python", "*.py"), ("typescript", "*.ts")])
+def test_every_page_the_runtime_cites_is_in_the_spec(binding: str, suffix: str) -> None:
     spec, _ = load(SPEC)
     assert spec is not None
-    runtime = ROOT / "codegen" / "python" / "runtime"
+    runtime = ROOT / "codegen" / binding / "runtime"
     used = {
         m.group(1)
-        for path in runtime.rglob("*.py")
+        for path in runtime.rglob(suffix)
         for m in re.finditer(r'cite\(\s*"([^"]+)"', path.read_text(encoding="utf-8"))
     }
     assert used and used <= {p.id for p in spec.pages}
+
+
+def test_no_runtime_spells_a_docs_page_address() -> None:
+    """The runtimes cite pages by id (`cite(page, section)`); titles and addresses come from
+    the spec's x-docs-pages, so an address changed there reaches every binding."""
+    spec, _ = load(SPEC)
+    assert spec is not None
+    spelled = [(page, text) for page in spec.pages for text in (page.url, page.title) if text]
+    for path in (ROOT / "codegen").glob("*/runtime/**/*"):
+        if path.suffix not in (".py", ".ts"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        for page, text in spelled:
+            assert text not in source, (path.name, page.id, text)
+
+
+def test_a_page_address_changed_in_the_spec_reaches_both_runtimes(tmp_path: Path) -> None:
+    data = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    data["x-docs-pages"]["vision-guide"]["url"] = "https://example.invalid/vision-moved"
+    path = tmp_path / "modelstudio.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    spec, problems = load(path)
+    assert spec is not None, problems[:5]
+    pages_ts = generate_typescript(spec)["src/docsPages.ts"]
+    assert (
+        '"vision-guide": ["Visual understanding", "https://example.invalid/vision-moved"]'
+        in pages_ts
+    )
+    pages_py = generate_python(spec)["modelstudio/_docs_pages.py"]
+    assert '"https://example.invalid/vision-moved"' in pages_py

@@ -1,7 +1,8 @@
 """The shortcuts of issue 18 give exactly what the general code gives (no timings here).
 
 * the SSE decoder's match for the service's own framing vs its general line loop;
-* the accumulator's inline path for ordinary message-format events vs its general path;
+* the accumulators' inline paths for ordinary events (native message format, compatible-mode
+  `chat.completion.chunk`) vs their general paths;
 * chunks and responses decoded on first access vs `from_dict`.
 """
 
@@ -17,9 +18,10 @@ import pytest
 
 from modelstudio import APIResponseValidationError, ModelStudio
 from modelstudio._accumulate import Accumulator, Delta
+from modelstudio._accumulate_chat import ChatAccumulator
 from modelstudio._sse import SSEDecoder
 from modelstudio.testing import MockServer
-from modelstudio.types import GenerationChunk, Usage
+from modelstudio.types import ChatCompletionChunk, GenerationChunk, Usage
 
 # --------------------------------------------------------------------------------------------
 # SSE: the framing match vs the line loop
@@ -142,6 +144,57 @@ def test_inline_accumulation_matches_the_general_path(
     assert fast.finished == general.finished
 
 
+def _chat(delta: Any, reason: Any = None, **choice: Any) -> dict[str, Any]:
+    return {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "qwen-plus",
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": reason, **choice}],
+        "usage": None,
+    }
+
+
+CHAT_SEQUENCES = [
+    [_chat({"content": "a", "role": "assistant"}), _chat({"content": "b"}), _chat({}, "stop")],
+    [
+        _chat({"content": None, "reasoning_content": "think", "role": "assistant"}),
+        _chat({"reasoning_content": " more"}),
+        _chat({"content": "answer", "reasoning_content": None}),
+        _chat({"content": ""}, "stop"),
+    ],
+    [_chat({"content": "a"}), _chat({"content": "b", "role": ""}), _chat({"role": None})],
+    [_chat({"content": "a"}), _chat({"content": "b"}, index=1), _chat({"content": "c"})],
+    [_chat({"content": "a"}), _chat({"content": "b"}, index=True), _chat({"content": "c"})],
+    [_chat({"content": "a"}), _chat({"content": "b"}, logprobs={"content": []})],
+    [_chat({"content": "a"}), _chat({"content": "b"}, extra=1), _chat({"content": [1]})],
+    [_chat({"content": "a"}), _chat({"content": 5}), _chat({"role": 3, "content": "c"})],
+    [_chat({"content": "a"}), _chat({"content": "b", "audio": {"id": "x"}})],
+    [_chat({"content": "a"}), {**_chat({"content": "b"}), "usage": {"total_tokens": 3}}],
+    [_chat({"content": "a"}), {**_chat({"content": "b"}), "id": None, "surprise": [1]}],
+    [_chat({"content": "a"}), {**_chat({"content": "b"}), "request_id": "r"}],
+    [
+        _chat({"content": "a"}),
+        _chat({"tool_calls": [{"index": 0, "id": "t", "function": {"name": "f"}}]}),
+        _chat({"content": "b"}),
+    ],
+    [{**_chat({"content": "a"}), "choices": []}, _chat({"content": "b"}), _chat({"x": 1})],
+]
+
+
+@pytest.mark.parametrize("sequence", CHAT_SEQUENCES)
+def test_inline_chat_accumulation_matches_the_general_path(
+    sequence: list[dict[str, Any]],
+) -> None:
+    fast, general = ChatAccumulator(include_usage=True), ChatAccumulator(include_usage=True)
+    for chunk in sequence:
+        delta = fast.add_common(chunk)
+        assert (fast.add(chunk) if delta is None else delta) == general.add(chunk)
+    assert fast.final() == general.final()
+    assert fast.finished == general.finished and fast.events == general.events
+
+
 # --------------------------------------------------------------------------------------------
 # lazily decoded chunks and responses
 
@@ -225,6 +278,34 @@ def test_streamed_chunks_decode_on_access(srv: MockServer) -> None:
     text = "".join(c.output.choices[0].message.content for c in chunks if c.output.choices)
     assert text == "".join(c.delta.text for c in chunks)
     assert final.output.choices[0].message.content == text
+
+
+def test_compatible_chunks_decode_on_access_and_odd_ones_at_once(srv: MockServer) -> None:
+    good = [_chat({"role": "assistant", "content": "a"}), _chat({"content": "b"})]
+    odd = {**_chat({"content": "c"}), "usage": "lots"}  # not the common chunk: decoded at once
+    chunks = [f"data: {json.dumps(e)}\n\n".encode() for e in good] + [b"data: [DONE]\n\n"]
+    srv.enqueue(200, chunks=chunks, headers={"content-type": "text/event-stream"})
+    srv.enqueue(200, chunks=[*chunks[:2], f"data: {json.dumps(odd)}\n\n".encode()],
+                headers={"content-type": "text/event-stream"})  # fmt: skip
+    with ModelStudio(api_key="sk-test", base_url=srv.base_url, max_retries=0) as client:
+        stream = client.chat.completions.create(
+            model="qwen-plus", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
+        got = list(stream)
+        final = stream.get_final_response()
+        assert all(type(c) is ChatCompletionChunk for c in got)
+        assert [c.delta.text for c in got] == ["a", "b"]
+        assert got == [ChatCompletionChunk.from_dict(e) for e in good]
+        assert got[1].choices[0].delta.content == "b" and got[1].extra_fields == {}
+        assert final.choices[0].message.content == "ab"
+        stream = client.chat.completions.create(
+            model="qwen-plus", messages=[{"role": "user", "content": "Hi"}], stream=True
+        )
+        seen = []
+        with pytest.raises(APIResponseValidationError) as caught, stream:
+            for chunk in stream:
+                seen.append(chunk.delta.text)
+    assert seen == ["a", "b"] and caught.value.path == "usage"
 
 
 @pytest.fixture

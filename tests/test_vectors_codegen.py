@@ -76,7 +76,7 @@ def test_check_mode_reports_a_stale_vector_file(tmp_path: Path) -> None:
            "--binding", "none", "--vectors", str(vectors)]  # fmt: skip
     subprocess.run(run, cwd=ROOT, check=True)
     assert sorted(p.name for p in vectors.iterdir()) == [
-        "defaults.json", "request.json", "validate.json"]  # fmt: skip
+        "defaults.json", "error.json", "request.json", "validate.json"]  # fmt: skip
     assert subprocess.run([*run, "--check"], cwd=ROOT).returncode == 0
     (vectors / "defaults.json").write_text("{}\n", encoding="utf-8")
     stale = subprocess.run([*run, "--check"], cwd=ROOT, capture_output=True, text=True)

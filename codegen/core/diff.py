@@ -110,6 +110,7 @@ def diff(old: ir.Spec, new: ir.Spec) -> Report:
     changes += _rules(old, new)
     changes += _families(old, new)
     changes += _error_codes(old, new)
+    changes += _media_limits(old, new)
     return Report(old.version, new.version, tuple(changes))
 
 
@@ -703,11 +704,48 @@ def _error_codes(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
             yield Change(BREAKING, "error-code-remapped", where,
                          f"{was.error} (HTTP {was.status}) -> {row.error} (HTTP {row.status}):"
                          " code catching the old class no longer sees it")  # fmt: skip
+        if was.kind != row.kind:
+            yield Change(BEHAVIOUR, "error-code-kind-changed", where,
+                         f"classified {was.kind or 'as nothing'} -> {row.kind or 'as nothing'}")  # fmt: skip
+        if (was.match, was.messages) != (row.match, row.messages):
+            yield Change(BEHAVIOUR, "error-code-match-changed", where,
+                         f"matched {was.match} {list(was.messages)} -> {row.match}"
+                         f" {list(row.messages)}")  # fmt: skip
         if was.retry != row.retry:
             yield Change(BEHAVIOUR, "error-code-retry-changed", where,
                          f"retried {_show(was.retry)} -> {_show(row.retry)}")  # fmt: skip
         if was.docs != row.docs:
             yield Change(DOCUMENTATION, "error-code-docs-changed", where, "citations changed")
+
+
+# media limits --------------------------------------------------------------------------------
+
+
+def _media_limits(old: ir.Spec, new: ir.Spec) -> Iterator[Change]:
+    """`x-media-limits`: a tighter limit rejects requests that passed, so it is breaking; a new
+    limit is reported as behaviour (the bindings enforced these before the spec listed them)."""
+    before = {m.name: m for m in old.media_limits}
+    after = {m.name: m for m in new.media_limits}
+    for name, was, now in _pairs(before, after):
+        where = f"x-media-limits {name}"
+        if was is None and now is not None:
+            yield Change(
+                BEHAVIOUR, "media-limit-added", where, f"{_show(now.value)} where a row is silent"
+            )
+        elif now is None and was is not None:
+            yield Change(ADDITIVE, "media-limit-removed", where, f"no longer {_show(was.value)}")
+        elif was is not None and now is not None:
+            if was.value != now.value:
+                text = f"{_show(was.value)} -> {_show(now.value)}"
+                tighter = _limit_tighter(name, was.value, now.value)
+                if tighter is None:
+                    yield Change(BEHAVIOUR, "media-limit-changed", where, text)
+                elif tighter:
+                    yield Change(BREAKING, "media-limit-tightened", where, text)
+                else:
+                    yield Change(ADDITIVE, "media-limit-loosened", where, text)
+            if was.docs != now.docs:
+                yield Change(DOCUMENTATION, "media-limit-docs-changed", where, "citations changed")
 
 
 def report_json(report: Report) -> str:

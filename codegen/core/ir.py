@@ -214,6 +214,22 @@ class ErrorCode:
     error: str
     retry: bool | None
     docs: tuple[str, ...]
+    # "billing", "throttling" or "moderation": which classification the code answers yes to.
+    kind: str | None = None
+    # "exact" (case-insensitive), "prefix" (the code or `code.*`), "segment" (the code or the
+    # last dotted segment of a code).
+    match: str = "exact"
+    # Message fragments that say the same when a response has no code (case-insensitive).
+    messages: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class MediaLimit:
+    """An `x-media-limits` entry: a limit that applies where a family row names none."""
+
+    name: str
+    value: int | float
+    docs: tuple[str, ...]
 
 
 @attrs.frozen
@@ -234,6 +250,7 @@ class Spec:
     # Every distinct citation in the spec (any `x-docs`, not only those the IR keeps).
     citations: tuple[Citation, ...] = ()
     error_codes: tuple[ErrorCode, ...] = ()
+    media_limits: tuple[MediaLimit, ...] = ()
 
     def schema(self, name: str) -> Schema:
         for schema in self.schemas:

@@ -27,6 +27,8 @@ SCHEMA_KEYWORDS = {
 }  # fmt: skip
 EXAMPLE_KEYWORDS = {"summary", "description", "value"}
 CONDITION_OPS = ("present", "absent", "const", "not_const", "enum")
+ERROR_KINDS = ("billing", "throttling", "moderation")
+ERROR_MATCHES = ("exact", "prefix", "segment")
 FAMILY_KEYS = {
     "family", "match", "endpoints", "thinking", "streaming_only", "defaults",
     "defaults_thinking", "defaults_non_thinking", "supports", "limits",
@@ -468,6 +470,19 @@ class _Builder:
                 continue
             status = row.get("status")
             retry = row.get("retry")
+            kind = row.get("kind")
+            match = row.get("match", "exact")
+            messages = row.get("messages") or []
+            line = getattr(row, "line", 0)
+            if kind is not None and kind not in ERROR_KINDS:
+                self.problems.add(line, f"x-error-codes {row['code']}: kind must be one of"
+                                  f" {', '.join(ERROR_KINDS)}, not {kind!r}")  # fmt: skip
+            if match not in ERROR_MATCHES:
+                self.problems.add(line, f"x-error-codes {row['code']}: match must be one of"
+                                  f" {', '.join(ERROR_MATCHES)}, not {match!r}")  # fmt: skip
+            if not isinstance(messages, list) or not all(isinstance(m, str) for m in messages):
+                self.problems.add(line, f"x-error-codes {row['code']}: messages must be strings")
+                messages = []
             out.append(
                 ir.ErrorCode(
                     code=str(row["code"]),
@@ -475,8 +490,29 @@ class _Builder:
                     error=str(row["error"]),
                     retry=retry if isinstance(retry, bool) else None,
                     docs=self.docs(row),
+                    kind=kind if kind in ERROR_KINDS else None,
+                    match=match if match in ERROR_MATCHES else "exact",
+                    messages=tuple(messages),
                 )
             )
+        return out
+
+    def build_media_limits(self) -> list[ir.MediaLimit]:
+        """The optional top-level `x-media-limits` map: name -> {value, x-docs}."""
+        out: list[ir.MediaLimit] = []
+        raw = self.root.get("x-media-limits")
+        if raw is None:
+            return out
+        if not isinstance(raw, LineMap):
+            self.problems.add(getattr(raw, "line", 0), "x-media-limits must be a map")
+            return out
+        for name, entry in raw.items():
+            value = entry.get("value") if isinstance(entry, LineMap) else None
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                line = getattr(entry, "line", getattr(raw, "line", 0))
+                self.problems.add(line, f"x-media-limits {name}: needs a number `value`")
+                continue
+            out.append(ir.MediaLimit(str(name), value, self.docs(entry)))
         return out
 
     # model tables --------------------------------------------------------
@@ -559,6 +595,7 @@ def load(path: Path, *, strict_citations: bool = True) -> tuple[ir.Spec | None, 
     operations = builder.build_operations()
     families = builder.build_families()
     error_codes = builder.build_error_codes()
+    media_limits = builder.build_media_limits()
     if problems.items:
         return None, problems.lines()
     info = root.get("info") or {}
@@ -579,5 +616,6 @@ def load(path: Path, *, strict_citations: bool = True) -> tuple[ir.Spec | None, 
         pages=tuple(citations.pages.values()),
         citations=citations.citations(),
         error_codes=tuple(error_codes),
+        media_limits=tuple(media_limits),
     )
     return spec, []

@@ -71,3 +71,19 @@ def messages_type(spec: ir.Spec, op: ir.Operation) -> ir.TypeRef:
         request = {f.wire_name: f for f in spec.schema(input_ref.name).fields}
     messages = request["messages"].type
     return messages.items or ir.TypeRef(kind="dict")
+
+
+def error_code_sets(spec: ir.Spec) -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per kind of `x-error-codes` row (billing, throttling, moderation): the lower-cased codes
+    matched exactly, as a prefix (`code` or `code.*`) and as a last dotted segment, and the
+    message fragments, each sorted: what every binding's classification tables hold."""
+    out: dict[str, dict[str, set[str]]] = {
+        kind: {"exact": set(), "prefix": set(), "segment": set(), "messages": set()}
+        for kind in ("billing", "throttling", "moderation")
+    }
+    for row in spec.error_codes:
+        if row.kind is None:
+            continue
+        out[row.kind][row.match].add(row.code.strip().lower())
+        out[row.kind]["messages"].update(m.lower() for m in row.messages)
+    return {kind: {k: tuple(sorted(v)) for k, v in sets.items()} for kind, sets in out.items()}

@@ -406,13 +406,12 @@ class Vectors:
             return "stream"
         return path.removeprefix(EFFECTIVE)
 
-    @staticmethod
-    def media_problems(row: ir.ModelFamily, op: ir.Operation, messages: Any) -> list[Problem]:
+    def media_problems(self, row: ir.ModelFamily, op: ir.Operation, messages: Any) -> list[Problem]:
         """The per-model limits on the numbers of a media part (`fps_min`/`fps_max`,
-        `min_pixels_min`, `max_pixels_max`, `frames_min`/`frames_max` of a frame list). Native
-        parts carry `image`/`video`/`audio`; compatible ones are typed (`image_url`,
-        `video_url`, `video`)."""
-        limits = dict(row.limits)
+        `min_pixels_min`, `max_pixels_max`, `frames_min`/`frames_max` of a frame list), the
+        spec's `x-media-limits` where the row names none. Native parts carry
+        `image`/`video`/`audio`; compatible ones are typed (`image_url`, `video_url`, `video`)."""
+        limits = {m.name: m.value for m in self.spec.media_limits} | dict(row.limits)
         out: list[Problem] = []
 
         def number(x: Any) -> TypeGuard[float]:
@@ -657,7 +656,38 @@ class Vectors:
                 cases += self.field_cases(op_id, steps, f, owner, path)
         cases += self.rule_cases()
         cases += self.family_cases()
+        cases += self.media_limit_cases()
         return cases
+
+    def media_limit_cases(self) -> list[dict[str, Any]]:
+        """`x-media-limits frames_min` on a model whose row names none: a frame list one image
+        short is refused, one of exactly that many passes (on both endpoints that take lists)."""
+        out: list[dict[str, Any]] = []
+        limits = {m.name: m.value for m in self.spec.media_limits}
+        lowest = limits.get("frames_min")
+        if not isinstance(lowest, int) or lowest < 2:
+            return out
+        for op_id, part in (("multimodal.create", "video"), ("chat.completions.create", "video")):
+            if op_id not in self.ops:
+                continue
+            endpoint = self.ops[op_id].endpoint
+            rows = [r for r in self.spec.families if endpoint in r.endpoints
+                    and "frames_min" not in dict(r.limits) and self.model_for(r)]  # fmt: skip
+            if not rows:
+                continue
+            model = self.model_for(rows[0])
+            assert model is not None
+            for label, n in (("short", lowest - 1), ("enough", lowest)):
+                frames = [f"https://example.com/frame{i}.jpg" for i in range(1, n + 1)]
+                if op_id == "multimodal.create":
+                    content: list[dict[str, Any]] = [{"video": frames}, {"text": "Describe it."}]
+                else:
+                    content = [{"type": part, "video": frames}, {"type": "text", "text": "Hi"}]
+                problems = [Problem("messages[0].content[0].video", "media")] if n < lowest else []
+                args = {"model": model, "messages": [{"role": "user", "content": content}]}
+                out.append(self.call(op_id, args, problems, f"media-limits/frames-min-{label}",
+                                     ["media", "media-limits"]))  # fmt: skip
+        return out
 
     def required_any_case(
         self, op_id: str, steps: list[Step], owner: str, path: str
@@ -1291,6 +1321,41 @@ class Vectors:
                                      example.summary))  # fmt: skip
         return out
 
+    def error_cases(self) -> list[dict[str, Any]]:
+        """Each `x-error-codes` row: the code at its status (billing rows without one: at 429,
+        where only the code stops the retry) raises the status's class and is retried as `retry` says; a `prefix` row also
+        as `code.Sub`, a `segment` row inside a 500's dotted code (which would be retried), and
+        each message fragment with no code where the status alone would be retried."""
+        out: list[dict[str, Any]] = []
+        classes = {400: "BadRequestError", 429: "RateLimitError", 500: "InternalServerError"}
+
+        def one(name: str, status: int, code: str | None, message: str, retry: bool) -> None:
+            body: dict[str, Any] = {"message": message, "request_id": "req-codes"}
+            if code is not None:
+                body["code"] = code
+            expect = {"class": classes[status], "status_code": status, "code": code,
+                      "retryable": retry}  # fmt: skip
+            out.append(self.case("error", name.lower(), ["status", "error-codes"],
+                                 {"response": {"status": status, "body": body}}, expect))  # fmt: skip
+
+        for row in self.spec.error_codes:
+            if row.kind is None or row.retry is None:
+                continue
+            statuses = [row.status] if row.status in classes else [429]
+            for status in statuses:
+                one(f"code/{row.code}/{status}", status, row.code, "failed", row.retry)
+            if row.match == "prefix":
+                one(f"code/{row.code}.Sub/{statuses[0]}", statuses[0], f"{row.code}.Sub",
+                    "failed", row.retry)  # fmt: skip
+            if row.match == "segment":
+                one(f"code/InternalError.Sub.{row.code}/500", 500, f"InternalError.Sub.{row.code}",
+                    "failed", row.retry)  # fmt: skip
+            for i, fragment in enumerate(row.messages):
+                status = 429 if row.kind == "billing" else 500
+                one(f"message/{row.code}/{i}", status, None, f"Request failed: {fragment}.",
+                    row.retry)  # fmt: skip
+        return out
+
 
 def _encode_numbers(value: Any) -> Any:
     """`value` with every NaN and Infinity written as `{"$number": "NaN" | "Infinity" |
@@ -1318,7 +1383,7 @@ def _dump(suite: str, description: str, spec_name: str, cases: list[dict[str, An
 def files(spec: ir.Spec) -> dict[str, str]:
     """The generated vector files, by name."""
     v = Vectors(spec)
-    return {
+    out = {
         "validate.json": _dump(
             "validate",
             "Every range edge, enum, pattern, type, required nested field and x-rules entry of the "
@@ -1340,3 +1405,13 @@ def files(spec: ir.Spec) -> dict[str, str]:
             v.request_cases() + v.fill_cases(),
         ),
     }
+    errors = v.error_cases()
+    if errors:  # a spec without a classified x-error-codes row has no such suite
+        out["error.json"] = _dump(
+            "error",
+            "Every classified x-error-codes row: its code at its status, its dotted forms and its"
+            " message fragments, with the class raised and whether the call is retried.",
+            spec.file_name,
+            errors,
+        )
+    return out

@@ -278,11 +278,18 @@ class Writer:
             out += self.parameters_section(" and ".join(calls), self.schemas[op.parameters])
         out += self.families_section()
         if spec.error_codes:
-            out += ["## Error codes", "", "| code | HTTP status | error class | retried | source |",
-                    "|---|---|---|---|---|"]  # fmt: skip
+            out += ["## Error codes", "",
+                    "| code | HTTP status | error class | retried | classified as | source |",
+                    "|---|---|---|---|---|---|"]  # fmt: skip
             for e in spec.error_codes:
                 retry = "" if e.retry is None else ("yes" if e.retry else "no")
-                out.append(f"| `{e.code}` | {e.status or ''} | `{e.error}` | {retry} | "
+                kind = e.kind or ""
+                if kind and e.match != "exact":
+                    kind += " (or `" + (f"{e.code}.*" if e.match == "prefix" else f"*.{e.code}")
+                    kind += "`)"
+                if e.messages:
+                    kind += "; messages: " + ", ".join(f"“{m}”" for m in e.messages)
+                out.append(f"| `{e.code}` | {e.status or ''} | `{e.error}` | {retry} | {kind} | "
                            f"{self.sources(e.docs)} |")  # fmt: skip
             out.append("")
         roles = schema_roles(spec)

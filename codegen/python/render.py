@@ -15,7 +15,7 @@ import jinja2
 
 from ..core import ir
 from ..core.load import pascal
-from ..core.shapes import messages_type, operation_params, request_schemas
+from ..core.shapes import error_code_sets, messages_type, operation_params, request_schemas
 from .checks import CheckWriter
 from .params_dicts import param_name, params_files
 
@@ -28,6 +28,8 @@ ARTEFACTS = {
     "client.py.j2": "_client.py",
     "init.py.j2": "__init__.py",
     "docs_pages.py.j2": "_docs_pages.py",
+    "error_codes.py.j2": "_error_codes.py",
+    "media_limits.py.j2": "_media_limits.py",
 }
 
 # The areas `types/` is split into, in import order: a module imports only those before it.
@@ -725,6 +727,7 @@ def render(spec: ir.Spec, header: str, context: dict[str, Any]) -> dict[str, str
         **resources_context(spec, names),
         "response_schemas": response_schemas,
         "chunk_schemas": chunk_schemas,
+        "error_code_sets": error_code_sets(spec),
     }
     context["names"] = names
     files: dict[str, str] = {}

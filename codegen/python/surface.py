@@ -29,8 +29,6 @@ def operations(spec: ir.Spec) -> list[dict[str, str]]:
             "operation": op.operation_id,
             "http": f"{op.method} {op.path}",
             "summary": op.summary,
-            "response": op.response,
-            "chunk": op.chunk or "",
         }
         for op in spec.operations
     ]

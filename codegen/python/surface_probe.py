@@ -148,12 +148,16 @@ def main() -> None:
         out += [f"### `client.{op['attribute']}`", ""]
         out.append(f"{op['summary']}")
         out.append("")
-        out.append(f"Types: `{op['response']}`" + (f", `{op['chunk']}`" if op["chunk"] else ""))
-        out.append("")
         sync = getattr(resources, op["class"]).create
         asynchronous = getattr(resources, "Async" + op["class"]).create
         rows, returns = parameters(sync)
         async_rows, async_returns = parameters(asynchronous)
+        # the types the method returns, as its annotation names them (the spec may share one
+        # response schema between operations that the binding types apart)
+        named = dict.fromkeys(re.findall(r"[A-Za-z_]\w*", returns))
+        returned = [n for n in named if n in getattr(types, "__all__", ())]
+        out.append("Types: " + ", ".join(f"`{n}`" for n in returned))
+        out.append("")
         out.append(
             f'<code title="{op["http"]}">client.{op["attribute"]}.<a>create</a>(...)</code>'
             f" calls `{op['http']}` (operation `{op['operation']}`) and returns `{returns}`;"

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..core import ir
 from ..core.files import header_lines
 from .render import render
+from .surface import api_markdown
 
 HERE = Path(__file__).parent
 # folder here -> folder of the package it is copied to
@@ -47,4 +48,12 @@ def generate(spec: ir.Spec) -> dict[str, str]:
         spec, header(spec.file_name, spec.sha256, "rendered from codegen/typescript/templates")
     )
     files.update({f"src/{rel}": text for rel, text in rendered.items()})
+    modules = {
+        rel.removeprefix("src/").removesuffix(".ts"): text
+        for rel, text in files.items()
+        if rel.startswith("src/") and rel.endswith(".ts")
+    }
+    lines = header_lines(spec.file_name, spec.sha256, "read off the package's modules")
+    comment = "".join(f"<!-- {line} -->\n" for line in lines) + "\n"
+    files["api.md"] = api_markdown(spec, modules, comment)
     return files

@@ -10,7 +10,7 @@ import jinja2
 
 from ..core import ir
 from ..core.load import pascal
-from ..core.shapes import messages_type, operation_params
+from ..core.shapes import error_code_sets, messages_type, operation_params
 from .checks import CheckWriter, request_schemas
 from .names import TypeNames, jsdoc, literal
 
@@ -24,6 +24,9 @@ ARTEFACTS = {
     "resources.ts.j2": "resources.ts",
     "client.ts.j2": "client.ts",
     "index.ts.j2": "index.ts",
+    "errorCodes.ts.j2": "errorCodes.ts",
+    "docsPages.ts.j2": "docsPages.ts",
+    "mediaLimits.ts.j2": "mediaLimits.ts",
 }
 
 
@@ -128,6 +131,7 @@ def render(spec: ir.Spec, header: str) -> dict[str, str]:
         },
         "resource_parents": parents,
         "resource_singles": singles,
+        "error_code_sets": error_code_sets(spec),
     }
     files: dict[str, str] = {}
     for template, target in ARTEFACTS.items():

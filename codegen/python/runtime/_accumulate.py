@@ -261,6 +261,8 @@ class Accumulator:
         self._last: dict[str, Any] = {}
         self._request_id: Any = None
         self.events = 0
+        # The state of choice 0 once seen, in an incremental stream: what `add_common` extends.
+        self._common: _Choice | None = None
 
     def add_common(self, chunk: dict[str, Any]) -> Delta | None:
         """The common event, added: one choice already seen, more text or reasoning, no final
@@ -268,28 +270,39 @@ class Accumulator:
         expects. Exactly what `add` does with it; None, having done nothing, for any other
         event (then call `add`)."""
         output = chunk.get("output")
-        if output.__class__ is not dict or len(output) != 1 or not self.incremental:
+        if output.__class__ is not dict or len(output) != 1:
             return None
         choices = output.get("choices")
         if choices.__class__ is not list or len(choices) != 1:
             return None
         choice = choices[0]
-        state = self._choices.get(0)
+        state = self._common
         if (
             state is None
             or choice.__class__ is not dict
             or not _KNOWN_CHOICE_KEYS.issuperset(choice)
-            or choice.get("index", 0) != 0
             or choice.get("finish_reason") not in _NOT_FINAL
+            or choice.get("index", 0) != 0
         ):
             return None
         message = choice.get("message")
         if message.__class__ is not dict or not _FAST_MESSAGE_KEYS.issuperset(message):
             return None
         content = message.get("content", "")
-        reasoning = message.get("reasoning_content", "")
-        if content.__class__ is not str or reasoning.__class__ is not str:
+        reasoning = message.get("reasoning_content")
+        if content.__class__ is not str or (
+            reasoning is not None and reasoning.__class__ is not str
+        ):
             return None
+        if reasoning is None:
+            if "reasoning_content" in message:
+                return None  # a null reasoning_content: `add` keeps has_reasoning as it was
+            reasoning = ""
+        else:
+            state.has_reasoning = True
+            if reasoning:
+                state.reasoning.parts.append(reasoning)
+                state.reasoning.length += len(reasoning)
         self.events += 1
         self._last = chunk
         if not self._request_id:
@@ -300,11 +313,6 @@ class Accumulator:
         if content:
             state.content.parts.append(content)
             state.content.length += len(content)
-        if "reasoning_content" in message:
-            state.has_reasoning = True
-            if reasoning:
-                state.reasoning.parts.append(reasoning)
-                state.reasoning.length += len(reasoning)
         return Delta(content, reasoning)
 
     def add(self, chunk: dict[str, Any]) -> Delta:
@@ -348,6 +356,8 @@ class Accumulator:
         if state is None:
             state = self._choices[index] = _Choice(index, self.incremental)
             state.has_index = "index" in choice
+            if index == 0 and self.incremental:
+                self._common = state
         delta.index = index
         reason = choice.get("finish_reason")
         if reason and reason != "null":

@@ -26,6 +26,7 @@ __all__ = ["ChatAccumulator", "Delta"]
 _KNOWN_CHUNK_KEYS = frozenset(("id", "object", "created", "model", "choices", "usage"))
 _KNOWN_CHOICE_KEYS = frozenset(("index", "delta", "finish_reason", "logprobs"))
 _KNOWN_DELTA_KEYS = frozenset(("role", "content", "reasoning_content", "tool_calls"))
+_COMMON_DELTA_KEYS = frozenset(("role", "content", "reasoning_content"))
 
 
 def _merge_extra(into: dict[str, Any], source: dict[str, Any], known: frozenset[str]) -> None:
@@ -132,16 +133,72 @@ class ChatAccumulator:
         self._request_id: Any = None
         self.events = 0
 
-    def add(self, chunk: dict[str, Any]) -> Delta:
+    def add_common(self, chunk: dict[str, Any]) -> Delta | None:
+        """The common chunk, added: one choice already seen (index 0), no ``finish_reason``,
+        ``logprobs`` or ``usage``, a delta of nothing but string ``role`` / ``content`` /
+        ``reasoning_content``. Exactly what `add` does with it; None, having done nothing, for
+        any other chunk (then call `add`). Every typed part of such a chunk has been checked
+        here, so its lazily decoded object cannot fail later."""
+        choices = chunk.get("choices")
+        if choices.__class__ is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        state = self._choices.get(0)
+        if (
+            state is None
+            or choice.__class__ is not dict
+            or not _KNOWN_CHOICE_KEYS.issuperset(choice)
+            or choice.get("finish_reason") is not None
+            or choice.get("logprobs") is not None
+            or chunk.get("usage") is not None
+        ):
+            return None
+        index = choice.get("index", 0)
+        if index.__class__ is not int or index != 0:
+            return None
+        message = choice.get("delta")
+        if message.__class__ is not dict or not _COMMON_DELTA_KEYS.issuperset(message):
+            return None
+        role = message.get("role")
+        content = message.get("content")
+        reasoning = message.get("reasoning_content")
+        if (
+            (role is not None and role.__class__ is not str)
+            or (content is not None and content.__class__ is not str)
+            or (reasoning is not None and reasoning.__class__ is not str)
+        ):
+            return None
+        self._add_top(chunk)
+        if role:
+            state.role = role
+        if content is None:
+            content = ""
+        else:
+            state.has_content = True
+            if content:
+                state.content.append(content)
+        if reasoning is None:
+            reasoning = ""
+        else:
+            state.has_reasoning = True
+            if reasoning:
+                state.reasoning.append(reasoning)
+        return Delta(content, reasoning)
+
+    def _add_top(self, chunk: dict[str, Any]) -> None:
         self.events += 1
+        top = self._top
         for key in ("id", "created", "model"):
             value = chunk.get(key)
             if value is not None:
-                self._top[key] = value
+                top[key] = value
         if not self._request_id:
             self._request_id = chunk.get("request_id")
         if not _KNOWN_CHUNK_KEYS.issuperset(chunk):
-            _merge_extra(self._top, chunk, _KNOWN_CHUNK_KEYS)
+            _merge_extra(top, chunk, _KNOWN_CHUNK_KEYS)
+
+    def add(self, chunk: dict[str, Any]) -> Delta:
+        self._add_top(chunk)
         usage = chunk.get("usage")
         if usage is not None:
             self._usage = usage

@@ -443,6 +443,7 @@ def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
     if translation is None:
         return {
             "make_chunk": _chunk_maker(endpoint),
+            "make_lazy_chunk": endpoint.chunk_class()._lazy,
             "make_response": endpoint.decode_response,
             "incremental": True,
             "accumulator": accumulator,

@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from modelstudio._error_codes import BILLING, MODERATION, THROTTLING, CodeSet
+
 from ._logs import REDACTED, redact_headers
 
 __all__ = [
@@ -70,35 +72,24 @@ _BOM = "\ufeff"
 
 # --------------------------------------------------------------------------------------------
 # Error-code classification, shared with _retry. Codes are compared case-insensitively because
-# the OpenAI-compatible endpoints spell some of them in snake case.
+# the OpenAI-compatible endpoints spell some of them in snake case. The tables are the spec's
+# `x-error-codes` (generated into _error_codes).
 # --------------------------------------------------------------------------------------------
 
-_BILLING_CODES = frozenset(
-    {
-        "arrearage",
-        "commoditynotpurchased",
-        "prepaidbilloverdue",
-        "postpaidbilloverdue",
-        "allocationquota.freetieronly",
-        "insufficient_quota",
-    }
-)
-_BILLING_MESSAGES = ("free allocated quota exceeded",)
 
-_THROTTLING_CODES = frozenset(
-    {
-        "throttling",
-        "limitrequests",
-        "limit_requests",
-        "requestlimitexceeded",
-        "rate_limit_exceeded",
-        "ratelimitexceeded",
-        "toomanyrequests",
-    }
-)
+def _has_code(codes: CodeSet, normalized: str) -> bool:
+    exact, prefixes, segments, _ = codes
+    return (
+        normalized in exact
+        or normalized.split(".", 1)[0] in prefixes
+        or normalized in segments
+        or normalized.rsplit(".", 1)[-1] in segments
+    )
 
-_MODERATION_CODES = frozenset({"datainspectionfailed", "data_inspection_failed"})
-_MODERATION_MESSAGES = ("data inspection failed", "datainspectionfailed", "data_inspection_failed")
+
+def _says(codes: CodeSet, message: str | None) -> bool:
+    text = (message or "").lower()
+    return any(fragment in text for fragment in codes[3])
 
 
 def _norm(code: str | None) -> str:
@@ -110,10 +101,7 @@ def is_billing_error(code: str | None, message: str | None) -> bool:
 
     Retrying never helps: the account must be fixed first.
     """
-    if _norm(code) in _BILLING_CODES:
-        return True
-    text = (message or "").lower()
-    return any(fragment in text for fragment in _BILLING_MESSAGES)
+    return _has_code(BILLING, _norm(code)) or _says(BILLING, message)
 
 
 def is_moderation_error(code: str | None, message: str | None) -> bool:
@@ -123,12 +111,7 @@ def is_moderation_error(code: str | None, message: str | None) -> bool:
     example ``InternalError.Algo.DataInspectionFailed``), the OpenAI-compatible
     ``data_inspection_failed`` and a message saying data inspection failed.
     """
-    normalized = _norm(code)
-    last_segment = normalized.rsplit(".", 1)[-1]
-    if normalized in _MODERATION_CODES or last_segment in _MODERATION_CODES:
-        return True
-    text = (message or "").lower()
-    return any(fragment in text for fragment in _MODERATION_MESSAGES)
+    return _has_code(MODERATION, _norm(code)) or _says(MODERATION, message)
 
 
 def is_throttling_error(status_code: int | None, code: str | None, message: str | None) -> bool:
@@ -141,8 +124,7 @@ def is_throttling_error(status_code: int | None, code: str | None, message: str 
     """
     if is_billing_error(code, message):
         return False
-    normalized = _norm(code)
-    if normalized in _THROTTLING_CODES or normalized.split(".", 1)[0] == "throttling":
+    if _has_code(THROTTLING, _norm(code)) or _says(THROTTLING, message):
         return True
     return status_code == 429
 

@@ -22,6 +22,7 @@ from urllib.request import url2pathname
 import attrs
 
 from modelstudio._docs_pages import cite
+from modelstudio._media_limits import UNIVERSAL_LIMITS
 
 from ._checks import Problem
 from ._families import ModelFamily
@@ -43,18 +44,6 @@ ENDPOINT_DOCS = (
 INLINE_DOCS = cite("vision-guide", "Limits (Base64-encoded string)")
 
 MB = 1048576
-# D004 § Limits: stated for every visual model, so they apply where a table row is silent.
-UNIVERSAL_LIMITS: Mapping[str, int | float] = {
-    "image_local_bytes_max": 10 * MB,
-    "image_base64_bytes_max": 10 * MB,
-    "images_base64_max": 250,
-    "videos_max": 64,
-    "video_local_bytes_max": 100 * MB,
-    "video_base64_bytes_max": 10 * MB,
-    "frames_min": 4,
-    "image_side_min_exclusive": 10,
-    "image_aspect_ratio_max": 200,
-}
 # D004 § Supported image formats: between 4K (3840x2160) and 8K only JPEG and PNG.
 FOUR_K_PIXELS = 3840 * 2160
 LARGE_IMAGE_FORMATS = ("image/jpeg", "image/png")
@@ -437,8 +426,8 @@ class _Counts:
     first_video: str = ""
 
 
-def _limit(row: ModelFamily, name: str) -> Any:
-    value = row.limits.get(name)
+def _limit(row: ModelFamily | None, name: str) -> Any:
+    value = row.limits.get(name) if row is not None else None
     return value if value is not None else UNIVERSAL_LIMITS.get(name)
 
 
@@ -581,8 +570,8 @@ def _check_dimensions(
     if size is None:
         return
     w, h = size
-    side_min = _limit(row, "image_side_min_exclusive") if row is not None else 10
-    ratio_max = _limit(row, "image_aspect_ratio_max") if row is not None else 200
+    side_min = _limit(row, "image_side_min_exclusive")
+    ratio_max = _limit(row, "image_aspect_ratio_max")
     if min(w, h) <= side_min:
         rule = f"the image is {w}x{h} px; width and height must both be greater than {side_min} px"
         out.append(Problem(where, url, rule, IMAGE_DOCS, "media"))

@@ -152,7 +152,17 @@ class SSEDecoder:
             # character, so this decodes exactly as the buffered path below does.
             text = chunk.decode("utf-8", "replace")
             if not self._data and not self._comments and not self._event and self._retry is None:
-                return self._service_events(text)
+                m = _SERVICE_EVENT(text)
+                if m is not None and m.end() == len(text):
+                    # The commonest read of all: exactly one event in the service's framing.
+                    event_id, event_type, comment, data = m.groups()
+                    if event_id is None:
+                        return [ServerSentEvent(data, "message", self.last_event_id, None, ())]
+                    self.last_event_id = event_id
+                    return [
+                        ServerSentEvent(data, event_type or "message", event_id, None, (comment,))
+                    ]
+                return self._service_events(text, m)
             lines = text.split("\n")
             lines.pop()
             return self._lines(lines)
@@ -179,15 +189,17 @@ class SSEDecoder:
         self._skip_lf = False
         return self._lines(("",))
 
-    def _service_events(self, text: str) -> list[ServerSentEvent]:
+    def _service_events(self, text: str, m: re.Match[str] | None) -> list[ServerSentEvent]:
         """Whole lines with no event pending: match events in the service's framing one after
-        another; the rest of the text, if any, goes through the general line loop."""
+        another (`m`: the match at the start, already made); the rest of the text, if any,
+        goes through the general line loop."""
         events: list[ServerSentEvent] = []
         match = _SERVICE_EVENT
         pos = 0
         end = len(text)
         while pos < end:
-            m = match(text, pos)
+            if pos:
+                m = match(text, pos)
             if m is None:
                 lines = text[pos:].split("\n")
                 lines.pop()

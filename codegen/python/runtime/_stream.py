@@ -285,7 +285,7 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
         scan = _scan
         accumulator = self._accumulator
         add = accumulator.add
-        common = accumulator.add_common if isinstance(accumulator, Accumulator) else None
+        common = accumulator.add_common
         make_chunk = self._make_chunk
         lazy_chunk = self._make_lazy_chunk
         try:
@@ -309,7 +309,7 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
                                 # The common event (its touched part checked by `add_common`)
                                 # makes a lazy chunk; any other is decoded at once, so a wrong
                                 # shape raises APIResponseValidationError from the loop.
-                                delta = None if common is None else common(data)
+                                delta = common(data)
                                 if delta is not None:
                                     yield lazy_chunk(data, delta)
                                 else:
@@ -429,7 +429,7 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
         scan = _scan
         accumulator = self._accumulator
         add = accumulator.add
-        common = accumulator.add_common if isinstance(accumulator, Accumulator) else None
+        common = accumulator.add_common
         make_chunk = self._make_chunk
         lazy_chunk = self._make_lazy_chunk
         try:
@@ -453,7 +453,7 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
                                 # The common event (its touched part checked by `add_common`)
                                 # makes a lazy chunk; any other is decoded at once, so a wrong
                                 # shape raises APIResponseValidationError from the loop.
-                                delta = None if common is None else common(data)
+                                delta = common(data)
                                 if delta is not None:
                                     yield lazy_chunk(data, delta)
                                 else:

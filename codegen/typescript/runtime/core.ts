@@ -43,36 +43,46 @@ export interface Logger {
 }
 
 export interface ClientOptions {
-  /** Defaults to the `DASHSCOPE_API_KEY` environment variable. */
+  /** The API key. @default the `DASHSCOPE_API_KEY` environment variable */
   apiKey?: string | undefined;
-  /** Defaults to `DASHSCOPE_BASE_URL` (or `DASHSCOPE_HTTP_BASE_URL`), else the region's. */
+  /**
+   * The native API base URL.
+   * @default `DASHSCOPE_BASE_URL` (or `DASHSCOPE_HTTP_BASE_URL`), else the region's
+   */
   baseURL?: string | undefined;
-  /** "intl" (the default) or "cn": which public endpoint `baseURL` defaults to. */
+  /** "intl" or "cn": which public endpoint `baseURL` defaults to. @default "intl" */
   region?: keyof typeof REGIONS | undefined;
-  /** Sent as `X-DashScope-WorkSpace`. */
+  /** Sent as `X-DashScope-WorkSpace`. @default none (the header is not sent) */
   workspace?: string | undefined;
-  /** Retries of a failed attempt (default 2). */
+  /** Retries of a failed attempt. @default 2 */
   maxRetries?: number | undefined;
-  /** Milliseconds per attempt until the answer (for a stream: its headers) arrived (300 000). */
+  /** Milliseconds per attempt until the answer (for a stream: its headers) arrived. @default 300000 */
   timeout?: number | undefined;
-  /** Milliseconds of silence between stream reads after which a stream fails (120 000). */
+  /** Milliseconds of silence between stream reads after which a stream fails. @default 120000 */
   streamIdleTimeout?: number | undefined;
-  /** "strict" (default: throw ValidationError before any I/O), "warn" or "off". */
+  /** "strict" (throw ValidationError before any I/O), "warn" or "off". @default "strict" */
   validation?: ValidationMode | undefined;
-  /** Headers sent with every request. */
+  /** Headers sent with every request. @default {} */
   defaultHeaders?: Record<string, string> | undefined;
-  /** Replaces the global `fetch`. */
+  /** Replaces the global `fetch`. @default globalThis.fetch */
   fetch?: FetchLike | undefined;
-  /** Receives retry lines (`info`) and request/answer lines (`debug`). */
+  /**
+   * Receives retry lines (`info`) and request/answer lines (`debug`).
+   * @default stderr lines when `MODELSTUDIO_LOG` is "info" or "debug", else none
+   */
   logger?: Logger | undefined;
-  /** How the client waits before a retry (milliseconds); tests record the delays with it. */
+  /** How the client waits before a retry (milliseconds); tests record the delays with it. @default a timer */
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
 }
 
 export interface RequestOptions {
+  /** This call's `timeout` (milliseconds per attempt). @default the client's */
   timeout?: number | undefined;
+  /** This call's retries. @default the client's */
   maxRetries?: number | undefined;
+  /** This call's stream idle timeout (milliseconds). @default the client's */
   streamIdleTimeout?: number | undefined;
+  /** This call's validation mode. @default the client's */
   validation?: ValidationMode | undefined;
   /** Headers added to this request. */
   headers?: Record<string, string> | undefined;

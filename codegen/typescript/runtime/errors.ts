@@ -20,29 +20,9 @@
  */
 
 import type { Problem, ProblemKind } from "./checks.js";
+import { BILLING, type CodeSet, MODERATION, THROTTLING } from "./errorCodes.js";
 
 const MAX_TEXT_MESSAGE = 500;
-
-const BILLING_CODES = new Set([
-  "arrearage",
-  "commoditynotpurchased",
-  "prepaidbilloverdue",
-  "postpaidbilloverdue",
-  "allocationquota.freetieronly",
-  "insufficient_quota",
-]);
-const BILLING_MESSAGES = ["free allocated quota exceeded"];
-const THROTTLING_CODES = new Set([
-  "throttling",
-  "limitrequests",
-  "limit_requests",
-  "requestlimitexceeded",
-  "rate_limit_exceeded",
-  "ratelimitexceeded",
-  "toomanyrequests",
-]);
-const MODERATION_CODES = new Set(["datainspectionfailed", "data_inspection_failed"]);
-const MODERATION_MESSAGES = ["data inspection failed", "datainspectionfailed", "data_inspection_failed"];
 
 function norm(code: string | null | undefined): string {
   return (code ?? "").trim().toLowerCase();
@@ -53,19 +33,28 @@ function lastSegment(code: string): string {
   return i < 0 ? code : code.slice(i + 1);
 }
 
+function hasCode(codes: CodeSet, normalized: string): boolean {
+  return (
+    codes.exact.has(normalized) ||
+    codes.prefixes.has(normalized.split(".", 1)[0]!) ||
+    codes.segments.has(normalized) ||
+    codes.segments.has(lastSegment(normalized))
+  );
+}
+
+function says(codes: CodeSet, message: string | null | undefined): boolean {
+  const text = (message ?? "").toLowerCase();
+  return codes.messages.some((f) => text.includes(f));
+}
+
 /** The account cannot be charged (overdue bill, not purchased, free quota used up). */
 export function isBillingError(code: string | null | undefined, message: string | null | undefined): boolean {
-  if (BILLING_CODES.has(norm(code))) return true;
-  const text = (message ?? "").toLowerCase();
-  return BILLING_MESSAGES.some((f) => text.includes(f));
+  return hasCode(BILLING, norm(code)) || says(BILLING, message);
 }
 
 /** Content moderation rejected the input or the output (`DataInspectionFailed`, any form). */
 export function isModerationError(code: string | null | undefined, message: string | null | undefined): boolean {
-  const n = norm(code);
-  if (MODERATION_CODES.has(n) || MODERATION_CODES.has(lastSegment(n))) return true;
-  const text = (message ?? "").toLowerCase();
-  return MODERATION_MESSAGES.some((f) => text.includes(f));
+  return hasCode(MODERATION, norm(code)) || says(MODERATION, message);
 }
 
 /** A rate limit was hit (`Throttling*`, `LimitRequests`, any 429 but billing errors). */
@@ -75,8 +64,7 @@ export function isThrottlingError(
   message: string | null | undefined,
 ): boolean {
   if (isBillingError(code, message)) return false;
-  const n = norm(code);
-  if (THROTTLING_CODES.has(n) || n.split(".", 1)[0] === "throttling") return true;
+  if (hasCode(THROTTLING, norm(code)) || says(THROTTLING, message)) return true;
   return status === 429;
 }
 

@@ -1,6 +1,7 @@
 /** Per-model table lookups: which row applies to a model, its defaults, and its rules. */
 
 import { Problem } from "./checks.js";
+import { cite } from "./docsPages.js";
 
 /** One row of the spec's per-model table (`x-model-families`). */
 export interface ModelFamily {
@@ -153,15 +154,15 @@ const SUPPORT_CHECKS: ReadonlyArray<readonly [string, string, (v: unknown) => bo
 ];
 const ONLY_LISTED = new Set(["n", "code_interpreter", "max_input_tokens", "partial_mode", "output_format", "asr_options", "ocr_options"]);
 const SUPPORT_DOCS: Record<string, string> = {
-  n: "DashScope chat § n (https://docs.qwencloud.com/api-reference/chat/dashscope)",
-  code_interpreter: "DashScope chat § enable_code_interpreter (https://docs.qwencloud.com/api-reference/chat/dashscope)",
-  max_input_tokens: "Qwen API reference § max_input_tokens (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
-  partial_mode: "Qwen API reference § Assistant Message partial (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
-  output_format: "Qwen API reference § output_format (qwen-deep-research only) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
-  asr_options: "Qwen API reference § asr_options (Qwen3 ASR only) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
-  ocr_options: "Qwen API reference § ocr_options (Qwen-OCR) (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)",
+  n: cite("dashscope-chat-reference", "n"),
+  code_interpreter: cite("dashscope-chat-reference", "enable_code_interpreter"),
+  max_input_tokens: cite("qwen-api-reference", "max_input_tokens"),
+  partial_mode: cite("qwen-api-reference", "Assistant Message partial"),
+  output_format: cite("qwen-api-reference", "output_format (qwen-deep-research only)"),
+  asr_options: cite("qwen-api-reference", "asr_options (Qwen3 ASR only)"),
+  ocr_options: cite("qwen-api-reference", "ocr_options (Qwen-OCR)"),
 };
-const REQUIRES_DOCS = "DashScope chat § result_format (https://docs.qwencloud.com/api-reference/chat/dashscope); Qwen API reference § incremental_output (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)";
+const REQUIRES_DOCS = cite("dashscope-chat-reference", "result_format") + "; " + cite("qwen-api-reference", "incremental_output");
 
 /** Whether the row allows a feature, and the reason when it does not. */
 function supported(row: ModelFamily, flag: string, supports: Readonly<Record<string, boolean>>, on: boolean): string | null {

@@ -7,29 +7,21 @@
  */
 
 import { Problem, isObject } from "./checks.js";
+import { cite } from "./docsPages.js";
 import type { ModelFamily } from "./families.js";
+import { UNIVERSAL_LIMITS } from "./mediaLimits.js";
 
-const IMAGE_DOCS = "Visual understanding § Limits: Image limits (https://www.alibabacloud.com/help/en/model-studio/vision)";
-const FORMAT_DOCS = "Visual understanding § Limits: Supported image formats (https://www.alibabacloud.com/help/en/model-studio/vision)";
-const VIDEO_DOCS = "Visual understanding § Limits: Video limits (https://www.alibabacloud.com/help/en/model-studio/vision)";
-const PIXELS_DOCS = "Qwen API reference § messages: user min_pixels / max_pixels (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api)";
-const FPS_DOCS = "Qwen API reference § fps (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Visual understanding § Video understanding (https://www.alibabacloud.com/help/en/model-studio/vision)";
-const SOURCE_DOCS = "Visual understanding § File input methods (https://www.alibabacloud.com/help/en/model-studio/vision)";
-const COMPATIBLE_SOURCE_DOCS = "Visual understanding § File input methods (local file path: DashScope SDK only) (https://www.alibabacloud.com/help/en/model-studio/vision)";
-const ENDPOINT_DOCS = "Qwen API reference § Image input (https://www.alibabacloud.com/help/en/model-studio/use-qwen-by-calling-api); Visual understanding § Getting started (https://www.alibabacloud.com/help/en/model-studio/vision)";
+const IMAGE_DOCS = cite("vision-guide", "Limits: Image limits");
+const FORMAT_DOCS = cite("vision-guide", "Limits: Supported image formats");
+const VIDEO_DOCS = cite("vision-guide", "Limits: Video limits");
+const PIXELS_DOCS = cite("qwen-api-reference", "messages: user min_pixels / max_pixels");
+const FPS_DOCS = cite("qwen-api-reference", "fps") + "; " + cite("vision-guide", "Video understanding");
+const SOURCE_DOCS = cite("vision-guide", "File input methods");
+const COMPATIBLE_SOURCE_DOCS = cite("vision-guide", "File input methods (local file path: DashScope SDK only)");
+const ENDPOINT_DOCS = cite("qwen-api-reference", "Image input") + "; " + cite("vision-guide", "Getting started");
 
 const MB = 1048576;
 const MEDIA_KEYS = ["image", "video", "audio"] as const;
-/** Stated for every visual model, so they apply where a table row is silent. */
-const UNIVERSAL_LIMITS: Record<string, number> = {
-  image_local_bytes_max: 10 * MB,
-  image_base64_bytes_max: 10 * MB,
-  images_base64_max: 250,
-  videos_max: 64,
-  video_local_bytes_max: 100 * MB,
-  video_base64_bytes_max: 10 * MB,
-  frames_min: 4,
-};
 const IMAGE_FORMATS: Record<string, string> = {
   "image/bmp": "BMP",
   "image/jpeg": "JPEG",
