@@ -16,14 +16,15 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import BinaryIO
 
 import attrs
 import httpx
 
 from ._base_client import PreparedCall, Settings, describe_transport_error, user_agent
-from ._errors import APIConnectionError, error_from_response_body
+from ._deadline import Deadline, current
+from ._errors import APIConnectionError, APITimeoutError, error_from_response_body
 from ._logs import redact_key
 from ._media import OSS_RESOLVE_HEADER, LocalFile, MediaPlan, contains_oss, data_url
 
@@ -127,15 +128,46 @@ def _upload_request(
     )
 
 
-def _failed(what: str, exc: httpx.HTTPError, url: httpx.URL, api_key: str) -> APIConnectionError:
-    """A transport failure of the upload flow, naming the URL and the cause (never the key)."""
-    error = APIConnectionError(
-        redact_key(f"{what} failed: {describe_transport_error(exc, url)}", api_key)
-    )
+def _failed(
+    what: str, exc: httpx.HTTPError, url: httpx.URL, api_key: str, deadline: Deadline | None
+) -> APIConnectionError:
+    """A transport failure of the upload flow, naming the URL and the cause (never the key):
+    `APITimeoutError` for a timeout, saying so when it was the call's deadline."""
+    if isinstance(exc, httpx.TimeoutException) and deadline is not None and deadline.spent():
+        exc = deadline.expired_error()
+    kind = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
+    error = kind(redact_key(f"{what} failed: {describe_transport_error(exc, url)}", api_key))
     if api_key.strip() and api_key.strip() in str(exc):
         return error
     error.__cause__ = exc
     return error
+
+
+def _send_sync(deadline: Deadline | None, send: Callable[[], httpx.Response]) -> httpx.Response:
+    """`send()`, each socket operation cut to what is left of the call's deadline."""
+    if deadline is None:
+        return send()
+    deadline.check()
+    token = current.set(deadline)
+    try:
+        return send()
+    finally:
+        current.reset(token)
+
+
+async def _send_async(
+    deadline: Deadline | None, send: Callable[[], Awaitable[httpx.Response]]
+) -> httpx.Response:
+    """`await send()`, ended when the call's deadline passes."""
+    if deadline is None:
+        return await send()
+    import anyio  # httpx's own dependency: works under asyncio and trio
+
+    try:
+        with anyio.fail_after(deadline.check()):
+            return await send()
+    except TimeoutError:
+        raise deadline.expired_error() from None
 
 
 def _parse_policy(response: httpx.Response, api_key: str) -> Policy:
@@ -208,15 +240,16 @@ def _policy_sync(
     cache: PolicyCache,
     model: str,
     extra_headers: Mapping[str, str] | None,
+    deadline: Deadline | None,
 ) -> Policy:
     key = _cache_key(settings, model)
     policy = cache.get(key)
     if policy is None:
         request = _policy_request(http, settings, model, extra_headers)
         try:
-            response = http.send(request)
+            response = _send_sync(deadline, lambda: http.send(request))
         except httpx.HTTPError as exc:
-            error = _failed("Upload policy request", exc, request.url, settings.api_key)
+            error = _failed("Upload policy request", exc, request.url, settings.api_key, deadline)
             raise error from error.__cause__
         policy = _parse_policy(response, settings.api_key)
         cache.put(key, policy)
@@ -230,17 +263,18 @@ def upload_file_sync(
     model: str,
     file: LocalFile,
     extra_headers: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
 ) -> str:
     """Upload one local file as a temporary OSS object; returns its `oss://` URL."""
-    policy = _policy_sync(http, settings, cache, model, extra_headers)
+    policy = _policy_sync(http, settings, cache, model, extra_headers, deadline)
     key = policy.object_key(file.path.name)
     url = httpx.URL(policy.upload_host)
     try:
         with open(file.path, "rb") as fh:
             request = _upload_request(http, settings, policy, key, file, fh)
-            response = http.send(request, follow_redirects=False)
+            response = _send_sync(deadline, lambda: http.send(request, follow_redirects=False))
     except httpx.HTTPError as exc:
-        error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key)
+        error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key, deadline)
         raise error from error.__cause__
     return _uploaded(response, settings, cache, model, key)
 
@@ -256,7 +290,9 @@ def resolve_sync(
     plan: MediaPlan = call.media
     for file in plan.files:
         if file.upload:
-            url = upload_file_sync(http, settings, cache, plan.model, file, extra_headers)
+            url = upload_file_sync(
+                http, settings, cache, plan.model, file, extra_headers, call.deadline
+            )
         else:
             url = data_url(file.path, file.mime)
         _apply(file, url)
@@ -272,15 +308,16 @@ async def _policy_async(
     cache: PolicyCache,
     model: str,
     extra_headers: Mapping[str, str] | None,
+    deadline: Deadline | None,
 ) -> Policy:
     key = _cache_key(settings, model)
     policy = cache.get(key)
     if policy is None:
         request = _policy_request(http, settings, model, extra_headers)
         try:
-            response = await http.send(request)
+            response = await _send_async(deadline, lambda: http.send(request))
         except httpx.HTTPError as exc:
-            error = _failed("Upload policy request", exc, request.url, settings.api_key)
+            error = _failed("Upload policy request", exc, request.url, settings.api_key, deadline)
             raise error from error.__cause__
         policy = _parse_policy(response, settings.api_key)
         cache.put(key, policy)
@@ -294,17 +331,20 @@ async def upload_file_async(
     model: str,
     file: LocalFile,
     extra_headers: Mapping[str, str] | None = None,
+    deadline: Deadline | None = None,
 ) -> str:
     """Upload one local file as a temporary OSS object; returns its `oss://` URL."""
-    policy = await _policy_async(http, settings, cache, model, extra_headers)
+    policy = await _policy_async(http, settings, cache, model, extra_headers, deadline)
     key = policy.object_key(file.path.name)
     url = httpx.URL(policy.upload_host)
     try:
         with open(file.path, "rb") as fh:
             request = _upload_request(http, settings, policy, key, file, fh)
-            response = await http.send(request, follow_redirects=False)
+            response = await _send_async(
+                deadline, lambda: http.send(request, follow_redirects=False)
+            )
     except httpx.HTTPError as exc:
-        error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key)
+        error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key, deadline)
         raise error from error.__cause__
     return _uploaded(response, settings, cache, model, key)
 
@@ -320,7 +360,9 @@ async def resolve_async(
     plan: MediaPlan = call.media
     for file in plan.files:
         if file.upload:
-            url = await upload_file_async(http, settings, cache, plan.model, file, extra_headers)
+            url = await upload_file_async(
+                http, settings, cache, plan.model, file, extra_headers, call.deadline
+            )
         else:
             import asyncio  # only here: importing asyncio costs ~8 ms
 
