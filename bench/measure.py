@@ -321,7 +321,7 @@ def bench_import(*, rounds: int) -> list[Row]:
 # --------------------------------------------------------------------------------------------
 # installed size and dependencies
 
-SIZE_DISTS = ["httpx", "modelstudio", "dashscope", "openai"]
+SIZE_DISTS = ["httpx", "modelstudio-client", "dashscope", "openai"]
 
 
 def _canon(name: str) -> str:
