@@ -277,7 +277,15 @@ def _load() -> str:
 
 def package_versions() -> dict[str, str]:
     out = {}
-    for name in ["modelstudio-client", "httpx", "httpcore", "h11", "dashscope", "openai", "aiohttp"]:
+    for name in [
+        "modelstudio-client",
+        "httpx",
+        "httpcore",
+        "h11",
+        "dashscope",
+        "openai",
+        "aiohttp",
+    ]:
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
