@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from ._base_client import (
     within_deadline,
 )
 from ._checks import ValidationMode
-from ._deadline import arm, current
+from ._deadline import arm, send_within, send_within_async
 from ._logs import Secret, configure_from_env
 from ._media import UploadMode
 from ._protocols import ProtocolName
@@ -264,14 +265,10 @@ class SyncAPIClient(_ClientBase):
         for _ in range(self._http.max_redirects + 1):
             if call.stream or call.deadline is not None:  # else nothing changed them
                 arm(request, call.timeouts, call.deadline)
-            if call.deadline is None:
-                response = self._http.send(request, stream=True, follow_redirects=False)
-            else:
-                token = current.set(call.deadline)
-                try:
-                    response = self._http.send(request, stream=True, follow_redirects=False)
-                finally:
-                    current.reset(token)
+            response = send_within(
+                call.deadline,
+                partial(self._http.send, request, stream=True, follow_redirects=False),
+            )
             target = response.next_request
             if target is None:
                 return response
@@ -388,7 +385,10 @@ class AsyncAPIClient(_ClientBase):
         for _ in range(self._http.max_redirects + 1):
             if call.stream or call.deadline is not None:  # else nothing changed them
                 arm(request, call.timeouts, call.deadline)
-            response = await self._send_until_deadline(request, call)
+            response = await send_within_async(
+                call.deadline,
+                partial(self._http.send, request, stream=True, follow_redirects=False),
+            )
             target = response.next_request
             if target is None:
                 return response
@@ -398,21 +398,6 @@ class AsyncAPIClient(_ClientBase):
                 raise refusal
             request = target
         raise httpx.TooManyRedirects("Exceeded maximum allowed redirects.", request=request)
-
-    async def _send_until_deadline(
-        self, request: httpx.Request, call: PreparedCall
-    ) -> httpx.Response:
-        """Send, and wait for the headers no longer than the deadline leaves: each read is
-        bounded by it already, this also ends a server trickling its headers byte by byte."""
-        if call.deadline is None:
-            return await self._http.send(request, stream=True, follow_redirects=False)
-        import anyio  # httpx's own dependency: works under asyncio and trio
-
-        try:
-            with anyio.fail_after(call.deadline.check()):
-                return await self._http.send(request, stream=True, follow_redirects=False)
-        except TimeoutError:
-            raise call.deadline.expired_error() from None
 
 
 def _chunk_maker(endpoint: Endpoint) -> Any:

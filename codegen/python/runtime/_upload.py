@@ -14,14 +14,14 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import BinaryIO
 
 import attrs
 import httpx
 
 from ._base_client import PreparedCall, Settings, describe_transport_error, user_agent
-from ._deadline import Deadline, current
+from ._deadline import Deadline, send_within, send_within_async
 from ._errors import APIConnectionError, APITimeoutError, error_from_response_body
 from ._logs import redact_key
 from ._media import OSS_RESOLVE_HEADER, LocalFile, MediaPlan, contains_oss, data_url
@@ -141,33 +141,6 @@ def _failed(
     return error
 
 
-def _send_sync(deadline: Deadline | None, send: Callable[[], httpx.Response]) -> httpx.Response:
-    """`send()`, each socket operation cut to what is left of the call's deadline."""
-    if deadline is None:
-        return send()
-    deadline.check()
-    token = current.set(deadline)
-    try:
-        return send()
-    finally:
-        current.reset(token)
-
-
-async def _send_async(
-    deadline: Deadline | None, send: Callable[[], Awaitable[httpx.Response]]
-) -> httpx.Response:
-    """`await send()`, ended when the call's deadline passes."""
-    if deadline is None:
-        return await send()
-    import anyio  # httpx's own dependency: works under asyncio and trio
-
-    try:
-        with anyio.fail_after(deadline.check()):
-            return await send()
-    except TimeoutError:
-        raise deadline.expired_error() from None
-
-
 def _parse_policy(response: httpx.Response, api_key: str) -> Policy:
     body = response.content
     if response.status_code >= 400:
@@ -245,7 +218,7 @@ def _policy_sync(
     if policy is None:
         request = _policy_request(http, settings, model, extra_headers)
         try:
-            response = _send_sync(deadline, lambda: http.send(request))
+            response = send_within(deadline, lambda: http.send(request))
         except httpx.HTTPError as exc:
             error = _failed("Upload policy request", exc, request.url, settings.api_key, deadline)
             raise error from error.__cause__
@@ -270,7 +243,7 @@ def upload_file_sync(
     try:
         with open(file.path, "rb") as fh:
             request = _upload_request(http, settings, policy, key, file, fh)
-            response = _send_sync(deadline, lambda: http.send(request, follow_redirects=False))
+            response = send_within(deadline, lambda: http.send(request, follow_redirects=False))
     except httpx.HTTPError as exc:
         error = _failed(f"Upload of {file.path.name}", exc, url, settings.api_key, deadline)
         raise error from error.__cause__
@@ -313,7 +286,7 @@ async def _policy_async(
     if policy is None:
         request = _policy_request(http, settings, model, extra_headers)
         try:
-            response = await _send_async(deadline, lambda: http.send(request))
+            response = await send_within_async(deadline, lambda: http.send(request))
         except httpx.HTTPError as exc:
             error = _failed("Upload policy request", exc, request.url, settings.api_key, deadline)
             raise error from error.__cause__
@@ -338,7 +311,7 @@ async def upload_file_async(
     try:
         with open(file.path, "rb") as fh:
             request = _upload_request(http, settings, policy, key, file, fh)
-            response = await _send_async(
+            response = await send_within_async(
                 deadline, lambda: http.send(request, follow_redirects=False)
             )
     except httpx.HTTPError as exc:

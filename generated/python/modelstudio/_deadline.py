@@ -14,12 +14,22 @@ in the async one by an anyio cancel scope around the send and around each read o
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
+from typing import TypeVar
 
 import httpx
 
-__all__ = ["Deadline", "DeadlineExceeded", "TimedAsyncStream", "TimedSyncStream", "arm", "current"]
+__all__ = [
+    "Deadline",
+    "DeadlineExceeded",
+    "TimedAsyncStream",
+    "TimedSyncStream",
+    "arm",
+    "current",
+    "send_within",
+    "send_within_async",
+]
 
 
 class DeadlineExceeded(httpx.ReadTimeout):
@@ -55,6 +65,36 @@ class Deadline:
 
 current: ContextVar[Deadline | None] = ContextVar("modelstudio_deadline", default=None)
 """The deadline of the sync call doing I/O in this thread (or context), while it does."""
+
+
+_T = TypeVar("_T")
+
+
+def send_within(deadline: Deadline | None, send: Callable[[], _T]) -> _T:
+    """`send()`, each socket operation under it cut to what is left of `deadline` (sync: the
+    network backend of `_network.py` reads `current`)."""
+    if deadline is None:
+        return send()
+    deadline.check()
+    token = current.set(deadline)
+    try:
+        return send()
+    finally:
+        current.reset(token)
+
+
+async def send_within_async(deadline: Deadline | None, send: Callable[[], Awaitable[_T]]) -> _T:
+    """`await send()`, ended when `deadline` passes: this also ends a server trickling its
+    headers byte by byte, which per-read timeouts never cut."""
+    if deadline is None:
+        return await send()
+    import anyio  # httpx's own dependency: works under asyncio and trio
+
+    try:
+        with anyio.fail_after(deadline.check()):
+            return await send()
+    except TimeoutError:
+        raise deadline.expired_error() from None
 
 
 def _bounded(value: float | None, limit: float | None) -> float | None:
