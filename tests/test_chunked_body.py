@@ -523,3 +523,20 @@ def test_parse_hands_h11_what_it_does_not_decode(
     reads: list[bytes], expected: tuple[list[bytes], bytes, int, int]
 ) -> None:
     assert _decode(reads) == expected
+
+
+def test_a_body_h11_already_reads_or_a_stream_of_another_kind_is_left_alone() -> None:
+    from modelstudio._chunked import take_over_async, take_over_sync
+
+    assert not take_over_sync(httpx.ByteStream(b"data"))
+    assert not take_over_async(httpx.ByteStream(b"data"))
+    assert not take_over_sync(object())
+    with (
+        RawServer(serve([chunk(EVENT) + chunk(FINAL_EVENT) + LAST])) as srv,
+        httpx.Client() as http,
+        http.stream("POST", srv.base_url, content=b"{}") as response,
+    ):
+        body = iter(response.stream)
+        first = next(body)  # h11 has read one chunk: its reader is mid-body
+        assert not take_over_sync(response.stream)
+        assert first + b"".join(body) == EVENT + FINAL_EVENT
