@@ -39,7 +39,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import h11
 import httpcore
@@ -306,74 +306,83 @@ class AsyncChunkedBody:
         await self._original.aclose()
 
 
+class _Layers(NamedTuple):
+    """The classes of one side (sync or async) from ``response.stream`` down to the socket."""
+
+    timed: type[Any]  # the SDK's per-read deadline (`_deadline.py`), when there is one
+    bound: type[Any]  # httpx's `elapsed` keeper
+    mapped: type[Any]  # httpx's httpcore-exception mapper
+    pool: type[Any]  # httpcore's connection-pool stream
+    body: type[Any]  # httpcore's HTTP/1.1 body stream, which the fast reader replaces
+    connection: type[Any]
+    network: type[Any]  # what the connection reads from
+    active: object  # the connection state of a response being read
+    reader: type[Any]  # the fast reader
+
+
+_SYNC = _Layers(
+    TimedSyncStream,
+    BoundSyncStream,
+    ResponseStream,
+    PoolByteStream,
+    HTTP11ConnectionByteStream,
+    HTTP11Connection,
+    httpcore.NetworkStream,
+    HTTPConnectionState.ACTIVE,
+    SyncChunkedBody,
+)
+_ASYNC = _Layers(
+    TimedAsyncStream,
+    BoundAsyncStream,
+    AsyncResponseStream,
+    AsyncPoolByteStream,
+    AsyncConnectionByteStream,
+    AsyncHTTP11Connection,
+    httpcore.AsyncNetworkStream,
+    AsyncConnectionState.ACTIVE,
+    AsyncChunkedBody,
+)
+
+
 def take_over_sync(stream: object) -> bool:
     """Read the body of `stream` (a sync response's ``response.stream``, nothing read yet)
     with `SyncChunkedBody` when it is httpx's own stream over httpcore's HTTP/1.1 connection
     with a chunked body; whether it does."""
-    try:
-        return _take_over_sync(stream)
-    except AttributeError:  # another httpx / httpcore / h11: the normal path
-        return False
+    return _take_over(stream, _SYNC)
 
 
 def take_over_async(stream: object) -> bool:
-    """The async `take_over_sync`."""
+    """The async `take_over_sync` (`AsyncChunkedBody`)."""
+    return _take_over(stream, _ASYNC)
+
+
+def _take_over(stream: Any, layers: _Layers) -> bool:
     try:
-        return _take_over_async(stream)
-    except AttributeError:
+        if type(stream) is layers.timed:
+            stream = stream._inner
+        if type(stream) is not layers.bound:
+            return False
+        mapped = stream._stream
+        if type(mapped) is not layers.mapped:
+            return False
+        pool = mapped._httpcore_stream
+        if type(pool) is not layers.pool or pool._closed is not False:
+            return False
+        original = pool._stream
+        if type(original) is not layers.body or original._closed is not False:
+            return False
+        connection = original._connection
+        if type(connection) is not layers.connection or not isinstance(
+            connection._network_stream, layers.network
+        ):
+            return False
+        reader = _reader_of(connection, layers.active)
+        if reader is None:
+            return False
+        pool._stream = layers.reader(original, connection, reader)
+        return True
+    except AttributeError:  # another httpx / httpcore / h11: the normal path
         return False
-
-
-def _take_over_sync(stream: object) -> bool:
-    if type(stream) is TimedSyncStream:
-        stream = stream._inner
-    if type(stream) is not BoundSyncStream:
-        return False
-    inner = stream._stream
-    if type(inner) is not ResponseStream:
-        return False
-    pool_stream = inner._httpcore_stream
-    if type(pool_stream) is not PoolByteStream or pool_stream._closed is not False:
-        return False
-    original = pool_stream._stream
-    if type(original) is not HTTP11ConnectionByteStream or original._closed is not False:
-        return False
-    connection = original._connection
-    if type(connection) is not HTTP11Connection or not isinstance(
-        connection._network_stream, httpcore.NetworkStream
-    ):
-        return False
-    reader = _reader_of(connection, HTTPConnectionState.ACTIVE)
-    if reader is None:
-        return False
-    pool_stream._stream = SyncChunkedBody(original, connection, reader)
-    return True
-
-
-def _take_over_async(stream: object) -> bool:
-    if type(stream) is TimedAsyncStream:
-        stream = stream._inner
-    if type(stream) is not BoundAsyncStream:
-        return False
-    inner = stream._stream
-    if type(inner) is not AsyncResponseStream:
-        return False
-    pool_stream = inner._httpcore_stream
-    if type(pool_stream) is not AsyncPoolByteStream or pool_stream._closed is not False:
-        return False
-    original = pool_stream._stream
-    if type(original) is not AsyncConnectionByteStream or original._closed is not False:
-        return False
-    connection = original._connection
-    if type(connection) is not AsyncHTTP11Connection or not isinstance(
-        connection._network_stream, httpcore.AsyncNetworkStream
-    ):
-        return False
-    reader = _reader_of(connection, AsyncConnectionState.ACTIVE)
-    if reader is None:
-        return False
-    pool_stream._stream = AsyncChunkedBody(original, connection, reader)
-    return True
 
 
 def reads_below_h11(stream: object) -> bool:
