@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -20,7 +20,12 @@ from ._logs import REDACTED, Secret
 from ._serde import MAX_DEPTH
 
 __all__ = [
+    "DEFAULT_MAX_RETRIES",
     "MAX_DEPTH",
+    "PROTOCOLS",
+    "UPLOAD_MODES",
+    "ProtocolName",
+    "UploadMode",
     "check_api_key",
     "check_base_url",
     "check_headers",
@@ -33,6 +38,14 @@ __all__ = [
     "find_unencodable",
 ]
 
+# The allowed values of the client's options; here rather than beside what they select
+# (`_retry`, `_media`, `_protocols`), which load on first use, so that `ModelStudio()` can check
+# its options without importing them.
+DEFAULT_MAX_RETRIES = 2
+UploadMode = Literal["auto", "oss", "inline"]
+UPLOAD_MODES: tuple[str, ...] = ("auto", "oss", "inline")
+ProtocolName = Literal["native", "openai"]
+PROTOCOLS: tuple[ProtocolName, ...] = ("native", "openai")
 
 # RFC 9110 token characters: what a header name may hold.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")

@@ -45,9 +45,12 @@ endpoint, or ``output.text`` when ``result_format="text"`` was asked for), ``usa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import attrs
+
+from ._options import PROTOCOLS as PROTOCOLS
+from ._options import ProtocolName as ProtocolName
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
@@ -61,8 +64,6 @@ __all__ = [
     "translation_for",
 ]
 
-ProtocolName = Literal["native", "openai"]
-PROTOCOLS: tuple[ProtocolName, ...] = ("native", "openai")
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 _DROPPED = frozenset(("result_format", "incremental_output", "stream"))
 

@@ -43,6 +43,7 @@ from ._errors import (
     is_billing_error,
     is_moderation_error,
 )
+from ._options import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -56,7 +57,6 @@ __all__ = [
     "describe_retry",
 ]
 
-DEFAULT_MAX_RETRIES = 2
 #: Delay before the first retry, in seconds (before jitter).
 INITIAL_DELAY = 0.5
 #: Longest computed delay, in seconds (before jitter).
