@@ -84,15 +84,15 @@ class Endpoint(FrozenRecord):
     `chunk_class()._lazy(data, delta)` builds a chunk whose typed fields are decoded on first
     read."""
 
-    __slots__ = (
-        "chunk_class",
-        "decode_chunk",
-        "decode_response",
-        "endpoint",
+    __slots__ = (  # noqa: RUF023  (declaration order: the repr's field order)
         "operation_id",
         "path",
-        "validate",
+        "endpoint",
         "wire",
+        "validate",
+        "decode_response",
+        "decode_chunk",
+        "chunk_class",
     )
     operation_id: str
     path: str
@@ -129,14 +129,14 @@ class Endpoint(FrozenRecord):
 class CallOptions(FrozenRecord):
     """Per-call overrides of the client's settings; None means the client's own."""
 
-    __slots__ = (
-        "deadline",
+    __slots__ = (  # noqa: RUF023  (declaration order: the repr's field order)
         "extra_headers",
+        "timeout",
         "max_retries",
         "stream_idle_timeout",
-        "timeout",
-        "upload",
         "validation",
+        "upload",
+        "deadline",
     )
     extra_headers: Mapping[str, str] | None
     timeout: float | httpx.Timeout | None
@@ -335,19 +335,19 @@ class PreparedCall(Record):
     its headers arrived. `deadline`: the clock of the whole call (`deadline=`), started when the
     call was prepared. The repr hides `api_key`."""
 
-    __slots__ = (
-        "api_key",
-        "deadline",
+    __slots__ = (  # noqa: RUF023  (declaration order: the repr's field order)
         "endpoint",
-        "idle_timeout",
-        "include_usage",
-        "incremental",
-        "max_retries",
-        "media",
         "request",
         "stream",
-        "timeouts",
+        "incremental",
+        "max_retries",
+        "api_key",
+        "media",
         "translation",
+        "include_usage",
+        "timeouts",
+        "idle_timeout",
+        "deadline",
     )
     _hidden = frozenset(("api_key",))
     endpoint: Endpoint

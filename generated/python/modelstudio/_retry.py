@@ -32,7 +32,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-import attrs
 import httpx
 
 from ._errors import (
@@ -44,6 +43,7 @@ from ._errors import (
     is_moderation_error,
 )
 from ._options import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
+from ._record import FrozenRecord
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -80,12 +80,15 @@ _TRANSIENT_500_PREFIXES = ("internalerror",)
 _ALWAYS_RETRIED_STATUSES = frozenset({502, 503, 504})
 
 
-@attrs.frozen
-class RetryDecision:
+class RetryDecision(FrozenRecord):
     """Whether to retry, and why (the reason goes into the log line)."""
 
+    __slots__ = ("retry", "reason")  # noqa: RUF023  (the repr's field order)
     retry: bool
     reason: str
+
+    def __init__(self, retry: bool, reason: str) -> None:
+        self._set(retry=retry, reason=reason)
 
 
 def _label(status_code: int, code: str | None) -> str:
