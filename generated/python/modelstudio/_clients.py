@@ -330,6 +330,10 @@ class AsyncAPIClient(_ClientBase):
         self._http = http_client or httpx.AsyncClient(
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
+        if http_client is None:
+            from ._pool import share_idle_connections  # imports httpcore, as AsyncClient() did
+
+            share_idle_connections(self._http)  # a burst of streams opens its connections at once
         self._start(settings, owns_http=http_client is None)
 
     async def close(self) -> None:
