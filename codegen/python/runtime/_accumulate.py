@@ -249,6 +249,22 @@ class _Choice:
 class Accumulator:
     """Merge stream chunks; :meth:`add` returns the :class:`Delta` of each chunk."""
 
+    __slots__ = (
+        "__weakref__",
+        "_choices",
+        "_common",
+        "_dr_content",
+        "_dr_finished",
+        "_dr_message",
+        "_last",
+        "_output_extra",
+        "_output_finish",
+        "_request_id",
+        "_text",
+        "events",
+        "incremental",
+    )
+
     def __init__(self, *, incremental: bool) -> None:
         self.incremental = incremental
         self._choices: dict[int, _Choice] = {}

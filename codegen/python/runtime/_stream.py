@@ -63,6 +63,9 @@ _loads = json.loads
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
+_NO_EVENT = ServerSentEvent("")
+
+
 def _events(count: int) -> str:
     return f"{count} event{'' if count == 1 else 's'}"
 
@@ -128,6 +131,18 @@ def _str_or_none(value: Any) -> str | None:
 
 class _StreamCore(Generic[ChunkT, ResponseT]):
     """What the sync and async streams share: event handling and error building."""
+
+    # Slots: one of these lives per open stream (500 concurrent streams hold 500).
+    __slots__ = (
+        "_accumulator",
+        "_error",
+        "_exhausted",
+        "_final",
+        "_make_chunk",
+        "_make_lazy_chunk",
+        "_make_response",
+        "_response",
+    )
 
     def __init__(
         self,
@@ -302,6 +317,8 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
     frees it at once (no wait for the cyclic garbage collector), the generator's ``finally``
     closes the response, and a stream never iterated is closed by ``__del__``."""
 
+    __slots__ = ()
+
     def _iterate(self) -> Generator[ChunkT, None, None]:
         decoder = SSEDecoder()
         feed = decoder.feed
@@ -342,6 +359,9 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
                         chunk = handle(sse)
                         if chunk is not None:
                             yield chunk
+                    # Not kept while the next read waits (the chunk holds what it needs).
+                    sse = _NO_EVENT
+                    text = ""
                 for sse in decoder.end():
                     chunk = handle(sse)
                     if chunk is not None:
@@ -361,7 +381,7 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
     def __del__(self) -> None:
         # Closing the response returns the connection to the pool; never raise from here.
         try:
-            response = self.__dict__.get("_response")
+            response = getattr(self, "_response", None)
             if response is not None and not response.is_closed:
                 response.close()
         except Exception:
@@ -370,6 +390,8 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
 
 class Stream(Generic[ChunkT, ResponseT]):
     """A synchronous stream of chunks; use it in a ``with`` block or call :meth:`close`."""
+
+    __slots__ = ("__weakref__", "_core", "_iterator")
 
     def __init__(
         self,
@@ -446,6 +468,8 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
     event loop's async-generator finalizer; one never iterated schedules ``aclose()`` on the
     running loop."""
 
+    __slots__ = ()
+
     async def _iterate(self) -> AsyncGenerator[ChunkT, None]:
         decoder = SSEDecoder()
         feed = decoder.feed
@@ -486,6 +510,9 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
                         chunk = handle(sse)
                         if chunk is not None:
                             yield chunk
+                    # Not kept while the next read waits (the chunk holds what it needs).
+                    sse = _NO_EVENT
+                    text = ""
                 for sse in decoder.end():
                     chunk = handle(sse)
                     if chunk is not None:
@@ -504,7 +531,7 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
 
     def __del__(self) -> None:
         try:
-            response = self.__dict__.get("_response")
+            response = getattr(self, "_response", None)
             asyncio = sys.modules.get("asyncio")
             if response is None or response.is_closed or asyncio is None:
                 return
@@ -517,6 +544,8 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
 
 class AsyncStream(Generic[ChunkT, ResponseT]):
     """An asynchronous stream of chunks; use ``async with`` or call :meth:`aclose`."""
+
+    __slots__ = ("__weakref__", "_core", "_iterator")
 
     def __init__(
         self,

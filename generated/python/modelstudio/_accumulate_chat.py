@@ -125,6 +125,18 @@ class ChatAccumulator:
     once it arrived (or ``[DONE]`` was seen).
     """
 
+    __slots__ = (
+        "__weakref__",
+        "_choices",
+        "_done",
+        "_has_usage",
+        "_request_id",
+        "_top",
+        "_usage",
+        "events",
+        "include_usage",
+    )
+
     def __init__(self, *, include_usage: bool = False) -> None:
         self.include_usage = include_usage
         self._choices: dict[int, _Choice] = {}

@@ -194,7 +194,10 @@ def _hand_back(
 
 class SyncChunkedBody:
     """Stands in for httpcore's `HTTP11ConnectionByteStream` of one response (same trace
-    events, same close on failure); its close is the original's."""
+    events, same close on failure); its close is the original's. One lives per open stream:
+    slots, and the body read by one generator (not one inside another)."""
+
+    __slots__ = ("_connection", "_original", "_reader", "_request")
 
     def __init__(
         self,
@@ -208,41 +211,43 @@ class SyncChunkedBody:
         self._request = original._request
 
     def __iter__(self) -> Iterator[bytes]:
-        kwargs = {"request": self._request}
+        request = self._request
         try:
-            with Trace("receive_response_body", _LOGGER, self._request, kwargs):
-                yield from self._body()
+            with Trace("receive_response_body", _LOGGER, request, {"request": request}):
+                connection = self._connection
+                state = connection._h11_state
+                read = connection._network_stream.read
+                size = connection.READ_NUM_BYTES
+                timeout = request.extensions.get("timeout", {}).get("read", None)
+                pending = _buffered(state)
+                remaining = footer = 0
+                ended = False
+                while True:
+                    if pending:
+                        blocks, pos, remaining, footer, hand_over = parse(
+                            pending, remaining, footer
+                        )
+                        # The unread rest only: the read itself is not kept while the
+                        # blocks cut out of it wait to be taken.
+                        pending = pending[pos:]
+                        yield from blocks
+                        del blocks
+                        if hand_over:
+                            break
+                    data = read(size, timeout)
+                    if not data:
+                        ended = True
+                        break
+                    pending = pending + data if pending else data
+                    del data
+                _hand_back(state, self._reader, pending, remaining, footer)
+                if ended:
+                    state.receive_data(b"")  # the end of the connection, as httpcore tells h11
+                yield from connection._receive_response_body(request=request)
         except BaseException as exc:
             with ShieldCancellation():
                 self.close()
             raise exc
-
-    def _body(self) -> Iterator[bytes]:
-        connection = self._connection
-        state = connection._h11_state
-        read = connection._network_stream.read
-        size = connection.READ_NUM_BYTES
-        timeouts = self._request.extensions.get("timeout", {})
-        timeout = timeouts.get("read", None)
-        pending = _buffered(state)
-        remaining = footer = 0
-        ended = False
-        while True:
-            if pending:
-                blocks, pos, remaining, footer, hand_over = parse(pending, remaining, footer)
-                yield from blocks
-                pending = pending[pos:]
-                if hand_over:
-                    break
-            data = read(size, timeout)
-            if not data:
-                ended = True
-                break
-            pending = pending + data if pending else data
-        _hand_back(state, self._reader, pending, remaining, footer)
-        if ended:
-            state.receive_data(b"")  # the end of the connection, as httpcore tells h11
-        yield from connection._receive_response_body(request=self._request)
 
     def close(self) -> None:
         self._original.close()
@@ -250,6 +255,8 @@ class SyncChunkedBody:
 
 class AsyncChunkedBody:
     """The async `SyncChunkedBody`, over any `httpcore.AsyncNetworkStream`."""
+
+    __slots__ = ("_connection", "_original", "_reader", "_request")
 
     def __init__(
         self,
@@ -263,44 +270,44 @@ class AsyncChunkedBody:
         self._request = original._request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        kwargs = {"request": self._request}
+        request = self._request
         try:
-            async with Trace("receive_response_body", _LOGGER, self._request, kwargs):
-                async for block in self._body():
+            async with Trace("receive_response_body", _LOGGER, request, {"request": request}):
+                connection = self._connection
+                state = connection._h11_state
+                read = connection._network_stream.read
+                size = connection.READ_NUM_BYTES
+                timeout = request.extensions.get("timeout", {}).get("read", None)
+                pending = _buffered(state)
+                remaining = footer = 0
+                ended = False
+                while True:
+                    if pending:
+                        blocks, pos, remaining, footer, hand_over = parse(
+                            pending, remaining, footer
+                        )
+                        pending = pending[pos:]  # as in the sync reader
+                        for block in blocks:
+                            yield block
+                        block = b""  # neither the last block nor the list kept while waiting
+                        del blocks
+                        if hand_over:
+                            break
+                    data = await read(size, timeout)
+                    if not data:
+                        ended = True
+                        break
+                    pending = pending + data if pending else data
+                    del data
+                _hand_back(state, self._reader, pending, remaining, footer)
+                if ended:
+                    state.receive_data(b"")  # the end of the connection, as httpcore tells h11
+                async for block in connection._receive_response_body(request=request):
                     yield block
         except BaseException as exc:
             with AsyncShieldCancellation():
                 await self.aclose()
             raise exc
-
-    async def _body(self) -> AsyncIterator[bytes]:
-        connection = self._connection
-        state = connection._h11_state
-        read = connection._network_stream.read
-        size = connection.READ_NUM_BYTES
-        timeouts = self._request.extensions.get("timeout", {})
-        timeout = timeouts.get("read", None)
-        pending = _buffered(state)
-        remaining = footer = 0
-        ended = False
-        while True:
-            if pending:
-                blocks, pos, remaining, footer, hand_over = parse(pending, remaining, footer)
-                for block in blocks:
-                    yield block
-                pending = pending[pos:]
-                if hand_over:
-                    break
-            data = await read(size, timeout)
-            if not data:
-                ended = True
-                break
-            pending = pending + data if pending else data
-        _hand_back(state, self._reader, pending, remaining, footer)
-        if ended:
-            state.receive_data(b"")  # the end of the connection, as httpcore tells h11
-        async for block in connection._receive_response_body(request=self._request):
-            yield block
 
     async def aclose(self) -> None:
         await self._original.aclose()
