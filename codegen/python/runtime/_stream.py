@@ -33,9 +33,11 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
+import httpx._client
 
 from ._accumulate import Accumulator, Delta
 from ._accumulate_chat import ChatAccumulator
+from ._deadline import TimedAsyncStream, TimedSyncStream
 from ._errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -55,6 +57,17 @@ ResponseT = TypeVar("ResponseT")
 _E = TypeVar("_E", bound=Exception)
 # Closing tasks of async streams dropped before they were iterated (see `_AsyncCore.__del__`).
 _CLOSING: set[Any] = set()
+
+_TIMED = (TimedSyncStream, TimedAsyncStream)
+# httpx's streams that hold their response (looked up by name: another httpx may not have them).
+_BOUND = tuple(
+    cls
+    for cls in (
+        getattr(httpx._client, "BoundSyncStream", None),
+        getattr(httpx._client, "BoundAsyncStream", None),
+    )
+    if isinstance(cls, type)
+)
 
 _loads = json.loads
 # The C scanner json.loads ends in, without its two whitespace regex matches and three Python
@@ -121,6 +134,32 @@ def _async_body(response: httpx.Response) -> AsyncIterator[bytes]:
         _take_over()[1](stream)
         return stream.__aiter__()
     return response.aiter_bytes()
+
+
+def _unbind(response: httpx.Response) -> None:
+    """Break httpx's reference cycle of a closed response: ``response.stream`` (under the SDK's
+    per-read deadline, when it has one) is httpx's `BoundSyncStream` / `BoundAsyncStream`,
+    which holds the response to set ``elapsed`` on close. Once closed nothing reads it again
+    (httpx's close and read check ``is_closed`` first), so the response, its request, headers
+    and the five stream wrappers (~50 objects) are freed when the last reference goes, not at
+    the next full collection of the cyclic garbage collector."""
+    if not response.is_closed:
+        return
+    stream: Any = response.stream
+    if type(stream) in _TIMED:
+        stream = stream.__dict__.get("_inner")
+    if type(stream) in _BOUND:
+        stream.__dict__.pop("_response", None)
+
+
+def _release(response: httpx.Response) -> None:
+    response.close()
+    _unbind(response)
+
+
+async def _arelease(response: httpx.Response) -> None:
+    await response.aclose()
+    _unbind(response)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -376,14 +415,14 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
             self._error = exc
             raise
         finally:
-            self._response.close()
+            _release(self._response)
 
     def __del__(self) -> None:
         # Closing the response returns the connection to the pool; never raise from here.
         try:
             response = getattr(self, "_response", None)
             if response is not None and not response.is_closed:
-                response.close()
+                _release(response)
         except Exception:
             pass
 
@@ -448,7 +487,7 @@ class Stream(Generic[ChunkT, ResponseT]):
     def close(self) -> None:
         """Stop reading and release the connection (safe to call more than once)."""
         self._iterator.close()
-        self._core._response.close()
+        _release(self._core._response)
 
     def get_final_response(self) -> ResponseT:
         """The whole response in the non-streaming shape, reading the rest of the stream first.
@@ -527,7 +566,7 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
             self._error = exc
             raise
         finally:
-            await self._response.aclose()
+            await _arelease(self._response)
 
     def __del__(self) -> None:
         try:
@@ -535,7 +574,7 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
             asyncio = sys.modules.get("asyncio")
             if response is None or response.is_closed or asyncio is None:
                 return
-            task = asyncio.get_running_loop().create_task(response.aclose())
+            task = asyncio.get_running_loop().create_task(_arelease(response))
             _CLOSING.add(task)  # the loop holds tasks weakly: keep it until it is done
             task.add_done_callback(_CLOSING.discard)
         except Exception:
@@ -601,7 +640,7 @@ class AsyncStream(Generic[ChunkT, ResponseT]):
     async def aclose(self) -> None:
         """Stop reading and release the connection (safe to call more than once)."""
         await self._iterator.aclose()
-        await self._core._response.aclose()
+        await _arelease(self._core._response)
 
     async def get_final_response(self) -> ResponseT:
         """The whole response in the non-streaming shape, reading the rest of the stream first.
