@@ -25,6 +25,7 @@ client's own transport; connections through a proxy mount keep httpcore's backen
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections import deque
 from collections.abc import Iterable
@@ -359,7 +360,18 @@ async def _connected(connecting: Any, timeout: float | None) -> None:
     except asyncio.TimeoutError as exc:  # before OSError: in 3.11+ it is TimeoutError
         raise httpcore.ConnectTimeout(str(exc) or "timed out") from exc
     except OSError as exc:
-        raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        raise httpcore.ConnectError(_described(exc)) from exc
+
+
+def _described(exc: OSError) -> str:
+    """asyncio's text of a failed connect with the reason its errno names: `[Errno 111] Connect
+    call failed ('127.0.0.1', 80) (Connection refused)`."""
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc.errno, int) and exc.errno > 0:
+        reason = os.strerror(exc.errno)
+        if reason not in text:
+            text = f"{text} ({reason})"
+    return text
 
 
 def _set_options(stream: AsyncioStream, socket_options: Iterable[Any] | None) -> None:
