@@ -37,6 +37,11 @@ __all__ = ["AsyncioBackend", "AsyncioStream", "install"]
 READ_HIGH_WATER = 256 * 1024
 """Unread bytes at which the stream stops reading from the socket (until they are read)."""
 
+HOLD_LIMIT = 64 * 1024
+"""Small writes wait, up to this many bytes, for the end of the loop's tick or the next read, and
+go out together: httpcore writes a request's headers and its body separately, and one send
+instead of two saves a system call and, over TLS, a record and a packet."""
+
 HAPPY_EYEBALLS_DELAY = 0.25
 """Seconds before trying a host's next address while one connect attempt is pending (anyio's
 default, which httpcore's backend uses)."""
@@ -69,6 +74,9 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
         self._tls = False
         self._reading_paused = False
         self._writing_paused = False
+        self._held: list[bytes] = []  # small writes not yet handed to the transport
+        self._held_size = 0
+        self._flush_soon: asyncio.Handle | None = None
 
     # asyncio.Protocol: called by the event loop
 
@@ -117,6 +125,8 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
     # httpcore.AsyncNetworkStream
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held:
+            self._flush()
         if not self._size:
             if self._closed:
                 raise httpcore.ReadError("The connection was closed.")
@@ -181,6 +191,14 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
             return
         if not self._writable():
             return
+        if not self._writing_paused and self._held_size + len(buffer) <= HOLD_LIMIT:
+            if not self._held:
+                self._flush_soon = self._loop.call_soon(self._flush)
+            self._held.append(buffer)
+            self._held_size += len(buffer)
+            return
+        if self._held:
+            self._flush()
         assert self._transport is not None
         self._transport.write(buffer)
         if not self._writing_paused:
@@ -197,6 +215,19 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
         if not woken and self._writing_paused and not (self._lost or self._closed):
             raise httpcore.WriteTimeout("timed out")
         self._writable()
+
+    def _flush(self) -> None:
+        """Hand the held writes to the transport (dropped if the connection is gone)."""
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        held = self._held
+        data = held[0] if len(held) == 1 else b"".join(held)
+        held.clear()
+        self._held_size = 0
+        if data and not (self._closed or self._lost):
+            assert self._transport is not None
+            self._transport.write(data)
 
     def _writable(self) -> bool:
         """Whether a write can go out; raises `WriteError` after a close or a failure. A
@@ -216,6 +247,10 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
             return
         self._closed = True
         self._wake()
+        if self._flush_soon is not None:
+            self._flush_soon.cancel()
+            self._flush_soon = None
+        self._held.clear()
         transport = self._transport
         if transport is not None and not self._lost:
             # Nothing written is still wanted; `abort` also skips TLS's close_notify exchange,
@@ -229,6 +264,8 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.AsyncNetworkStream:
+        if self._held:
+            self._flush()
         transport = self._transport
         assert transport is not None
         handshake = self._loop.start_tls(
