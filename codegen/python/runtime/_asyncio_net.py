@@ -8,8 +8,9 @@ buffer, a read that finds data returns it without suspending, and a read that mu
 one future with its timeout as a `loop.call_later` handle, cancelled as soon as the wait ends
 (nothing is left scheduled after a read, a timeout or a cancellation). Writes go to the transport
 and wait only while it reports its buffer full (`pause_writing`), so a slow peer cannot make it
-grow without bound; reading pauses the same way when the buffer holds `READ_HIGH_WATER` bytes
-the caller has not asked for.
+grow without bound; small writes of one loop tick (a request's headers, then its body) go out
+as one send; reading pauses when the buffer holds `READ_HIGH_WATER` bytes the caller has not
+asked for.
 
 The streams keep httpcore's contract: `read` returns at most `max_bytes`, `b""` at the end of
 the stream, and failures raise httpcore's own `ReadTimeout`, `WriteTimeout`, `ConnectTimeout`,
