@@ -439,3 +439,25 @@ async def test_a_read_buffer_full_of_unread_bytes_stops_reading_the_socket() -> 
             got += len(await stream.read(65536, timeout=5))
         assert got == len(body)
         await stream.aclose()
+
+
+async def test_concurrent_calls_each_get_a_connection_of_their_own() -> None:
+    """The connections' locks skip anyio's loop turn when free: they still keep two requests
+    off one HTTP/1.1 connection (a server reading one request at a time answers every call)."""
+
+    def keep_alive(conn: Conn) -> None:
+        from tests.adversarial.raw import read_request
+
+        conn.reply()
+        while read_request(conn.sock) is not None:
+            conn.reply()
+
+    with RawServer(keep_alive, max_connections=40) as srv:
+        async with AsyncModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+            for _ in range(3):
+                calls = [
+                    client.generation.create(model="qwen-plus", messages=MSG) for _ in range(12)
+                ]
+                responses = await asyncio.gather(*calls)
+                assert [r.output.text for r in responses] == ["hello"] * 12
+    assert srv.connections == 12  # the later rounds reuse the first round's connections

@@ -420,14 +420,69 @@ def _set_options(stream: AsyncioStream, socket_options: Iterable[Any] | None) ->
         sock.setsockopt(*option)
 
 
+def _uncontended_fast(lock: Any) -> None:
+    """Let an httpcore `AsyncLock` that nothing holds or waits for be taken without a turn of
+    the event loop.
+
+    httpcore's locks are `anyio.Lock()`s, which yield to the loop on every acquire even when
+    free; an HTTP/1.1 request takes three (its connection's request lock, and its state lock
+    at the start and at the end of the response): three loop iterations and `epoll_wait` calls
+    per call for nothing, as only one request uses a connection at a time. anyio's
+    `fast_acquire=True` skips that yield (a cancelled task still stops at the acquire). Left as
+    it is where httpcore or anyio differ from what this expects.
+    """
+    if not _on_asyncio() or getattr(lock, "_backend", None) not in ("", "asyncio"):
+        return
+    current = getattr(lock, "_anyio_lock", None)
+    if current is not None and (current.locked() or current.statistics().tasks_waiting):
+        return
+    import anyio
+
+    try:
+        fast = anyio.Lock(fast_acquire=True)
+    except TypeError:  # anyio < 4.5
+        return
+    lock._anyio_lock = fast
+    lock._backend = "asyncio"
+
+
+def _with_fast_locks(create: Any) -> Any:
+    """The pool's `create_connection`, its connections' locks made fast (`_uncontended_fast`):
+    the request lock at once, the HTTP/1.1 state lock once the first request made it."""
+
+    def create_connection(origin: httpcore.Origin) -> Any:
+        connection = create(origin)
+        if type(connection) is not httpcore.AsyncHTTPConnection:
+            return connection  # through a proxy: left as httpcore makes it
+        _uncontended_fast(getattr(connection, "_request_lock", None))
+        first = connection.handle_async_request
+
+        async def first_request(request: httpcore.Request) -> httpcore.Response:
+            response = await first(request)
+            vars(connection).pop("handle_async_request", None)  # the next ones go straight
+            http11 = getattr(connection, "_connection", None)
+            if type(http11) is httpcore.AsyncHTTP11Connection:
+                _uncontended_fast(getattr(http11, "_state_lock", None))
+            return response
+
+        connection.handle_async_request = first_request  # type: ignore[method-assign]
+        return connection
+
+    return create_connection
+
+
 def install(client: httpx.AsyncClient) -> bool:
     """Put an `AsyncioBackend` under the connection pool of `client`'s own transport (not its
-    proxy mounts), for the connections opened from then on; whether it could. A transport that
-    is not httpx's own (no httpcore pool) cannot take it."""
+    proxy mounts), for the connections opened from then on, and let their locks be taken
+    without a loop turn when free; whether it could. A transport that is not httpx's own (no
+    httpcore pool) cannot take it."""
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     backend = getattr(pool, "_network_backend", None)
-    if not isinstance(backend, httpcore.AsyncNetworkBackend):
+    if not isinstance(pool, httpcore.AsyncConnectionPool) or not isinstance(
+        backend, httpcore.AsyncNetworkBackend
+    ):
         return False
     if not isinstance(backend, AsyncioBackend):
-        pool._network_backend = AsyncioBackend()  # type: ignore[union-attr]
+        pool._network_backend = AsyncioBackend()
+        pool.create_connection = _with_fast_locks(pool.create_connection)  # type: ignore[method-assign]
     return True
