@@ -265,10 +265,33 @@ IMPORTS: list[tuple[str, str]] = [
 # read-only source tree.
 NO_PYC = " (no bytecode)"
 IMPORTS += [(name + NO_PYC, code) for name, code in IMPORTS[:2]]
+# What a user pays before the first call: a package whose `__init__` imports nothing would pass
+# the import row and pay it here.
+CLIENT_ROWS: list[tuple[str, str]] = [
+    ("httpx.Client()", "import httpx; httpx.Client()"),
+    ("ModelStudio()", "from modelstudio import ModelStudio; ModelStudio(api_key='k')"),
+]
+IMPORTS += CLIENT_ROWS
+# The same, in a virtual environment holding only this package's runtime requirements: there
+# `import httpx` does not import click and rich (see bench/README.md), so the ratio is harsher.
+CLEAN = "clean venv: "
+CLEAN_ROWS = [(CLEAN + name, code) for name, code in [*IMPORTS[:2], *CLIENT_ROWS]]
+START_UP = "(interpreter start-up)"
+#: Each row's floor: what its ratio divides by.
+IMPORT_FLOORS = {
+    "modelstudio": "httpx",
+    "modelstudio (client classes)": "httpx",
+    "dashscope": "httpx",
+    "openai": "httpx",
+    "modelstudio" + NO_PYC: "httpx" + NO_PYC,
+    "ModelStudio()": "httpx.Client()",
+    CLEAN + "modelstudio": CLEAN + "httpx",
+    CLEAN + "ModelStudio()": CLEAN + "httpx.Client()",
+}
 
 
 def _run_python(
-    code: str, cwd: str, bytecode: bool = True
+    code: str, cwd: str, bytecode: bool = True, python: str = sys.executable
 ) -> tuple[float, subprocess.CompletedProcess[bytes]]:
     # Round 0 must be able to write .pyc files, as `pip install` does for every installed
     # package: with PYTHONDONTWRITEBYTECODE set (some CI images, containers) each run would
@@ -280,7 +303,7 @@ def _run_python(
         env["PYTHONPYCACHEPREFIX"] = os.path.join(cwd, "no-pyc")  # stays empty
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", code],
+        [python, "-c", code],
         cwd=cwd,
         capture_output=True,
         timeout=60,
@@ -290,17 +313,44 @@ def _run_python(
     return time.perf_counter() - t0, proc
 
 
-def bench_import(*, rounds: int) -> list[Row]:
-    """Wall ms of ``python -c "import X"`` minus ``python -c "pass"``, medians, interleaved."""
-    stmts = [("(interpreter start-up)", "pass"), *IMPORTS]
-    times: dict[str, list[float]] = {name: [] for name, _ in stmts}
-    failed: dict[str, str] = {}
+def clean_venv(where: Path) -> tuple[str | None, str]:
+    """A virtual environment under `where` holding only this checkout (installed by pip, which
+    compiles its bytecode) and its runtime requirements; its python, or None and why not."""
+    venv = where / "venv"
+    python = venv / "bin" / "python"
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+    ]
+    for command in steps:
+        proc = subprocess.run(command, capture_output=True, timeout=600, check=False)
+        if proc.returncode != 0:
+            lines = proc.stderr.decode(errors="replace").strip().splitlines()
+            return None, "clean venv not made: " + (lines[-1] if lines else "?")
+    return str(python), ""
+
+
+def bench_import(*, rounds: int, clean: bool = True) -> list[Row]:
+    """Wall ms of ``python -c "import X"`` minus ``python -c "pass"``, medians, interleaved; with
+    `clean`, also in a fresh virtual environment with only this package's requirements."""
     with tempfile.TemporaryDirectory(prefix="bench-import-") as cwd:
+        stmts = [(START_UP, "pass", sys.executable), *((n, c, sys.executable) for n, c in IMPORTS)]
+        skipped: dict[str, str] = {}
+        if clean:
+            python, why = clean_venv(Path(cwd))
+            if python is None:
+                skipped = {name: why for name, _ in CLEAN_ROWS}
+            else:
+                stmts += [(CLEAN + START_UP, "pass", python)]
+                stmts += [(name, code, python) for name, code in CLEAN_ROWS]
+        times: dict[str, list[float]] = {name: [] for name, _, _ in stmts}
+        failed: dict[str, str] = {}
         for r in range(rounds + 1):  # round 0 warms the disk cache and writes .pyc files
-            for name, code in _rotate(stmts, r):
+            for name, code, python in _rotate(stmts, r):
                 if name in failed:
                     continue
-                seconds, proc = _run_python(code, cwd, bytecode=not name.endswith(NO_PYC))
+                bytecode = not name.endswith(NO_PYC)
+                seconds, proc = _run_python(code, cwd, bytecode=bytecode, python=python)
                 if proc.returncode != 0:
                     lines = proc.stderr.decode(errors="replace").strip().splitlines()
                     failed[name] = "import failed: " + (lines[-1] if lines else "?")
@@ -308,13 +358,19 @@ def bench_import(*, rounds: int) -> list[Row]:
                     times[name].append(seconds * 1000)
             if r:
                 print(f"  import: round {r}/{rounds} done", file=sys.stderr)
-    base = median(times["(interpreter start-up)"])
-    rows = [Row("(interpreter start-up)", base, note="subtracted from the rows below")]
-    for name, _ in IMPORTS:
+    rows = []
+    for name, *_ in stmts:
+        if name.endswith(START_UP):
+            rows.append(Row(name, median(times[name]), note="subtracted from the rows below"))
+            continue
+        base = median(times[CLEAN + START_UP if name.startswith(CLEAN) else START_UP])
+        extra: dict[str, Any] = {"floor": IMPORT_FLOORS.get(name)}
         if name in failed:
-            rows.append(Row(name, note=failed[name].replace("|", "/")))
+            rows.append(Row(name, note=failed[name].replace("|", "/"), extra=extra))
         else:
-            rows.append(Row(name, median(times[name]) - base, extra={"runs": len(times[name])}))
+            extra["runs"] = len(times[name])
+            rows.append(Row(name, median(times[name]) - base, extra=extra))
+    rows += [Row(name, note=why.replace("|", "/")) for name, why in skipped.items()]
     return rows
 
 

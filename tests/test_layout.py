@@ -4,8 +4,13 @@ the API, and a namespace of public names only."""
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 import types
 from pathlib import Path
+
+import pytest
 
 import modelstudio
 from codegen.bindings import bindings
@@ -87,3 +92,97 @@ def test_the_namespace_exports_only_public_names() -> None:
     assert set(dir(modelstudio)) == set(modelstudio.__all__)
     for name in modelstudio.__all__:
         assert getattr(modelstudio, name) is not None, name
+
+
+# What `import modelstudio` and `ModelStudio()` must not load: each loads on first use (a call,
+# a decoded answer, an attribute). A later eager import of one of them fails here, in a fresh
+# interpreter, whatever the machine's speed.
+_LOADED_ON_FIRST_USE = (
+    "attr",
+    "attrs",
+    "aiohttp",
+    "modelstudio.types",
+    "modelstudio.parts",
+    "modelstudio._validation",
+    "modelstudio._model_table",
+    "modelstudio._families",
+    "modelstudio.resources",
+    "modelstudio._media",
+    "modelstudio._upload",
+    "modelstudio._protocols",
+    "modelstudio._retry",
+    "modelstudio._stream",
+    "modelstudio._sse",
+    "modelstudio._accumulate",
+    "modelstudio._accumulate_chat",
+    "modelstudio._aiohttp",
+    "modelstudio._cli",
+    "modelstudio.testing",
+)
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "MODELSTUDIO"))},
+    )
+    return set(proc.stdout.split())
+
+
+def _eager(loaded: set[str]) -> list[str]:
+    return sorted(
+        name
+        for name in loaded
+        for lazy in _LOADED_ON_FIRST_USE
+        if name == lazy or name.startswith(lazy + ".")
+    )
+
+
+def test_import_and_a_client_load_no_types_validation_model_table_or_resources() -> None:
+    assert _eager(_modules_after("import modelstudio")) == []
+    assert _eager(_modules_after("import modelstudio; modelstudio.ModelStudio(api_key='k')")) == []
+    async_client = "import modelstudio; modelstudio.AsyncModelStudio(api_key='k')"
+    assert _eager(_modules_after(async_client)) == []
+    # The probe sees what a real first use loads: a resource brings its own module only.
+    loaded = _modules_after("import modelstudio; modelstudio.ModelStudio(api_key='k').generation")
+    assert "modelstudio.resources.generation" in loaded
+    assert "modelstudio.resources.multimodal" not in loaded
+    assert "modelstudio.resources.chat" not in loaded
+
+
+def test_the_names_that_load_on_first_use_are_the_modules_own() -> None:
+    import modelstudio._families
+    import modelstudio._model_table
+    import modelstudio._stream
+
+    assert modelstudio.defaults_for is modelstudio._model_table.defaults_for
+    assert modelstudio.family_for is modelstudio._model_table.family_for
+    assert modelstudio.FAMILIES is modelstudio._model_table.FAMILIES
+    assert modelstudio.ModelFamily is modelstudio._families.ModelFamily
+    assert modelstudio.Stream is modelstudio._stream.Stream
+    assert modelstudio.AsyncStream is modelstudio._stream.AsyncStream
+    assert modelstudio.resources.Chat is modelstudio.resources.chat.Chat
+    assert set(dir(modelstudio.resources)) >= set(modelstudio.resources.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = modelstudio.resources.Nope  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = modelstudio.nope  # type: ignore[attr-defined]
+
+
+def test_a_copy_of_a_client_builds_its_resources_for_itself() -> None:
+    client = modelstudio.ModelStudio(api_key="k")
+    first = client.generation
+    assert client.generation is first  # built once
+    copy = client.with_options(max_retries=0)
+    raw = client.with_raw_response
+    for other in (copy, raw):
+        assert other.generation is not first
+        assert other.generation._client is other
+        assert other.chat.completions._client is other
+    assert client.generation._client is client
+    client.close()

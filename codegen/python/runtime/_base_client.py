@@ -10,14 +10,12 @@ import functools
 import ipaddress
 import json
 import os
-import platform
 import socket
 import ssl
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import attrs
 import httpx
 
 from ._checks import VALIDATION_MODES, Problem, ValidationMode, enforce
@@ -37,8 +35,10 @@ from ._errors import (
     redact_error,
 )
 from ._logs import SecretHeaders, logger, redact_headers, redact_key
-from ._media import OSS_RESOLVE_HEADER, UPLOAD_MODES, contains_oss, media_problems
 from ._options import (
+    DEFAULT_MAX_RETRIES,
+    PROTOCOLS,
+    UPLOAD_MODES,
     check_api_key,
     check_base_url,
     check_headers,
@@ -48,16 +48,16 @@ from ._options import (
     check_workspace,
     dump_body,
 )
-from ._protocols import (
-    CHAT_COMPLETIONS_PATH,
-    PROTOCOLS,
-    Translation,
-    native_to_openai_request,
-    translation_for,
-)
-from ._retry import DEFAULT_MAX_RETRIES, backoff_delay, decide_for_exception, decide_for_status
-from ._retry import describe_retry as _describe_retry
+from ._record import FrozenRecord, Record
 from ._serde import json_kind
+
+if TYPE_CHECKING:
+    from ._protocols import Translation
+
+# Loaded on first use, not by `import modelstudio` / `ModelStudio()`: media planning (`_media`,
+# with the model table's families) on the first call, the OpenAI-compatible translation
+# (`_protocols`) on the first call that needs it, the retry policy (`_retry`) on the first
+# failure (the test of the import path is tests/test_layout.py).
 
 VERSION = "0.1.0"
 # The name to `pip install` (the import name is `modelstudio`; that name on PyPI is taken).
@@ -75,10 +75,23 @@ class InsecureTransportWarning(UserWarning):
     """The API key would be sent over plain http:// to a host that is not this machine."""
 
 
-@attrs.frozen
-class Endpoint:
-    """One generated operation as the pipeline needs it."""
+class Endpoint(FrozenRecord):
+    """One generated operation as the pipeline needs it.
 
+    `chunk_class` returns the stream-chunk class (imported on first use):
+    `chunk_class()._lazy(data, delta)` builds a chunk whose typed fields are decoded on first
+    read."""
+
+    __slots__ = (  # noqa: RUF023  (declaration order: the repr's field order)
+        "operation_id",
+        "path",
+        "endpoint",
+        "wire",
+        "validate",
+        "decode_response",
+        "decode_chunk",
+        "chunk_class",
+    )
     operation_id: str
     path: str
     endpoint: str
@@ -87,21 +100,69 @@ class Endpoint:
     decode_response: Callable[[Mapping[str, Any]], Any]
     decode_chunk: Callable[[Mapping[str, Any]], Any]
     chunk_class: Callable[[], Any]
-    """The stream-chunk class (imported on first use): `chunk_class()._lazy(data, delta)`
-    builds a chunk whose typed fields are decoded on first read."""
+
+    def __init__(
+        self,
+        operation_id: str,
+        path: str,
+        endpoint: str,
+        wire: str,
+        validate: Callable[[Mapping[str, Any], bool], list[Problem]],
+        decode_response: Callable[[Mapping[str, Any]], Any],
+        decode_chunk: Callable[[Mapping[str, Any]], Any],
+        chunk_class: Callable[[], Any],
+    ) -> None:
+        self._set(
+            operation_id=operation_id,
+            path=path,
+            endpoint=endpoint,
+            wire=wire,
+            validate=validate,
+            decode_response=decode_response,
+            decode_chunk=decode_chunk,
+            chunk_class=chunk_class,
+        )
 
 
-@attrs.frozen
-class CallOptions:
+class CallOptions(FrozenRecord):
     """Per-call overrides of the client's settings; None means the client's own."""
 
-    extra_headers: Mapping[str, str] | None = None
-    timeout: float | httpx.Timeout | None = None
-    max_retries: int | None = None
-    stream_idle_timeout: float | None = None
-    validation: ValidationMode | None = None
-    upload: str | None = None
-    deadline: float | None = None
+    __slots__ = (  # noqa: RUF023  (declaration order: the repr's field order)
+        "extra_headers",
+        "timeout",
+        "max_retries",
+        "stream_idle_timeout",
+        "validation",
+        "upload",
+        "deadline",
+    )
+    extra_headers: Mapping[str, str] | None
+    timeout: float | httpx.Timeout | None
+    max_retries: int | None
+    stream_idle_timeout: float | None
+    validation: ValidationMode | None
+    upload: str | None
+    deadline: float | None
+
+    def __init__(
+        self,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        stream_idle_timeout: float | None = None,
+        validation: ValidationMode | None = None,
+        upload: str | None = None,
+        deadline: float | None = None,
+    ) -> None:
+        self._set(
+            extra_headers=extra_headers,
+            timeout=timeout,
+            max_retries=max_retries,
+            stream_idle_timeout=stream_idle_timeout,
+            validation=validation,
+            upload=upload,
+            deadline=deadline,
+        )
 
 
 NO_OPTIONS = CallOptions()
@@ -110,6 +171,8 @@ NO_OPTIONS = CallOptions()
 
 @functools.cache
 def user_agent() -> str:
+    import platform  # not at module level: ~2 ms that only the first request needs
+
     return f"modelstudio/{VERSION} python/{platform.python_version()}"
 
 
@@ -259,28 +322,72 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@attrs.define
-class PreparedCall:
-    """A validated request, ready to send, and what decoding its answer needs."""
+class PreparedCall(Record):
+    """A validated request, ready to send, and what decoding its answer needs.
 
+    `media`: a `_media.MediaPlan` when local files must be inlined or uploaded before sending.
+    `translation`: set when a native call goes over the OpenAI-compatible wire
+    (`protocol="openai"`). `include_usage`: the compatible-mode body asks for the usage chunk
+    (`stream_options.include_usage`). `timeouts`: the request's own timeouts (connect, read,
+    write, pool), restored at each attempt. `idle_timeout`: the read timeout of a stream once
+    its headers arrived. `deadline`: the clock of the whole call (`deadline=`), started when the
+    call was prepared. The repr hides `api_key`."""
+
+    __slots__ = (  # noqa: RUF023  (declaration order: the repr's field order)
+        "endpoint",
+        "request",
+        "stream",
+        "incremental",
+        "max_retries",
+        "api_key",
+        "media",
+        "translation",
+        "include_usage",
+        "timeouts",
+        "idle_timeout",
+        "deadline",
+    )
+    _hidden = frozenset(("api_key",))
     endpoint: Endpoint
     request: httpx.Request
     stream: bool
     incremental: bool
     max_retries: int
-    api_key: str = attrs.field(repr=False)
-    media: Any = None
-    """A `_media.MediaPlan` when local files must be inlined or uploaded before sending."""
-    translation: Translation | None = None
-    """Set when a native call goes over the OpenAI-compatible wire (`protocol="openai"`)."""
-    include_usage: bool = False
-    """The compatible-mode body asks for the usage chunk (`stream_options.include_usage`)."""
-    timeouts: dict[str, float | None] = attrs.field(factory=dict)
-    """The request's own timeouts (connect, read, write, pool), restored at each attempt."""
-    idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT
-    """The read timeout of a stream once its headers arrived."""
-    deadline: Deadline | None = None
-    """The clock of the whole call (`deadline=`), started when the call was prepared."""
+    api_key: str
+    media: Any
+    translation: Translation | None
+    include_usage: bool
+    timeouts: dict[str, float | None]
+    idle_timeout: float
+    deadline: Deadline | None
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        request: httpx.Request,
+        stream: bool,
+        incremental: bool,
+        max_retries: int,
+        api_key: str,
+        media: Any = None,
+        translation: Translation | None = None,
+        include_usage: bool = False,
+        timeouts: dict[str, float | None] | None = None,
+        idle_timeout: float = DEFAULT_STREAM_IDLE_TIMEOUT,
+        deadline: Deadline | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.request = request
+        self.stream = stream
+        self.incremental = incremental
+        self.max_retries = max_retries
+        self.api_key = api_key
+        self.media = media
+        self.translation = translation
+        self.include_usage = include_usage
+        self.timeouts = {} if timeouts is None else timeouts
+        self.idle_timeout = idle_timeout
+        self.deadline = deadline
 
 
 def prepare(
@@ -297,6 +404,8 @@ def prepare(
     mode = options.validation or settings.validation
     if mode not in VALIDATION_MODES:
         raise _choice("validation", mode, VALIDATION_MODES)
+    from ._media import OSS_RESOLVE_HEADER, contains_oss, media_problems
+
     media_issues, media = media_problems(body, endpoint.endpoint, options.upload or settings.upload)
     if mode != "off":
         problems = endpoint.validate(body, stream)
@@ -355,6 +464,8 @@ def _wire_of(
             "protocol='openai' does not send local files (the compatible mode takes only URLs and "
             "data URLs): pass a URL or data URL, or use protocol='native'."
         )
+    from ._protocols import CHAT_COMPLETIONS_PATH, native_to_openai_request, translation_for
+
     translated = native_to_openai_request(body, stream=stream)
     url = compatible_base(settings.base_url) + CHAT_COMPLETIONS_PATH
     return translation_for(endpoint.endpoint, body), translated, url
@@ -454,6 +565,8 @@ def after_exception(
     error: APIConnectionError
     if isinstance(exc, httpx.TimeoutException) and call.deadline and call.deadline.spent():
         exc = call.deadline.expired_error()  # the timeout was the deadline's bound
+    from ._retry import decide_for_exception
+
     message = redact_key(describe_transport_error(exc, call.request.url), call.api_key)
     if isinstance(exc, httpx.TimeoutException):
         error = APITimeoutError(message)
@@ -545,6 +658,8 @@ def after_status(
     status_code: int, headers: httpx.Headers, body: bytes, call: PreparedCall, attempt: int
 ) -> tuple[APIStatusError, float | None]:
     """The error a non-2xx answer means, and the delay before a retry (or None)."""
+    from ._retry import decide_for_status
+
     error = error_from_response_body(status_code, headers, body, api_key=call.api_key)
     decision = decide_for_status(error.status_code, error.code, error.message)
     return error, retry_delay(decision.retry, decision.reason, attempt, call, headers)
@@ -560,8 +675,10 @@ def retry_delay(
 ) -> float | None:
     if not retry or attempt >= call.max_retries:
         return None
+    from ._retry import backoff_delay, describe_retry
+
     delay = backoff_delay(attempt + 1, headers)
-    logger.info(_describe_retry(attempt + 1, call.max_retries, reason, delay))
+    logger.info(describe_retry(attempt + 1, call.max_retries, reason, delay))
     return delay
 
 

@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -20,7 +20,12 @@ from ._logs import REDACTED, Secret
 from ._serde import MAX_DEPTH
 
 __all__ = [
+    "DEFAULT_MAX_RETRIES",
     "MAX_DEPTH",
+    "PROTOCOLS",
+    "UPLOAD_MODES",
+    "ProtocolName",
+    "UploadMode",
     "check_api_key",
     "check_base_url",
     "check_headers",
@@ -33,6 +38,14 @@ __all__ = [
     "find_unencodable",
 ]
 
+# The allowed values of the client's options; here rather than beside what they select
+# (`_retry`, `_media`, `_protocols`), which load on first use, so that `ModelStudio()` can check
+# its options without importing them.
+DEFAULT_MAX_RETRIES = 2
+UploadMode = Literal["auto", "oss", "inline"]
+UPLOAD_MODES: tuple[str, ...] = ("auto", "oss", "inline")
+ProtocolName = Literal["native", "openai"]
+PROTOCOLS: tuple[ProtocolName, ...] = ("native", "openai")
 
 # RFC 9110 token characters: what a header name may hold.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -88,6 +101,20 @@ def check_api_key(value: object) -> Secret:
     return Secret(key)
 
 
+def _valid_host(host: str) -> bool:
+    """Whether the IDNA codec takes `host`; an ASCII host by the codec's own label rule (every
+    label 1 to 63 characters, the last may be empty), without importing the codec and its
+    stringprep tables for the common case."""
+    if host.isascii():
+        *labels, last = host.split(".")
+        return all(0 < len(label) < 64 for label in labels) and len(last) < 64
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 def check_base_url(value: object) -> str:
     """An absolute http(s) URL with a host, without whitespace or control characters."""
     if not isinstance(value, str):
@@ -108,9 +135,7 @@ def check_base_url(value: object) -> str:
         )
     if url.port is not None and not 0 < url.port < 65536:
         raise _invalid("base_url", value, "url", f"has a port out of range ({url.port})")
-    try:
-        url.host.encode("idna")
-    except UnicodeError:
+    if not _valid_host(url.host):
         raise _invalid(
             "base_url", value, "url", f"has a host name that is not valid ({url.host[:80]!r})"
         ) from None

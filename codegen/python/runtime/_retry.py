@@ -30,7 +30,6 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-import attrs
 import httpx
 
 from ._errors import (
@@ -41,6 +40,8 @@ from ._errors import (
     is_billing_error,
     is_moderation_error,
 )
+from ._options import DEFAULT_MAX_RETRIES as DEFAULT_MAX_RETRIES
+from ._record import FrozenRecord
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -54,7 +55,6 @@ __all__ = [
     "describe_retry",
 ]
 
-DEFAULT_MAX_RETRIES = 2
 #: Delay before the first retry, in seconds (before jitter).
 INITIAL_DELAY = 0.5
 #: Longest computed delay, in seconds (before jitter).
@@ -78,12 +78,15 @@ _TRANSIENT_500_PREFIXES = ("internalerror",)
 _ALWAYS_RETRIED_STATUSES = frozenset({502, 503, 504})
 
 
-@attrs.frozen
-class RetryDecision:
+class RetryDecision(FrozenRecord):
     """Whether to retry, and why (the reason goes into the log line)."""
 
+    __slots__ = ("retry", "reason")  # noqa: RUF023  (the repr's field order)
     retry: bool
     reason: str
+
+    def __init__(self, retry: bool, reason: str) -> None:
+        self._set(retry=retry, reason=reason)
 
 
 def _label(status_code: int, code: str | None) -> str:

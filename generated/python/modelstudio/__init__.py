@@ -32,28 +32,42 @@ from ._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
-from ._families import ModelFamily
-from ._model_table import FAMILIES, defaults_for, family_for
 from ._raw import RawResponse
-from ._stream import AsyncStream, Stream
 
 if _typing.TYPE_CHECKING:
-    from . import parts, types
+    from . import parts, resources, types
     from ._aiohttp import AioHttpTransport, DefaultAioHttpClient  # noqa: F401
+    from ._families import ModelFamily
+    from ._model_table import FAMILIES, defaults_for, family_for
+    from ._stream import AsyncStream, Stream
 
-# Imported on first use (PEP 562): the model classes cost more to define than the rest of the
-# package costs to import, and the client imports them with its first answer anyway.
-_LAZY_SUBMODULES = frozenset(("parts", "types"))
+# Imported on first use (PEP 562), so that `import modelstudio` and `ModelStudio()` load only
+# the client, its options and the errors: the model classes, resources, the model table and
+# its validation, streams and media load with the first call or attribute that needs them
+# (tests/test_layout.py holds this).
+_LAZY_SUBMODULES = frozenset(("parts", "resources", "types"))
+_LAZY_NAMES = {
+    "FAMILIES": "_model_table",
+    "defaults_for": "_model_table",
+    "family_for": "_model_table",
+    "ModelFamily": "_families",
+    "Stream": "_stream",
+    "AsyncStream": "_stream",
+}
 _AIOHTTP_NAMES = frozenset(("AioHttpTransport", "DefaultAioHttpClient"))
 
 
 def __getattr__(name: str) -> _typing.Any:
-    if name in _LAZY_SUBMODULES:
-        import importlib
+    import importlib
 
+    if name in _LAZY_SUBMODULES:
         module = importlib.import_module(f".{name}", __name__)
         globals()[name] = module
         return module
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+        globals()[name] = value
+        return value
     if name in _AIOHTTP_NAMES:
         # The optional aiohttp transport (`pip install modelstudio[aiohttp]`).
         try:

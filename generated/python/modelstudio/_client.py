@@ -5,24 +5,28 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
 
 from ._checks import ValidationMode
 from ._clients import NOT_GIVEN, AsyncAPIClient, SyncAPIClient
-from ._partial import continuation_messages, partial_text
-from .resources import (
-    AsyncChat,
-    AsyncGeneration,
-    AsyncMultimodal,
-    Chat,
-    Generation,
-    Multimodal,
-)
 
 if TYPE_CHECKING:
+    from .resources import (
+        AsyncChat,
+        AsyncGeneration,
+        AsyncMultimodal,
+        Chat,
+        Generation,
+        Multimodal,
+    )
     from .types import GenerationResponse
+
+# The resources are built on first access, as openai-python does: their modules (and the model
+# table and validation they use) load with the first call, not with `ModelStudio()`.
+_RESOURCES = ("generation", "multimodal", "chat")
 
 
 class ModelStudio(SyncAPIClient):
@@ -52,14 +56,28 @@ class ModelStudio(SyncAPIClient):
     `InsecureTransportWarning`.
     """
 
-    generation: Generation
-    multimodal: Multimodal
-    chat: Chat
-
     def _attach(self) -> None:
-        self.generation = Generation(self)
-        self.multimodal = Multimodal(self)
-        self.chat = Chat(self)
+        # A copy (`with_options`, `with_raw_response`) builds its own resources, for itself.
+        for name in _RESOURCES:
+            self.__dict__.pop(name, None)
+
+    @cached_property
+    def generation(self) -> Generation:
+        from .resources.generation import Generation
+
+        return Generation(self)
+
+    @cached_property
+    def multimodal(self) -> Multimodal:
+        from .resources.multimodal import Multimodal
+
+        return Multimodal(self)
+
+    @cached_property
+    def chat(self) -> Chat:
+        from .resources.chat import Chat
+
+        return Chat(self)
 
     def with_options(
         self,
@@ -112,6 +130,8 @@ class ModelStudio(SyncAPIClient):
         whole text is `partial_text(response)` followed by it. Calling this again with the
         messages of a continuation extends the same partial message.
         """
+        from ._partial import continuation_messages, partial_text
+
         sent = continuation_messages(messages, partial_text(response))
         result = self.generation.create(model=model, messages=sent, **kwargs)
         return cast("GenerationResponse", result)
@@ -147,14 +167,28 @@ class AsyncModelStudio(AsyncAPIClient):
     `InsecureTransportWarning`.
     """
 
-    generation: AsyncGeneration
-    multimodal: AsyncMultimodal
-    chat: AsyncChat
-
     def _attach(self) -> None:
-        self.generation = AsyncGeneration(self)
-        self.multimodal = AsyncMultimodal(self)
-        self.chat = AsyncChat(self)
+        # A copy (`with_options`, `with_raw_response`) builds its own resources, for itself.
+        for name in _RESOURCES:
+            self.__dict__.pop(name, None)
+
+    @cached_property
+    def generation(self) -> AsyncGeneration:
+        from .resources.generation import AsyncGeneration
+
+        return AsyncGeneration(self)
+
+    @cached_property
+    def multimodal(self) -> AsyncMultimodal:
+        from .resources.multimodal import AsyncMultimodal
+
+        return AsyncMultimodal(self)
+
+    @cached_property
+    def chat(self) -> AsyncChat:
+        from .resources.chat import AsyncChat
+
+        return AsyncChat(self)
 
     def with_options(
         self,
@@ -207,6 +241,8 @@ class AsyncModelStudio(AsyncAPIClient):
         whole text is `partial_text(response)` followed by it. Calling this again with the
         messages of a continuation extends the same partial message.
         """
+        from ._partial import continuation_messages, partial_text
+
         sent = continuation_messages(messages, partial_text(response))
         result = await self.generation.create(model=model, messages=sent, **kwargs)
         return cast("GenerationResponse", result)

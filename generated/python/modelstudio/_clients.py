@@ -7,11 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._accumulate_chat import ChatAccumulator
 from ._base_client import (
     CallOptions,
     Endpoint,
@@ -31,11 +30,14 @@ from ._base_client import (
 from ._checks import ValidationMode
 from ._deadline import arm, send_within, send_within_async
 from ._logs import Secret, configure_from_env
-from ._media import UploadMode
-from ._protocols import ProtocolName
+from ._options import ProtocolName, UploadMode
 from ._raw import RawResponse
-from ._stream import AsyncStream, Stream
-from ._upload import PolicyCache, resolve_async, resolve_sync
+from ._upload_policy import PolicyCache
+
+if TYPE_CHECKING:
+    from ._stream import AsyncStream, Stream
+
+# Streams, uploads and the chat accumulator load on first use (tests/test_layout.py).
 
 
 class _NotGiven:
@@ -222,10 +224,14 @@ class SyncAPIClient(_ClientBase):
     ) -> Any:
         call = prepare(self._settings, self._http, endpoint, body, stream, options)
         if call.media is not None:
+            from ._upload import resolve_sync
+
             resolve_sync(
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
             )
         response = self._send(call)
+        from ._stream import Stream
+
         return self._result(endpoint, call, response, Stream if stream else None)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
@@ -349,10 +355,14 @@ class AsyncAPIClient(_ClientBase):
     ) -> Any:
         call = prepare(self._settings, self._http, endpoint, body, stream, options)
         if call.media is not None:
+            from ._upload import resolve_async
+
             await resolve_async(
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
             )
         response = await self._send(call)
+        from ._stream import AsyncStream
+
         return self._result(endpoint, call, response, AsyncStream if stream else None)
 
     async def _send(self, call: PreparedCall) -> httpx.Response:
@@ -432,6 +442,8 @@ def _stream_parts(endpoint: Endpoint, call: PreparedCall) -> dict[str, Any]:
             "make_response": endpoint.decode_response,
             "incremental": call.incremental,
         }
+    from ._accumulate_chat import ChatAccumulator
+
     accumulator = ChatAccumulator(include_usage=call.include_usage)
     translation = call.translation
     if translation is None:

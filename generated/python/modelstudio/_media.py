@@ -17,7 +17,7 @@ import os
 import struct
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -28,9 +28,9 @@ from modelstudio._media_limits import UNIVERSAL_LIMITS
 
 from ._checks import Problem
 from ._families import ModelFamily
+from ._options import UPLOAD_MODES as UPLOAD_MODES
+from ._options import UploadMode as UploadMode
 
-UploadMode = Literal["auto", "oss", "inline"]
-UPLOAD_MODES: tuple[str, ...] = ("auto", "oss", "inline")
 MEDIA_KEYS = ("image", "video", "audio")
 OSS_RESOLVE_HEADER = "X-DashScope-OssResourceResolve"
 

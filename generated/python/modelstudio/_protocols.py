@@ -45,9 +45,11 @@ endpoint, or ``output.text`` when ``result_format="text"`` was asked for), ``usa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
-import attrs
+from ._options import PROTOCOLS as PROTOCOLS
+from ._options import ProtocolName as ProtocolName
+from ._record import FrozenRecord
 
 __all__ = [
     "CHAT_COMPLETIONS_PATH",
@@ -61,8 +63,6 @@ __all__ = [
     "translation_for",
 ]
 
-ProtocolName = Literal["native", "openai"]
-PROTOCOLS: tuple[ProtocolName, ...] = ("native", "openai")
 CHAT_COMPLETIONS_PATH = "/chat/completions"
 _DROPPED = frozenset(("result_format", "incremental_output", "stream"))
 
@@ -173,16 +173,19 @@ def _usage(usage: Any) -> Any:
     return {names.get(k, k): v for k, v in usage.items()}
 
 
-@attrs.frozen
-class Translation:
+class Translation(FrozenRecord):
     """How the compatible answer of a translated native call becomes the native shape.
 
     ``parts``: the native endpoint answers content as a list of ``{"text": ...}`` parts
     (multimodal-generation); ``text_format``: the call asked for ``result_format="text"``.
     """
 
-    parts: bool = False
-    text_format: bool = False
+    __slots__ = ("parts", "text_format")
+    parts: bool
+    text_format: bool
+
+    def __init__(self, parts: bool = False, text_format: bool = False) -> None:
+        self._set(parts=parts, text_format=text_format)
 
     def _content(self, content: Any) -> Any:
         if self.parts and isinstance(content, str):

@@ -13,7 +13,6 @@ A policy is reused, per model and workspace, until shortly before it expires.
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -27,6 +26,7 @@ from ._deadline import Deadline, send_within, send_within_async
 from ._errors import APIConnectionError, APITimeoutError, error_from_response_body
 from ._logs import redact_key
 from ._media import OSS_RESOLVE_HEADER, LocalFile, MediaPlan, contains_oss, data_url
+from ._upload_policy import PolicyCache
 
 POLICY_MARGIN_SECONDS = 15.0
 
@@ -63,30 +63,6 @@ class Policy:
             "x-oss-object-acl": self.object_acl,
             "x-oss-forbid-overwrite": self.forbid_overwrite,
         }
-
-
-class PolicyCache:
-    """Upload policies by (base URL, API key, workspace, model), dropped before they expire."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[tuple[str, str, str | None, str], Policy] = {}
-
-    def get(self, key: tuple[str, str, str | None, str]) -> Policy | None:
-        with self._lock:
-            policy = self._items.get(key)
-            if policy is not None and time.monotonic() >= policy.expires_at:
-                del self._items[key]
-                return None
-            return policy
-
-    def put(self, key: tuple[str, str, str | None, str], policy: Policy) -> None:
-        with self._lock:
-            self._items[key] = policy
-
-    def drop(self, key: tuple[str, str, str | None, str]) -> None:
-        with self._lock:
-            self._items.pop(key, None)
 
 
 def _cache_key(settings: Settings, model: str) -> tuple[str, str, str | None, str]:

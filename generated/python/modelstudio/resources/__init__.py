@@ -4,14 +4,46 @@
 
 from __future__ import annotations
 
-from .chat import (
-    AsyncChat,
-    AsyncCompletions,
-    Chat,
-    Completions,
-)
-from .generation import AsyncGeneration, Generation
-from .multimodal import AsyncMultimodal, Multimodal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .chat import (
+        AsyncChat,
+        AsyncCompletions,
+        Chat,
+        Completions,
+    )
+    from .generation import AsyncGeneration, Generation
+    from .multimodal import AsyncMultimodal, Multimodal
+
+# Each resource module loads on first use (PEP 562): `client.generation` imports only
+# `generation`.
+_MODULES = {
+    "Generation": "generation",
+    "AsyncGeneration": "generation",
+    "Multimodal": "multimodal",
+    "AsyncMultimodal": "multimodal",
+    "Chat": "chat",
+    "AsyncChat": "chat",
+    "Completions": "chat",
+    "AsyncCompletions": "chat",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Generation",
