@@ -9,6 +9,10 @@ the kernel folds the *parent's* peak RSS into the child's ``ru_maxrss`` at ``exe
 started by a large harness ``ru_maxrss`` never moves. Just before the streams start the peak is
 reset (``/proc/self/clear_refs``), so that a transient peak left by imports does not hide the
 streams' cost; the baseline is then the idle client's current RSS.
+
+The note says so when the kernel dropped connection attempts at a full listen queue during the
+streams (``ListenDrops`` in ``/proc/net/netstat``, this network namespace): the harness, not the
+client, would then be what delays the slowest streams (a dropped SYN is sent again after 1 s).
 """
 
 from __future__ import annotations
@@ -60,6 +64,16 @@ def _baseline_kib() -> tuple[float, str]:
     return rss, "RSS of the idle client, peak reset"
 
 
+def _listen_drops() -> int | None:
+    """``TcpExt: ListenDrops`` of this network namespace; None where it cannot be read."""
+    try:
+        with open("/proc/net/netstat", encoding="ascii") as f:
+            rows = [line.split() for line in f if line.startswith("TcpExt:")]
+        return int(dict(zip(rows[0][1:], rows[1][1:], strict=True))["ListenDrops"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return None
+
+
 def _raise_nofile() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = hard if hard != resource.RLIM_INFINITY else 65536
@@ -89,6 +103,7 @@ async def run(name: str, port: int, streams: int, events: int, timeout: float) -
         await adapter.stream()
         gc.collect()
         baseline, method = _baseline_kib()
+        drops_before = _listen_drops()
 
         async def one() -> tuple[float, int]:
             t0 = time.perf_counter()
@@ -101,6 +116,7 @@ async def run(name: str, port: int, streams: int, events: int, timeout: float) -
         )
         wall = time.perf_counter() - t0
         peak = _peak_kib()
+        drops_after = _listen_drops()
     finally:
         await asyncio.wait_for(adapter.close(), 30)
     durations = [r[0] for r in results if isinstance(r, tuple)]
@@ -112,6 +128,9 @@ async def run(name: str, port: int, streams: int, events: int, timeout: float) -
         note.append(f"{len(errors)}/{streams} streams failed (first: {first[:120]})")
     if counts and counts != [events]:
         note.append(f"chunks seen per stream: {counts}")
+    drops = None if drops_before is None or drops_after is None else drops_after - drops_before
+    if drops:
+        note.append(f"{drops} connection attempts dropped at a full listen queue meanwhile")
     med = statistics.median(durations) if durations else float("nan")
     return {
         "streams": streams,
@@ -124,6 +143,7 @@ async def run(name: str, port: int, streams: int, events: int, timeout: float) -
         "median_s": med,
         "slowest_s": max(durations) if durations else float("nan"),
         "slowest_over_median": (max(durations) / med) if durations else float("nan"),
+        "listen_drops": drops,
         "note": "; ".join(note),
     }
 
