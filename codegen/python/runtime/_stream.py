@@ -80,10 +80,33 @@ def _plain_body(response: httpx.Response) -> bool:
     )
 
 
+_TakeOver = tuple[Callable[[object], bool], Callable[[object], bool]]
+# `_chunked`'s (sync, async) take-over functions, imported on the first stream: httpcore and h11
+# are imported by then, and `import modelstudio` does not import them.
+_TAKE_OVER: _TakeOver | None = None
+
+
+def _never(stream: object) -> bool:
+    return False
+
+
+def _take_over() -> _TakeOver:
+    global _TAKE_OVER
+    if _TAKE_OVER is None:
+        try:
+            from ._chunked import take_over_async, take_over_sync
+        except ImportError:  # another httpx / httpcore / h11: the normal path
+            _TAKE_OVER = (_never, _never)
+        else:
+            _TAKE_OVER = (take_over_sync, take_over_async)
+    return _TAKE_OVER
+
+
 def _sync_body(response: httpx.Response) -> Iterator[bytes]:
     stream = response.stream
     if isinstance(stream, httpx.SyncByteStream) and _plain_body(response):
         response.is_stream_consumed = True
+        _take_over()[0](stream)  # a chunked body is then read below h11 (`_chunked.py`)
         return iter(stream)
     return response.iter_bytes()
 
@@ -92,6 +115,7 @@ def _async_body(response: httpx.Response) -> AsyncIterator[bytes]:
     stream = response.stream
     if isinstance(stream, httpx.AsyncByteStream) and _plain_body(response):
         response.is_stream_consumed = True
+        _take_over()[1](stream)
         return stream.__aiter__()
     return response.aiter_bytes()
 
