@@ -20,6 +20,7 @@ Run alone (starts its own bench server)::
     python -m bench.callgrind                                  # every shape, the default clients
     python -m bench.callgrind --shapes thinking,compat --clients httpx_floor,modelstudio_sync
     python -m bench.callgrind --port PORT --calls              # the run.py figure (sync, basic)
+    python -m bench.callgrind --port PORT --calls --clients httpx_floor_async,modelstudio_async
 """
 
 from __future__ import annotations
@@ -234,22 +235,28 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, help="a running bench server's fast port")
     parser.add_argument("--calls", action="store_true", help="the run.py figure (sync, basic)")
     parser.add_argument("--shapes", default=",".join(SHAPES))
-    parser.add_argument("--clients", default=",".join(NATIVE_CLIENTS + COMPAT_CLIENTS))
+    parser.add_argument(
+        "--clients",
+        help="comma-separated (default: every native and compatible client; with --calls: "
+        + ",".join(CLIENTS)
+        + ")",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="clients counted in parallel")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument("--events", type=int, default=500, help="events per stream")
     args = parser.parse_args(argv)
     events = args.events
+    chosen = [c for c in (args.clients or "").split(",") if c]
     if args.calls:
         if args.port is None:
             parser.error("--calls needs --port")
-        for client, row in instructions(args.port, 2000).items():
+        for client, row in instructions(args.port, 2000, chosen or None).items():
             print(client, {k: round(v) for k, v in row.items()})
         return
     from bench import server
 
     shapes = [s for s in args.shapes.split(",") if s]
-    clients = [c for c in args.clients.split(",") if c]
+    clients = chosen or NATIVE_CLIENTS + COMPAT_CLIENTS
     with server.running_server(events=events) as info:
         ports = {k: int(str(v)) for k, v in info.items() if k in ("fast", "usage", "thinking")}
         results = stream_instructions(ports, events, clients, shapes, jobs=args.jobs)

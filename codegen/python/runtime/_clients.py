@@ -329,9 +329,14 @@ class AsyncAPIClient(_ClientBase):
             timeout=settings.timeout, follow_redirects=True, limits=DEFAULT_CONNECTION_LIMITS
         )
         if http_client is None:
+            from ._asyncio_net import install  # imports asyncio, which a sync program need not
             from ._pool import share_idle_connections  # imports httpcore, as AsyncClient() did
 
             share_idle_connections(self._http)  # a burst of streams opens its connections at once
+            # The client is built as before (httpx reads the proxy environment only when given
+            # no `transport=`); then its own pool runs on asyncio's transports directly instead
+            # of anyio's streams (under trio, on httpcore's own backend). Not a user's client.
+            install(self._http)
         self._start(settings, owns_http=http_client is None)
 
     async def close(self) -> None:
