@@ -1,0 +1,136 @@
+"""What a finished stream leaves behind (issue 18, 500 concurrent streams), over real HTTP.
+
+A stream's response, its request, headers and httpx's stream wrappers are freed as soon as the
+stream is finished and dropped, not when the cyclic garbage collector next makes a full pass
+(with hundreds of long streams their objects reach the oldest generation, whose pass is rare);
+a new async connection to an IP address leaves no asyncio tasks, frames or exceptions in
+reference cycles. The cyclic collector is switched off while the streams run, so whatever is
+freed is freed by reference counting alone.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from modelstudio import AsyncModelStudio, ModelStudio
+from modelstudio.testing import MockServer
+
+KEY = "sk-test"
+MESSAGES = [{"role": "user", "content": "Hi"}]
+
+
+def _event(n: int, text: str, reason: str = "null") -> bytes:
+    data = {
+        "output": {
+            "choices": [
+                {"message": {"role": "assistant", "content": text}, "finish_reason": reason}
+            ]
+        },
+        "usage": {"input_tokens": 3, "output_tokens": n, "total_tokens": 3 + n},
+        "request_id": "5b441aa7-0b9c-9fbc-ae0a-e2b212b71eac",
+    }
+    return f"id:{n}\nevent:result\n:HTTP_STATUS/200\ndata:{json.dumps(data)}\n\n".encode()
+
+
+EVENTS = [_event(1, "Hello"), _event(2, ", world"), _event(3, "!", "stop")]
+
+
+@pytest.fixture
+def srv() -> Iterator[MockServer]:
+    with MockServer() as server:
+        yield server
+
+
+@pytest.fixture
+def no_cyclic_gc() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _cyclic_garbage() -> list[Any]:
+    """The objects the cyclic collector would free now (found, kept for inspection)."""
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return list(gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+
+
+def _described(objects: list[Any]) -> list[str]:
+    out = []
+    for o in objects:
+        code = getattr(o, "f_code", None) or getattr(o, "cr_code", None)
+        where = f" {code.co_filename}:{code.co_name}" if code is not None else ""
+        out.append(type(o).__qualname__ + where)
+    return out
+
+
+def test_a_finished_sync_stream_frees_its_response_at_once(
+    srv: MockServer, no_cyclic_gc: None
+) -> None:
+    with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+        for how in ("read to the end", "closed early"):
+            srv.enqueue(chunks=EVENTS)
+            stream = client.generation.create(
+                model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+            )
+            response = weakref.ref(stream.response)
+            if how == "read to the end":
+                assert "".join(c.delta.text for c in stream) == "Hello, world!"
+            else:
+                next(iter(stream))
+                stream.close()
+            del stream
+            assert response() is None, how
+        garbage = _cyclic_garbage()
+    assert not [o for o in garbage if isinstance(o, httpx.Response)]
+
+
+async def test_a_finished_async_stream_frees_its_response_at_once(
+    srv: MockServer, no_cyclic_gc: None
+) -> None:
+    async with AsyncModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+        for how in ("read to the end", "closed early"):
+            srv.enqueue(chunks=EVENTS)
+            stream = await client.generation.create(
+                model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+            )
+            response = weakref.ref(stream.response)
+            if how == "read to the end":
+                assert "".join([c.delta.text async for c in stream]) == "Hello, world!"
+            else:
+                await stream.__aiter__().__anext__()
+                await stream.aclose()
+            del stream
+            assert response() is None, how
+
+
+async def test_new_async_connections_leave_no_reference_cycles(
+    srv: MockServer, no_cyclic_gc: None
+) -> None:
+    assert srv.base_url.startswith("http://127.0.0.1:")  # an IP address: one to connect to
+    _cyclic_garbage()
+    for _ in range(3):  # a new client each time: a new connection each time
+        async with AsyncModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+            srv.enqueue(chunks=EVENTS)
+            stream = await client.generation.create(
+                model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+            )
+            assert "".join([c.delta.text async for c in stream]) == "Hello, world!"
+            del stream
+    garbage = _described(_cyclic_garbage())
+    assert not [g for g in garbage if "staggered" in g or g == "CancelledError"], garbage
+    assert "Response" not in garbage
