@@ -27,7 +27,6 @@ import asyncio
 import ipaddress
 import os
 import ssl
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -62,7 +61,9 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._transport: asyncio.Transport | None = None
-        self._chunks: deque[bytes] = deque()
+        # A list, not a deque: an empty deque is ~0.7 KiB (a block of 64 slots), one per open
+        # connection; a read takes what it hands over with one `del`.
+        self._chunks: list[bytes] = []
         self._offset = 0  # bytes of the first chunk already read
         self._size = 0  # unread bytes in the buffer
         # A read waiting for data and a write waiting for buffer space: each future's result
@@ -163,23 +164,26 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
             data = first[offset : offset + max_bytes]
             self._offset = offset + max_bytes
         elif len(chunks) == 1 or left == max_bytes:
-            chunks.popleft()
+            del chunks[0]
             self._offset = 0
             data = first[offset:] if offset else first
         else:  # several chunks arrived: hand over as many as fit, as one socket read would
             parts = [first[offset:] if offset else first]
-            chunks.popleft()
             room = max_bytes - left
             self._offset = 0
-            while chunks and room:
-                chunk = chunks[0]
+            taken = 1
+            count = len(chunks)
+            while taken < count and room:
+                chunk = chunks[taken]
                 if len(chunk) <= room:
-                    parts.append(chunks.popleft())
+                    parts.append(chunk)
                     room -= len(chunk)
-                else:
+                    taken += 1
+                else:  # stays first, partly read
                     parts.append(chunk[:room])
                     self._offset = room
                     room = 0
+            del chunks[:taken]
             data = b"".join(parts)
         self._size -= len(data)
         if self._reading_paused and self._size < READ_HIGH_WATER // 2 and not self._lost:
@@ -437,22 +441,18 @@ def _uncontended_fast(lock: Any) -> None:
     httpcore's locks are `anyio.Lock()`s, which yield to the loop on every acquire even when
     free; an HTTP/1.1 request takes three (its connection's request lock, and its state lock
     at the start and at the end of the response): three loop iterations and `epoll_wait` calls
-    per call for nothing, as only one request uses a connection at a time. anyio's
-    `fast_acquire=True` skips that yield (a cancelled task still stops at the acquire). Left as
-    it is where httpcore or anyio differ from what this expects.
+    per call for nothing, as only one request uses a connection at a time. asyncio's own
+    `Lock` takes a free lock without that yield (as anyio's `fast_acquire=True` does), and
+    makes its queue of waiters only when a task has to wait: anyio's makes a deque (~0.7 KiB)
+    per lock, two per open connection. httpcore's `AsyncLock` only calls ``acquire()`` and
+    ``release()`` on it. Left as it is where httpcore or anyio differ from what this expects.
     """
     if not _on_asyncio() or getattr(lock, "_backend", None) not in ("", "asyncio"):
         return
     current = getattr(lock, "_anyio_lock", None)
     if current is not None and (current.locked() or current.statistics().tasks_waiting):
         return
-    import anyio
-
-    try:
-        fast = anyio.Lock(fast_acquire=True)
-    except TypeError:  # anyio < 4.5
-        return
-    lock._anyio_lock = fast
+    lock._anyio_lock = asyncio.Lock()
     lock._backend = "asyncio"
 
 
