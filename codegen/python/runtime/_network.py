@@ -14,6 +14,7 @@ or one given as `http_client=`), for the connections opened from then on.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,10 @@ import httpx
 from ._deadline import current
 
 __all__ = ["DeadlineBackend", "DeadlineStream", "cover"]
+
+HOLD_LIMIT = 16 * 1024
+"""Writes are held while together they fit in this many bytes (a request's headers and a
+typical JSON body), then sent as one."""
 
 WRITE_PIECE = 64 * 1024
 """A write under a deadline goes in pieces of this size, each cut to what is left: a peer
@@ -40,15 +45,46 @@ def _cut(timeout: float | None, error: type[httpcore.TimeoutException]) -> float
 
 
 class DeadlineStream(httpcore.NetworkStream):
-    """A network stream whose reads and writes end by the running call's deadline."""
+    """A network stream whose reads and writes end by the running call's deadline.
+
+    Small writes are held and go out as one send before the next read (or a large write):
+    httpcore writes a request's headers and its body separately, and a second send costs a
+    system call and, on a real network, a second packet. A write error while sending what was
+    held is dropped, as httpcore drops one raised while a request is written: the read that
+    follows finds the broken connection and reports it."""
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
+        self._held: list[bytes] = []
+        self._held_size = 0
+        self._held_timeout: float | None = None
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held:
+            with contextlib.suppress(httpcore.WriteError):
+                self._flush()
         return self._inner.read(max_bytes, _cut(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        if self._held_size + len(buffer) <= HOLD_LIMIT:
+            self._held.append(buffer)
+            self._held_size += len(buffer)
+            self._held_timeout = timeout
+            return
+        if self._held:
+            self._flush()
+        self._send(buffer, timeout)
+
+    def _flush(self) -> None:
+        held = self._held
+        data = held[0] if len(held) == 1 else b"".join(held)
+        held.clear()
+        self._held_size = 0
+        self._send(data, self._held_timeout)
+
+    def _send(self, buffer: bytes, timeout: float | None) -> None:
         if current.get() is None or len(buffer) <= WRITE_PIECE:
             self._inner.write(buffer, _cut(timeout, httpcore.WriteTimeout))
             return
@@ -57,6 +93,8 @@ class DeadlineStream(httpcore.NetworkStream):
             self._inner.write(piece, _cut(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
+        self._held.clear()
+        self._held_size = 0
         self._inner.close()
 
     def start_tls(
@@ -65,6 +103,8 @@ class DeadlineStream(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
+        if self._held:
+            self._flush()
         cut = _cut(timeout, httpcore.ConnectTimeout)
         return DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, cut))
 
