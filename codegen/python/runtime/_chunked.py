@@ -180,14 +180,22 @@ def _buffered(state: h11.Connection) -> bytes:
 
 
 def _hand_back(
-    state: h11.Connection, reader: ChunkedReader, rest: bytes, remaining: int, footer: int
+    state: h11.Connection,
+    reader: ChunkedReader,
+    rest: bytes,
+    remaining: int,
+    footer: int,
+    ended: bool,
 ) -> None:
     """Put h11 where the fast reader stopped: its reader mid-chunk as this one was, its buffer
-    holding the unread bytes."""
+    holding the unread bytes, and told of the end of the connection when the reader met it
+    (as httpcore tells h11)."""
     reader._bytes_in_chunk = remaining
     reader._bytes_to_discard = _CRLF[2 - footer :] if footer else b""
     if rest:
         state.receive_data(rest)
+    if ended:
+        state.receive_data(b"")
 
 
 class SyncChunkedBody:
@@ -238,9 +246,7 @@ class SyncChunkedBody:
                         break
                     pending = pending + data if pending else data
                     del data
-                _hand_back(state, self._reader, pending, remaining, footer)
-                if ended:
-                    state.receive_data(b"")  # the end of the connection, as httpcore tells h11
+                _hand_back(state, self._reader, pending, remaining, footer, ended)
                 yield from connection._receive_response_body(request=request)
         except BaseException as exc:
             with ShieldCancellation():
@@ -297,9 +303,7 @@ class AsyncChunkedBody:
                         break
                     pending = pending + data if pending else data
                     del data
-                _hand_back(state, self._reader, pending, remaining, footer)
-                if ended:
-                    state.receive_data(b"")  # the end of the connection, as httpcore tells h11
+                _hand_back(state, self._reader, pending, remaining, footer, ended)
                 async for block in connection._receive_response_body(request=request):
                     yield block
         except BaseException as exc:
