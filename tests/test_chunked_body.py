@@ -35,6 +35,7 @@ from tests.adversarial.raw import (
     OK_JSON,
     Conn,
     RawServer,
+    head_bytes,
     read_request,
 )
 
@@ -53,16 +54,19 @@ def pieces_of(body: bytes, size: int) -> list[bytes]:
 def serve(
     pieces: list[bytes], head: list[tuple[str, str]] | None = None, then: Any = None
 ) -> Callable[[Conn], None]:
-    """A behaviour: the status and `head`, then each piece in its own TCP segment (a short
-    pause between them, so the client's reads end where the pieces do), then `then(conn)`."""
+    """A behaviour: the status and `head` with the first piece, then each further piece in its
+    own TCP segment (a short pause between them, so the client's reads end where the pieces
+    do), then `then(conn)`. The first piece goes with the head: the client is waiting for the
+    head then, so it reads the two at once, whereas a first piece sent alone could still be
+    waiting in the socket with the second when the client, busy setting the stream up, reads."""
 
     def run(conn: Conn) -> None:
         conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.head(200, SSE_HEAD if head is None else head)
-        for piece in pieces:
+        first, *rest = pieces or [b""]
+        conn.send(head_bytes(200, SSE_HEAD if head is None else head) + first)
+        for piece in rest:
+            conn.wait(0.004)
             conn.send(piece)
-            if len(pieces) > 1:
-                conn.wait(0.004)
         if then is not None:
             then(conn)
 

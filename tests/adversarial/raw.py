@@ -42,6 +42,13 @@ class Request:
 Behaviour = Callable[["Conn"], None]
 
 
+def head_bytes(status: int = 200, headers: list[tuple[str, str]] | None = None) -> bytes:
+    """A response's status line and headers."""
+    lines = [f"HTTP/1.1 {status} X"]
+    lines += [f"{name}: {value}" for name, value in headers or []]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
 class Conn:
     """One accepted connection, as a behaviour sees it."""
 
@@ -54,9 +61,7 @@ class Conn:
         self.sock.sendall(data)
 
     def head(self, status: int = 200, headers: list[tuple[str, str]] | None = None) -> None:
-        lines = [f"HTTP/1.1 {status} X"]
-        lines += [f"{name}: {value}" for name, value in headers or []]
-        self.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        self.send(head_bytes(status, headers))
 
     def reply(
         self,
