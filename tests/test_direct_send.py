@@ -320,3 +320,17 @@ def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPa
             response = client.generation.create(model="qwen-plus", messages=MSG)
     assert response.output.text == "hello"
     assert srv.requests[0].path.startswith("http://dashscope.example.invalid/api/v1/")
+
+
+def test_the_own_clients_take_the_direct_path_on_this_httpx() -> None:
+    """The direct path leans on httpx privates and falls back quietly when one is missing: a
+    new httpx that renames one must fail here, not just bring back the slower path unseen."""
+    sync, async_ = ModelStudio(api_key=KEY), AsyncModelStudio(api_key=KEY)
+    users = ModelStudio(api_key=KEY, http_client=httpx.Client())
+    try:
+        assert sync._direct is not None and async_._direct is not None
+        assert users._direct is None
+    finally:
+        sync.close()
+        users.close()
+        users._http.close()
