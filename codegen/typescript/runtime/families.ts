@@ -115,7 +115,12 @@ interface ModeTables {
   readonly defaults: Record<string, unknown>;
   readonly requires: Readonly<Record<string, unknown>>;
   readonly requiredKeys: readonly string[];
-  readonly supports: Readonly<Record<string, boolean>>;
+  /** The features this row refuses in this mode (`SUPPORT_CHECKS` order), with the reason. */
+  readonly refused: ReadonlyArray<{ readonly param: string; readonly used: (v: unknown) => boolean; readonly rule: string; readonly docs: string }>;
+  /** Why an assistant message with `partial: true` is refused, or null where it is allowed. */
+  readonly partialRule: string | null;
+  /** The integer limits of the row (`LIMITED` order). */
+  readonly limits: ReadonlyArray<readonly [string, number]>;
 }
 
 const MODE_TABLES = new WeakMap<ModelFamily, { off?: ModeTables; on?: ModeTables }>();
@@ -131,11 +136,25 @@ function modeTables(row: ModelFamily, thinking: boolean): ModeTables {
   if (hit !== undefined) return hit;
   const requires = requiredValues(row, thinking);
   const whenThinking = Object.keys(row.supports_when_thinking).length > 0;
+  const supports = thinking && whenThinking ? { ...row.supports, ...row.supports_when_thinking } : row.supports;
+  const refused: Array<ModeTables["refused"][number]> = [];
+  for (const [flag, param, used] of SUPPORT_CHECKS) {
+    const rule = supported(row, flag, supports, thinking);
+    const where = SUPPORT_DOCS[flag];
+    if (rule !== null) refused.push({ param, used, rule, docs: where ? `${where}; ${row.docs}` : row.docs });
+  }
+  const limits: Array<readonly [string, number]> = [];
+  for (const name of LIMITED) {
+    const limit = row.limits[name];
+    if (Number.isInteger(limit)) limits.push([name, limit as number]);
+  }
   const tables: ModeTables = {
     defaults: serverDefaults(row, thinking),
     requires,
     requiredKeys: Object.keys(requires),
-    supports: thinking && whenThinking ? { ...row.supports, ...row.supports_when_thinking } : row.supports,
+    refused,
+    partialRule: supported(row, "partial_mode", supports, thinking),
+    limits,
   };
   if (thinking) both.on = tables;
   else both.off = tables;
@@ -202,6 +221,7 @@ const SUPPORT_DOCS: Record<string, string> = {
   asr_options: cite("qwen-api-reference", "asr_options (Qwen3 ASR only)"),
   ocr_options: cite("qwen-api-reference", "ocr_options (Qwen-OCR)"),
 };
+const LIMITED = ["max_tokens", "thinking_budget", "max_input_tokens"] as const;
 const REQUIRES_DOCS = cite("dashscope-chat-reference", "result_format") + "; " + cite("qwen-api-reference", "incremental_output");
 
 /** Whether the row allows a feature, and the reason when it does not. */
@@ -269,27 +289,20 @@ export function checkModelRules(
     out.push(new Problem("stream", false, "in thinking mode this model only answers with stream=True", docs, "model"));
   }
   if (endpoint !== "compatible") checkRequirements(row, params, on, out);
-  const supports = modeTables(row, on).supports;
-  for (const [flag, param, used] of SUPPORT_CHECKS) {
-    if (!used(params[param])) continue;
-    const rule = supported(row, flag, supports, on);
-    if (rule !== null) {
-      const where = SUPPORT_DOCS[flag];
-      out.push(new Problem(param, params[param], rule, where ? `${where}; ${docs}` : docs, "model"));
-    }
+  const tables = modeTables(row, on);
+  for (const { param, used, rule, docs: where } of tables.refused) {
+    const value = params[param];
+    if (used(value)) out.push(new Problem(param, value, rule, where, "model"));
   }
-  if (endpoint !== "compatible") {
+  const partialRule = tables.partialRule;
+  if (endpoint !== "compatible" && partialRule !== null) {
     for (const i of partialMessages(messages)) {
-      const rule = supported(row, "partial_mode", supports, on);
-      if (rule !== null) {
-        out.push(new Problem(`input.messages[${i}].partial`, true, rule, `${SUPPORT_DOCS["partial_mode"]}; ${docs}`, "model"));
-      }
+      out.push(new Problem(`input.messages[${i}].partial`, true, partialRule, `${SUPPORT_DOCS["partial_mode"]}; ${docs}`, "model"));
     }
   }
-  for (const name of ["max_tokens", "thinking_budget", "max_input_tokens"]) {
-    const limit = row.limits[name];
+  for (const [name, limit] of tables.limits) {
     const value = params[name];
-    if (Number.isInteger(limit) && Number.isInteger(value) && (value as number) > (limit as number)) {
+    if (Number.isInteger(value) && (value as number) > limit) {
       out.push(new Problem(name, value, `must be <= ${limit} for this model`, docs, "model"));
     }
   }
