@@ -15,6 +15,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,6 +97,60 @@ async def test_a_reset_is_a_read_error_after_the_bytes_that_came_before_it() -> 
         assert await stream.read(1000, timeout=5) == b"partial"
         with pytest.raises(httpcore.ReadError):
             await stream.read(1000, timeout=5)
+        await stream.aclose()
+
+
+async def _answer_waiting_in_the_socket(stream: AsyncioStream) -> list[int]:
+    """Send a request, then block the loop until the server's answer (or its end) is in the
+    socket unread; the list fills if the loop gets a turn from then on."""
+    await stream.write(REQUEST, timeout=5)
+    await asyncio.sleep(0.05)  # the request goes out; the server answers 0.1 s after it
+    time.sleep(0.3)  # the loop does not run: the answer waits in the socket
+    turns: list[int] = []
+    asyncio.get_running_loop().call_soon(turns.append, 1)
+    return turns
+
+
+async def test_the_answer_to_a_request_is_read_without_giving_up_the_loop() -> None:
+    def answer_twice(conn: Conn) -> None:
+        conn.wait(0.1)
+        conn.send(b"answer")
+        conn.wait(0.6)
+        conn.send(b"more")
+        conn.wait(5)
+
+    with RawServer(answer_twice) as srv:
+        stream = await _connect(srv.port)
+        turns = await _answer_waiting_in_the_socket(stream)
+        assert await stream.read(1000, timeout=5) == b"answer"
+        assert turns == []  # it asked the socket itself: no wait, no timer, no loop turn
+        time.sleep(0.6)  # "more" is in the socket too
+        assert await stream.read(1000, timeout=5) == b"more"
+        assert turns == [1]  # a later read waits for the loop, so other tasks get their turn
+        assert _pending_timers() == []
+        await stream.aclose()
+
+
+async def test_an_end_or_a_reset_found_by_that_read_is_reported_as_before() -> None:
+    def close_after(conn: Conn) -> None:
+        conn.wait(0.1)
+
+    def reset_after(conn: Conn) -> None:
+        conn.wait(0.1)
+        conn.reset()
+
+    with RawServer(close_after) as srv:
+        stream = await _connect(srv.port)
+        await _answer_waiting_in_the_socket(stream)
+        assert await stream.read(1000, timeout=5) == b""
+        assert await stream.read(1000, timeout=5) == b""
+        await stream.aclose()
+    with RawServer(reset_after) as srv:
+        stream = await _connect(srv.port)
+        await _answer_waiting_in_the_socket(stream)
+        with pytest.raises(httpcore.ReadError, match="reset"):
+            await stream.read(1000, timeout=5)
+        assert _pending_timers() == []
         await stream.aclose()
 
 

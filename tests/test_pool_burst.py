@@ -219,3 +219,27 @@ async def test_only_the_sdks_own_direct_pool_is_changed(server: BurstServer) -> 
         mounts = [t for t in proxied._mounts.values() if t is not None]
         assert mounts
         assert all(type(t._pool) is httpcore.AsyncHTTPProxy for t in mounts)  # type: ignore[attr-defined]
+
+
+async def test_a_request_waiting_for_a_connection_is_woken_when_one_frees_or_times_out(
+    server: BurstServer,
+) -> None:
+    """The pool sets a request's wake-up event only when the request can be waiting on it: one
+    that waits is still woken when a connection frees, and still gets httpx's PoolTimeout when
+    none does in time."""
+    server.burst(1)  # answer every request at once
+    limits = httpx.Limits(max_connections=1)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(5.0, pool=0.5)) as http:
+        assert share_idle_connections(http)
+        url = server.base_url + "/services/aigc/text-generation/generation"
+        async with http.stream("POST", url, json={}) as held:  # holds the one connection
+            assert held.status_code == 200
+            with pytest.raises(httpx.PoolTimeout):
+                await http.post(url, json={})
+            waiting = asyncio.ensure_future(http.post(url, json={}))
+            await asyncio.sleep(0.1)
+            assert not waiting.done()
+            await held.aread()  # read to its end: the connection goes back to the pool
+        response = await waiting  # and to the request waiting for it
+        assert response.status_code == 200
+        assert server.connections == 1

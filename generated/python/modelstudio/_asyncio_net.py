@@ -12,7 +12,10 @@ one future with its timeout as a `loop.call_later` handle, cancelled as soon as 
 and wait only while it reports its buffer full (`pause_writing`), so a slow peer cannot make it
 grow without bound; small writes of one loop tick (a request's headers, then its body) go out
 as one send; reading pauses when the buffer holds `READ_HIGH_WATER` bytes the caller has not
-asked for.
+asked for. The first read after a request went out asks the socket at once (a plain TCP
+transport of asyncio's selector loop): on loopback or a fast peer the answer is often already
+there, and the call then ends without parking, a timer or a turn of the loop; later reads wait
+for the loop as above, so a fast stream cannot keep the loop from its other tasks.
 
 The streams keep httpcore's contract: `read` returns at most `max_bytes`, `b""` at the end of
 the stream, and failures raise httpcore's own `ReadTimeout`, `WriteTimeout`, `ConnectTimeout`,
@@ -35,6 +38,10 @@ from typing import Any
 import httpcore
 import httpx
 
+_SELECTOR_SOCKET_TRANSPORT: Any = getattr(
+    getattr(asyncio, "selector_events", None), "_SelectorSocketTransport", None
+)
+
 __all__ = ["AsyncioBackend", "AsyncioStream", "install"]
 
 READ_HIGH_WATER = 256 * 1024
@@ -50,11 +57,28 @@ HAPPY_EYEBALLS_DELAY = 0.25
 default, which httpcore's backend uses)."""
 
 
-def _socket_readable(sock: Any) -> bool:
-    """Whether a read on `sock` would not block (httpcore's test for a dropped idle connection)."""
-    from httpcore._utils import is_socket_readable
+_is_socket_readable: Any = None
 
-    return bool(is_socket_readable(sock))
+
+def _socket_readable(sock: Any) -> bool:
+    """Whether a read on `sock` would not block (httpcore's test for a dropped idle connection,
+    asked twice per request)."""
+    global _is_socket_readable
+    if _is_socket_readable is None:
+        from httpcore._utils import is_socket_readable
+
+        _is_socket_readable = is_socket_readable
+    return bool(_is_socket_readable(sock))
+
+
+def _direct_reader(transport: asyncio.BaseTransport) -> Any:
+    """The read callback the selector loop calls when the socket of `transport` is readable,
+    or None: only asyncio's own plain TCP transport is read this way (not TLS, uvloop, the
+    proactor loop). Called out of turn it does what the loop's call does: one `recv`, then
+    `data_received`, `eof_received` or the transport's fatal-error path (connection_lost)."""
+    if type(transport) is not _SELECTOR_SOCKET_TRANSPORT:
+        return None
+    return getattr(transport, "_read_ready", None)
 
 
 class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
@@ -82,12 +106,17 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
         self._held: list[bytes] = []  # small writes not yet handed to the transport
         self._held_size = 0
         self._flush_soon: asyncio.Handle | None = None
+        # The transport's read callback (`_direct_reader`), and whether bytes went out since
+        # the last read: the next read then asks the socket before it waits.
+        self._read_now: Any = None
+        self._answer_due = False
 
     # asyncio.Protocol: called by the event loop
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # Called again with the TLS transport once `start_tls` has done its handshake.
         self._transport = transport  # type: ignore[assignment]
+        self._read_now = _direct_reader(transport)
         self._reading_paused = False
         self._writing_paused = False
 
@@ -132,6 +161,12 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._held:
             self._flush()
+        if self._answer_due:
+            self._answer_due = False
+            if self._read_now is not None and not (
+                self._size or self._reading_paused or self._eof or self._lost or self._closed
+            ):
+                self._read_now()  # may add to the buffer, see the end or the failure
         if not self._size:
             if self._closed:
                 raise httpcore.ReadError("The connection was closed.")
@@ -201,7 +236,12 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
             return
         if not self._writing_paused and self._held_size + len(buffer) <= HOLD_LIMIT:
             if not self._held:
-                self._flush_soon = self._loop.call_soon(self._flush)
+                # A timer due at once, not `call_soon`: it runs in the next turn all the same,
+                # and once a read has sent the writes and cancelled it, the loop drops it from
+                # the head of its timers before it computes how long to wait. A cancelled
+                # `call_soon` handle stays in the ready queue and costs one more turn (a
+                # `select` that cannot wait) before the loop waits for the answer.
+                self._flush_soon = self._loop.call_at(0.0, self._flush)
             self._held.append(buffer)
             self._held_size += len(buffer)
             return
@@ -209,6 +249,7 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
             self._flush()
         assert self._transport is not None
         self._transport.write(buffer)
+        self._answer_due = True
         if not self._writing_paused:
             return
         drain: asyncio.Future[bool] = self._loop.create_future()
@@ -236,6 +277,7 @@ class AsyncioStream(asyncio.Protocol, httpcore.AsyncNetworkStream):
         if data and not (self._closed or self._lost):
             assert self._transport is not None
             self._transport.write(data)
+            self._answer_due = True
 
     def _writable(self) -> bool:
         """Whether a write can go out; raises `WriteError` after a close or a failure. A

@@ -16,7 +16,11 @@ first (encode/httpcore#1110 and pydantic/httpx2#1075 describe the same double as
 how many idle ones it keeps, which one it reuses first, when it closes an idle one to make
 room) and changes two things: a connection already handed to a request is not handed to
 another one, nor closed as a surplus idle connection under it; and the pass is linear in the
-number of connections instead of quadratic. `share_idle_connections(client)` puts it under the
+number of connections instead of quadratic. It also skips two costs of each request that do
+nothing there: the wake-up event of a request that gets its connection before it ever waits
+(httpcore makes an anyio `Event` for it, asking sniffio which library runs), and the
+cancellation shield around closing connections when there are none to close (an anyio cancel
+scope, twice per request). `share_idle_connections(client)` puts it under the
 client's transport. It leaves HTTP/2 pools (one connection does serve many requests), proxies
 and other httpcore versions to httpcore's own pass.
 """
@@ -35,8 +39,23 @@ _KNOWN_HTTPCORE = "1.0."
 is written against; under another one the pool is left as it is."""
 
 
+def _assign(pool_request: Any, connection: httpcore.AsyncConnectionInterface) -> None:
+    """`pool_request.assign_to_connection(connection)`, without setting its event when nothing
+    can be waiting on it: httpcore's `AsyncEvent` sets itself up (`_backend`) on the first
+    `wait` or `set`, and `wait_for_connection` waits only while no connection is assigned."""
+    event = getattr(pool_request, "_connection_acquired", None)
+    if getattr(event, "_backend", None) == "":
+        pool_request.connection = connection
+    else:
+        pool_request.assign_to_connection(connection)
+
+
 class FairAsyncConnectionPool(httpcore.AsyncConnectionPool):
     """httpcore's async pool, where a connection serves one queued request at a time."""
+
+    async def _close_connections(self, closing: list[httpcore.AsyncConnectionInterface]) -> None:
+        if closing:
+            await super()._close_connections(closing)
 
     def _assign_requests_to_connections(self) -> list[httpcore.AsyncConnectionInterface]:
         if self._http2:
@@ -73,7 +92,7 @@ class FairAsyncConnectionPool(httpcore.AsyncConnectionPool):
                 free.remove(reuse)
                 if reuse in idle:
                     idle.remove(reuse)
-                pool_request.assign_to_connection(reuse)
+                _assign(pool_request, reuse)
                 continue
             if len(self._connections) >= self._max_connections:
                 if not idle:
@@ -85,7 +104,7 @@ class FairAsyncConnectionPool(httpcore.AsyncConnectionPool):
                     free.remove(dropped)
             connection = self.create_connection(origin)
             self._connections.append(connection)
-            pool_request.assign_to_connection(connection)
+            _assign(pool_request, connection)
         return closing
 
 
