@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import random
+import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -239,6 +240,17 @@ CASES: dict[str, tuple[list[bytes], list[str], str | None]] = {
 }
 
 
+# h11 names the footer bytes it got in one read and those it still expected: b'X' (expected
+# b'\n') when the '\r' came in an earlier read, b'\rX' (expected b'\r\n') when both came
+# in one. Which it is depends on how the client's reads fell (a loaded machine merges the
+# pieces), not on the path: the comparison stops at the kind of error.
+_FOOTER_DETAIL = re.compile(r"(malformed chunk footer): .*")
+
+
+def _read_independent(error: str | None) -> str | None:
+    return None if error is None else _FOOTER_DETAIL.sub(r"\1", error)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_the_fast_path_gives_what_the_normal_path_gives(mode: str, case: str) -> None:
@@ -247,7 +259,7 @@ def test_the_fast_path_gives_what_the_normal_path_gives(mode: str, case: str) ->
     normal = read_stream(mode, serve(pieces), normal=True)
     assert fast[2] is True, "the fast path was not taken"
     assert normal[2] is False
-    assert fast[:2] == normal[:2]
+    assert (fast[0], _read_independent(fast[1])) == (normal[0], _read_independent(normal[1]))
     assert fast[0] == texts
     if error is None:
         assert fast[1] is None
