@@ -1,6 +1,8 @@
 """What a finished stream leaves behind (issue 18, 500 concurrent streams), over real HTTP.
 
-A stream's response, its request, headers and httpx's stream wrappers are freed as soon as the
+A read waiting in the async backend's receive buffer holds about its own size (asyncio's plain
+protocols get each read as a shrunk 256 KiB object, which glibc keeps in a page of its own). A
+stream's response, its request, headers and httpx's stream wrappers are freed as soon as the
 stream is finished and dropped, not when the cyclic garbage collector next makes a full pass
 (with hundreds of long streams their objects reach the oldest generation, whose pass is rare);
 a new async connection to an IP address leaves no asyncio tasks, frames or exceptions in
@@ -10,8 +12,14 @@ freed is freed by reference counting alone.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
+import os
+import platform
+import socket
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +28,7 @@ import httpx
 import pytest
 
 from modelstudio import AsyncModelStudio, ModelStudio
+from modelstudio._asyncio_net import AsyncioBackend
 from modelstudio.testing import MockServer
 
 KEY = "sk-test"
@@ -134,3 +143,77 @@ async def test_new_async_connections_leave_no_reference_cycles(
     garbage = _described(_cyclic_garbage())
     assert not [g for g in garbage if "staggered" in g or g == "CancelledError"], garbage
     assert "Response" not in garbage
+
+
+async def _connected_pairs(count: int) -> tuple[list[Any], list[socket.socket]]:
+    """`count` connections of the async backend to a loopback listener, and their server ends."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        streams, peers = [], []
+        for _ in range(count):
+            streams.append(await AsyncioBackend().connect_tcp("127.0.0.1", port, timeout=5))
+            peers.append(listener.accept()[0])
+    return streams, peers
+
+
+# Run in a fresh interpreter, under glibc's default mmap threshold held fixed (a process that
+# once freed a large mapping has raised its own, and serves such reads from the heap).
+_HELD_READ_PROBE = """
+import asyncio, ctypes, socket
+from modelstudio._asyncio_net import AsyncioBackend
+
+libc = ctypes.CDLL(None)
+libc.malloc_usable_size.restype = ctypes.c_size_t
+libc.malloc_usable_size.argtypes = [ctypes.c_void_p]
+
+async def main():
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        stream = await AsyncioBackend().connect_tcp(
+            "127.0.0.1", listener.getsockname()[1], timeout=5
+        )
+        peer = listener.accept()[0]
+    peer.sendall(b"x" * 750)  # one event of a stream, about
+    data = await stream.read(65536, timeout=5)
+    # A bytes object over 512 bytes is one malloc block, at the object's address.
+    print(len(data), libc.malloc_usable_size(id(data)))
+    await stream.aclose()
+    peer.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="reads glibc's malloc_usable_size")
+def test_a_read_held_by_the_async_backend_takes_its_size_not_a_page() -> None:
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(128 * 1024)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _HELD_READ_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    size, allocated = map(int, proc.stdout.split())
+    assert size == 750
+    assert allocated < 1024  # was 4080: a page for each read waiting to be taken
+
+
+async def test_connections_receiving_in_one_turn_each_read_their_own_bytes() -> None:
+    """The connections of a loop share one receive area: what each keeps is its own."""
+    streams, peers = await _connected_pairs(30)
+    payloads = [bytes([65 + i % 26]) * (700 + 97 * i) for i in range(30)]
+    try:
+        for peer, payload in zip(peers, payloads, strict=True):
+            peer.sendall(payload)
+        await asyncio.sleep(0.05)  # let them all arrive before any is read
+        for stream, payload in zip(streams, payloads, strict=True):
+            got = b""
+            while len(got) < len(payload):
+                got += await stream.read(65536, timeout=5)
+            assert got == payload
+    finally:
+        for stream in streams:
+            await stream.aclose()
+        for peer in peers:
+            peer.close()
