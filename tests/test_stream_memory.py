@@ -24,12 +24,14 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 
-from modelstudio import AsyncModelStudio, ModelStudio
+from modelstudio import APIConnectionError, AsyncModelStudio, ModelStudio
 from modelstudio._asyncio_net import AsyncioBackend
 from modelstudio.testing import MockServer
+from tests.adversarial.raw import free_port
 
 KEY = "sk-test"
 MESSAGES = [{"role": "user", "content": "Hi"}]
@@ -217,3 +219,19 @@ async def test_connections_receiving_in_one_turn_each_read_their_own_bytes() -> 
             await stream.aclose()
         for peer in peers:
             peer.close()
+
+
+async def test_a_connection_whose_first_request_failed_drops_its_first_request_hook(
+    no_cyclic_gc: None,
+) -> None:
+    """The hook that makes a new connection's locks fast once its first request is in holds
+    the connection; it was left on it when that request failed (a cycle)."""
+    _cyclic_garbage()
+    url = f"http://127.0.0.1:{free_port()}/api/v1"  # nothing listens: the connect fails
+    async with AsyncModelStudio(api_key=KEY, base_url=url, max_retries=0) as client:
+        with pytest.raises(APIConnectionError):
+            await client.generation.create(model="qwen-plus", messages=MESSAGES)
+    # httpcore's frames in the failure's traceback may still hold the connection in a cycle;
+    # the hook must not be one more.
+    connections = [o for o in _cyclic_garbage() if type(o) is httpcore.AsyncHTTPConnection]
+    assert not [c for c in connections if "handle_async_request" in vars(c)]

@@ -498,12 +498,16 @@ def _with_fast_locks(create: Any) -> Any:
         first = connection.handle_async_request
 
         async def first_request(request: httpcore.Request) -> httpcore.Response:
-            response = await first(request)
-            vars(connection).pop("handle_async_request", None)  # the next ones go straight
-            http11 = getattr(connection, "_connection", None)
-            if type(http11) is httpcore.AsyncHTTP11Connection:
-                _uncontended_fast(getattr(http11, "_state_lock", None))
-            return response
+            try:
+                return await first(request)
+            finally:
+                # The next ones go straight, and the connection no longer holds this closure,
+                # which holds it: a cycle (and the connection, until a full collection) when
+                # the first request failed.
+                vars(connection).pop("handle_async_request", None)
+                http11 = getattr(connection, "_connection", None)
+                if type(http11) is httpcore.AsyncHTTP11Connection:
+                    _uncontended_fast(getattr(http11, "_state_lock", None))
 
         connection.handle_async_request = first_request  # type: ignore[method-assign]
         return connection
