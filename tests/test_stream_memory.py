@@ -1,18 +1,22 @@
-"""What a finished stream leaves behind (issue 18, 500 concurrent streams), over real HTTP.
+"""What an open stream holds and a finished one leaves behind (issue 18, 500 concurrent
+streams), over real HTTP.
 
 A read waiting in the async backend's receive buffer holds about its own size (asyncio's plain
 protocols get each read as a shrunk 256 KiB object, which glibc keeps in a page of its own). A
-stream's response, its request, headers and httpx's stream wrappers are freed as soon as the
-stream is finished and dropped, not when the cyclic garbage collector next makes a full pass
-(with hundreds of long streams their objects reach the oldest generation, whose pass is rare);
-a new async connection to an IP address leaves no asyncio tasks, frames or exceptions in
-reference cycles. The cyclic collector is switched off while the streams run, so whatever is
+stream waiting for its next event keeps no block of the reads before (tracemalloc: nothing the
+chunked-body reader cut out is still alive). A stream's response, its request, headers and
+httpx's stream wrappers are freed as soon as the stream is finished and dropped, not when the
+cyclic garbage collector next makes a full pass (with hundreds of long streams their objects
+reach the oldest generation, whose pass is rare); a new async connection to an IP address
+leaves no asyncio tasks, frames or exceptions in reference cycles, and one whose first request
+failed no hook of the SDK's in one. Where the cyclic collector is switched off, whatever is
 freed is freed by reference counting alone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -20,6 +24,9 @@ import platform
 import socket
 import subprocess
 import sys
+import threading
+import time
+import tracemalloc
 import weakref
 from collections.abc import Iterator
 from typing import Any
@@ -235,3 +242,90 @@ async def test_a_connection_whose_first_request_failed_drops_its_first_request_h
     # the hook must not be one more.
     connections = [o for o in _cyclic_garbage() if type(o) is httpcore.AsyncHTTPConnection]
     assert not [c for c in connections if "handle_async_request" in vars(c)]
+
+
+BIG_TEXT = "x" * 30_000
+
+
+def _largest_read_block_held(snapshot: tracemalloc.Snapshot) -> int:
+    """The largest allocation still alive that the chunked-body reader made (it cuts the
+    blocks it hands out of the socket reads)."""
+    held = snapshot.filter_traces([tracemalloc.Filter(True, "*_chunked.py")])
+    return max((trace.size for trace in held.traces), default=0)
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def _wait_until_reading(thread: threading.Thread) -> None:
+    """Until `thread` waits in a socket read (its innermost Python frame is a `read`)."""
+    for _ in range(1000):
+        frame = sys._current_frames().get(thread.ident or 0)
+        if frame is not None and frame.f_code.co_name == "read":
+            return
+        time.sleep(0.01)
+    raise AssertionError("the stream never went back to reading")
+
+
+def test_a_sync_stream_waiting_for_its_next_event_keeps_no_read_block(
+    srv: MockServer, traced: None
+) -> None:
+    srv.enqueue(chunks=[_event(1, BIG_TEXT), *EVENTS], stall_after=1)
+    got_first = threading.Event()
+    with ModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+        stream = client.generation.create(
+            model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+        )
+
+        def read() -> None:
+            with contextlib.suppress(Exception):  # the stream is closed under it at the end
+                for chunk in stream:
+                    assert chunk.delta.text == BIG_TEXT
+                    del chunk
+                    got_first.set()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        assert got_first.wait(10)
+        _wait_until_reading(reader)
+        held = _largest_read_block_held(tracemalloc.take_snapshot())
+        network = stream.response.extensions["network_stream"]
+        network.get_extra_info("socket").shutdown(socket.SHUT_RDWR)  # ends the read
+        reader.join(10)
+        assert not reader.is_alive()
+        stream.close()
+    assert held < len(BIG_TEXT)  # was the block of the event already handed out
+
+
+async def test_an_async_stream_waiting_for_its_next_event_keeps_no_read_block(
+    srv: MockServer, traced: None
+) -> None:
+    srv.enqueue(chunks=[_event(1, BIG_TEXT), *EVENTS], stall_after=1)
+    got_first = asyncio.Event()
+    async with AsyncModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+        stream = await client.generation.create(
+            model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+        )
+
+        async def read() -> None:
+            async for chunk in stream:
+                assert chunk.delta.text == BIG_TEXT
+                del chunk
+                got_first.set()
+
+        reader = asyncio.create_task(read())
+        await asyncio.wait_for(got_first.wait(), 10)
+        for _ in range(10):  # a few turns of the loop: the reader is back in its read
+            await asyncio.sleep(0)
+        held = _largest_read_block_held(tracemalloc.take_snapshot())
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+        await stream.aclose()
+    assert held < len(BIG_TEXT)  # was the block of the event already handed out
