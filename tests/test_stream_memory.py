@@ -329,3 +329,31 @@ async def test_an_async_stream_waiting_for_its_next_event_keeps_no_read_block(
             await reader
         await stream.aclose()
     assert held < len(BIG_TEXT)  # was the block of the event already handed out
+
+
+def _count(kind: type) -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is kind)
+
+
+async def test_open_async_streams_keep_no_event_of_the_connection_pool(srv: MockServer) -> None:
+    """A request given its connection at once never waits for one: the pool's event for that
+    wait (an asyncio.Event with a ~0.7 KiB waiter deque) is not made for it."""
+    async with AsyncModelStudio(api_key=KEY, base_url=srv.base_url, max_retries=0) as client:
+        srv.enqueue(chunks=EVENTS)
+        warm = await client.generation.create(
+            model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+        )
+        assert "".join([c.delta.text async for c in warm]) == "Hello, world!"
+        before = _count(asyncio.Event)
+        streams = []
+        for _ in range(5):
+            srv.enqueue(chunks=EVENTS, stall_after=1)
+            stream = await client.generation.create(
+                model="qwen-plus", messages=MESSAGES, result_format="message", stream=True
+            )
+            assert (await stream.__aiter__().__anext__()).delta.text == "Hello"
+            streams.append(stream)
+        made = _count(asyncio.Event) - before
+        for stream in streams:
+            await stream.aclose()
+    assert made == 0  # was one per open stream
