@@ -241,43 +241,45 @@ class SyncChunkedBody:
         errors as httpx's (httpx's `ResponseStream`), closes the pool stream on a failure
         (httpcore's `PoolByteStream`)."""
         request = self._request
-        with _NOTHING if pool is None else map_httpcore_exceptions():
-            try:
-                with _traced(request):
-                    connection = self._connection
-                    state = connection._h11_state
-                    read = connection._network_stream.read
-                    size = connection.READ_NUM_BYTES
-                    timeout = request.extensions.get("timeout", {}).get("read", None)
-                    pending = _buffered(state)
-                    remaining = footer = 0
-                    ended = False
-                    while True:
-                        if pending:
-                            blocks, pos, remaining, footer, hand_over = parse(
-                                pending, remaining, footer
-                            )
-                            # The unread rest only: the read itself is not kept while the
-                            # blocks cut out of it wait to be taken.
-                            pending = pending[pos:]
-                            yield from blocks
-                            del blocks
-                            if hand_over:
-                                break
-                        data = read(size, timeout)
-                        if not data:
-                            ended = True
+        try:
+            with _traced(request):
+                connection = self._connection
+                state = connection._h11_state
+                read = connection._network_stream.read
+                size = connection.READ_NUM_BYTES
+                timeout = request.extensions.get("timeout", {}).get("read", None)
+                pending = _buffered(state)
+                remaining = footer = 0
+                ended = False
+                while True:
+                    if pending:
+                        blocks, pos, remaining, footer, hand_over = parse(
+                            pending, remaining, footer
+                        )
+                        # The unread rest only: the read itself is not kept while the
+                        # blocks cut out of it wait to be taken.
+                        pending = pending[pos:]
+                        yield from blocks
+                        del blocks
+                        if hand_over:
                             break
-                        pending = pending + data if pending else data
-                        del data
-                    _hand_back(state, self._reader, pending, remaining, footer, ended)
-                    yield from connection._receive_response_body(request=request)
-            except BaseException as exc:
-                with ShieldCancellation():
-                    self.close()
-                if pool is None:
-                    raise exc
-                pool.close()
+                    data = read(size, timeout)
+                    if not data:
+                        ended = True
+                        break
+                    pending = pending + data if pending else data
+                    del data
+                _hand_back(state, self._reader, pending, remaining, footer, ended)
+                yield from connection._receive_response_body(request=request)
+        except BaseException as exc:
+            with ShieldCancellation():
+                self.close()
+            if pool is None:
+                raise exc
+            pool.close()
+            if not isinstance(exc, Exception):
+                raise exc from None
+            with map_httpcore_exceptions():  # entered only now: not kept for the whole body
                 raise exc from None
 
     def close(self) -> None:
@@ -306,44 +308,46 @@ class AsyncChunkedBody:
     async def _blocks(self, pool: AsyncPoolByteStream | None) -> AsyncIterator[bytes]:
         """The async `SyncChunkedBody._blocks` (see `take_over_async`)."""
         request = self._request
-        with _NOTHING if pool is None else map_httpcore_exceptions():
-            try:
-                async with _traced(request):
-                    connection = self._connection
-                    state = connection._h11_state
-                    read = connection._network_stream.read
-                    size = connection.READ_NUM_BYTES
-                    timeout = request.extensions.get("timeout", {}).get("read", None)
-                    pending = _buffered(state)
-                    remaining = footer = 0
-                    ended = False
-                    while True:
-                        if pending:
-                            blocks, pos, remaining, footer, hand_over = parse(
-                                pending, remaining, footer
-                            )
-                            pending = pending[pos:]  # as in the sync reader
-                            for block in blocks:
-                                yield block
-                            block = b""  # neither the last block nor the list kept while waiting
-                            del blocks
-                            if hand_over:
-                                break
-                        data = await read(size, timeout)
-                        if not data:
-                            ended = True
+        try:
+            async with _traced(request):
+                connection = self._connection
+                state = connection._h11_state
+                read = connection._network_stream.read
+                size = connection.READ_NUM_BYTES
+                timeout = request.extensions.get("timeout", {}).get("read", None)
+                pending = _buffered(state)
+                remaining = footer = 0
+                ended = False
+                while True:
+                    if pending:
+                        blocks, pos, remaining, footer, hand_over = parse(
+                            pending, remaining, footer
+                        )
+                        pending = pending[pos:]  # as in the sync reader
+                        for block in blocks:
+                            yield block
+                        block = b""  # neither the last block nor the list kept while waiting
+                        del blocks
+                        if hand_over:
                             break
-                        pending = pending + data if pending else data
-                        del data
-                    _hand_back(state, self._reader, pending, remaining, footer, ended)
-                    async for block in connection._receive_response_body(request=request):
-                        yield block
-            except BaseException as exc:
-                with AsyncShieldCancellation():
-                    await self.aclose()
-                if pool is None:
-                    raise exc
-                await pool.aclose()
+                    data = await read(size, timeout)
+                    if not data:
+                        ended = True
+                        break
+                    pending = pending + data if pending else data
+                    del data
+                _hand_back(state, self._reader, pending, remaining, footer, ended)
+                async for block in connection._receive_response_body(request=request):
+                    yield block
+        except BaseException as exc:
+            with AsyncShieldCancellation():
+                await self.aclose()
+            if pool is None:
+                raise exc
+            await pool.aclose()
+            if not isinstance(exc, Exception):
+                raise exc from None
+            with map_httpcore_exceptions():  # as in the sync reader
                 raise exc from None
 
     async def aclose(self) -> None:
