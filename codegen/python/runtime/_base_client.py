@@ -52,6 +52,7 @@ from ._record import FrozenRecord, Record
 from ._serde import json_kind
 
 if TYPE_CHECKING:
+    from ._direct import DirectRequests
     from ._protocols import Translation
 
 # Loaded on first use, not by `import modelstudio` / `ModelStudio()`: media planning (`_media`,
@@ -390,6 +391,15 @@ class PreparedCall(Record):
         self.deadline = deadline
 
 
+@functools.cache
+def _media_checks() -> tuple[Callable[[Any], bool], Callable[..., tuple[list[Problem], Any]]]:
+    """`_media`'s checks, imported on the first call (an import statement in `prepare` would
+    run the import machinery on every call)."""
+    from ._media import contains_oss, media_problems
+
+    return contains_oss, media_problems
+
+
 def prepare(
     settings: Settings,
     http: httpx.Client | httpx.AsyncClient,
@@ -397,15 +407,16 @@ def prepare(
     body: dict[str, Any],
     stream: bool,
     options: CallOptions,
+    direct: DirectRequests | None = None,
 ) -> PreparedCall:
-    """Validate `body` (before any I/O) and build the request."""
+    """Validate `body` (before any I/O) and build the request (by `direct` on a client the SDK
+    made itself, else by `http.build_request`)."""
     if options is not NO_OPTIONS:
         check_call_options(options)
     mode = options.validation or settings.validation
     if mode not in VALIDATION_MODES:
         raise _choice("validation", mode, VALIDATION_MODES)
-    from ._media import OSS_RESOLVE_HEADER, contains_oss, media_problems
-
+    contains_oss, media_problems = _media_checks()
     media_issues, media = media_problems(body, endpoint.endpoint, options.upload or settings.upload)
     if mode != "off":
         problems = endpoint.validate(body, stream)
@@ -417,25 +428,32 @@ def prepare(
                 problems, mode=mode, model=model if isinstance(model, str) else None, family=None
             )
     translation, wire_body, url = _wire_of(settings, endpoint, body, stream, media)
-    headers = settings.headers(stream, options.extra_headers)
-    if stream and endpoint.wire == "native" and translation is None:
-        headers["X-DashScope-SSE"] = "enable"
+    sse = stream and endpoint.wire == "native" and translation is None
     timeout = as_timeout(options.timeout) if options.timeout is not None else settings.timeout
     content = dump_body(wire_body)
     # An oss:// string is in the JSON text as '"oss://': only then walk the body for it.
-    if (b'"oss://' in content or wire_body is not body) and contains_oss(body):
-        headers[OSS_RESOLVE_HEADER] = "enable"
-    request = http.build_request(
-        "POST",
-        _parsed_url(url),
-        content=content,
-        headers=headers,
-        timeout=timeout,
-    )
-    if logger.isEnabledFor(10):
-        logger.debug(
-            "request %s %s headers=%s", request.method, request.url, redact_headers(headers)
+    oss = (b'"oss://' in content or wire_body is not body) and contains_oss(body)
+    extra = options.extra_headers
+    if direct is not None:
+        key = (settings, url, stream, sse, oss, tuple(extra.items()) if extra else None)
+        request = direct.request(
+            _parsed_url(url),
+            content,
+            timeout,
+            key,
+            lambda: call_headers(settings, stream, extra, sse, oss),
         )
+    else:
+        request = http.build_request(
+            "POST",
+            _parsed_url(url),
+            content=content,
+            headers=call_headers(settings, stream, extra, sse, oss),
+            timeout=timeout,
+        )
+    if logger.isEnabledFor(10):
+        headers = redact_headers(call_headers(settings, stream, extra, sse, oss))
+        logger.debug("request %s %s headers=%s", request.method, request.url, headers)
     params = body.get("parameters") if endpoint.wire == "native" else body
     incremental = not (isinstance(params, Mapping) and params.get("incremental_output") is False)
     max_retries = settings.max_retries if options.max_retries is None else options.max_retries
@@ -450,6 +468,24 @@ def prepare(
         options_ = wire_body.get("stream_options")
         call.include_usage = isinstance(options_, Mapping) and options_.get("include_usage") is True
     return call
+
+
+def call_headers(
+    settings: Settings,
+    stream: bool,
+    extra: Mapping[str, str] | None,
+    sse: bool,
+    oss: bool,
+) -> dict[str, str]:
+    """The headers of one call, before httpx adds the client's own, Host and Content-Length."""
+    headers = settings.headers(stream, extra)
+    if sse:
+        headers["X-DashScope-SSE"] = "enable"
+    if oss:
+        from ._media import OSS_RESOLVE_HEADER
+
+        headers[OSS_RESOLVE_HEADER] = "enable"
+    return headers
 
 
 def _wire_of(

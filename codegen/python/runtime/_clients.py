@@ -33,6 +33,7 @@ from ._raw import RawResponse
 from ._upload_policy import PolicyCache
 
 if TYPE_CHECKING:
+    from ._direct import DirectRequests
     from ._stream import AsyncStream, Stream
 
 # Streams, uploads and the chat accumulator load on first use (tests/test_layout.py).
@@ -75,6 +76,8 @@ async def _async_sleep(delay: float) -> None:
 class _ClientBase:
     _settings: Settings
     _raw_response: bool = False
+    # Builds and sends the requests of an httpx client the SDK made (None for `http_client=`).
+    _direct: DirectRequests | None = None
 
     def _start(self, settings: Settings, owns_http: bool) -> None:
         """The set-up both clients share, once their settings and connection pool exist."""
@@ -204,6 +207,10 @@ class SyncAPIClient(_ClientBase):
         from ._network import cover  # imports httpcore, which httpx.Client() just did
 
         cover(self._http)  # the deadline then bounds each socket operation, headers included
+        if http_client is None:
+            from ._direct import direct_requests
+
+            self._direct = direct_requests(self._http)
         self._start(settings, owns_http=http_client is None)
 
     def close(self) -> None:
@@ -220,7 +227,7 @@ class SyncAPIClient(_ClientBase):
     def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._direct)
         if call.media is not None:
             from ._upload import resolve_sync
 
@@ -228,9 +235,11 @@ class SyncAPIClient(_ClientBase):
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
             )
         response = self._send(call)
+        if not stream:
+            return self._result(endpoint, call, response, None)
         from ._stream import Stream
 
-        return self._result(endpoint, call, response, Stream if stream else None)
+        return self._result(endpoint, call, response, Stream)
 
     def _send(self, call: PreparedCall) -> httpx.Response:
         attempt = 0
@@ -268,13 +277,17 @@ class SyncAPIClient(_ClientBase):
     def _send_following(self, call: PreparedCall) -> httpx.Response:
         """Send once, following only the redirects that keep the method and the body."""
         request = call.request
-        for _ in range(self._http.max_redirects + 1):
+        direct = self._direct
+        for hop in range(self._http.max_redirects + 1):
             if call.stream or call.deadline is not None:  # else nothing changed them
                 arm(request, call.timeouts, call.deadline)
-            response = send_within(
-                call.deadline,
-                partial(self._http.send, request, stream=True, follow_redirects=False),
-            )
+            if direct is not None and hop == 0:  # a redirect's request goes httpx's full way
+                response = send_within(call.deadline, partial(direct.send, request))
+            else:
+                response = send_within(
+                    call.deadline,
+                    partial(self._http.send, request, stream=True, follow_redirects=False),
+                )
             target = response.next_request
             if target is None:
                 return response
@@ -337,6 +350,9 @@ class AsyncAPIClient(_ClientBase):
             # no `transport=`); then its own pool runs on asyncio's transports directly instead
             # of anyio's streams (under trio, on httpcore's own backend). Not a user's client.
             install(self._http)
+            from ._direct import direct_requests
+
+            self._direct = direct_requests(self._http)
         self._start(settings, owns_http=http_client is None)
 
     async def close(self) -> None:
@@ -353,7 +369,7 @@ class AsyncAPIClient(_ClientBase):
     async def _call(
         self, endpoint: Endpoint, body: dict[str, Any], stream: bool, options: CallOptions
     ) -> Any:
-        call = prepare(self._settings, self._http, endpoint, body, stream, options)
+        call = prepare(self._settings, self._http, endpoint, body, stream, options, self._direct)
         if call.media is not None:
             from ._upload import resolve_async
 
@@ -361,9 +377,11 @@ class AsyncAPIClient(_ClientBase):
                 self._http, self._settings, self._upload_policies, call, options.extra_headers
             )
         response = await self._send(call)
+        if not stream:
+            return self._result(endpoint, call, response, None)
         from ._stream import AsyncStream
 
-        return self._result(endpoint, call, response, AsyncStream if stream else None)
+        return self._result(endpoint, call, response, AsyncStream)
 
     async def _send(self, call: PreparedCall) -> httpx.Response:
         attempt = 0
@@ -401,13 +419,19 @@ class AsyncAPIClient(_ClientBase):
     async def _send_following(self, call: PreparedCall) -> httpx.Response:
         """Send once, following only the redirects that keep the method and the body."""
         request = call.request
-        for _ in range(self._http.max_redirects + 1):
+        direct = self._direct
+        for hop in range(self._http.max_redirects + 1):
             if call.stream or call.deadline is not None:  # else nothing changed them
                 arm(request, call.timeouts, call.deadline)
-            response = await send_within_async(
-                call.deadline,
-                partial(self._http.send, request, stream=True, follow_redirects=False),
-            )
+            if direct is not None and hop == 0:  # a redirect's request goes httpx's full way
+                response = await send_within_async(
+                    call.deadline, partial(direct.send_async, request)
+                )
+            else:
+                response = await send_within_async(
+                    call.deadline,
+                    partial(self._http.send, request, stream=True, follow_redirects=False),
+                )
             target = response.next_request
             if target is None:
                 return response
