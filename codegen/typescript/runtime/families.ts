@@ -107,21 +107,80 @@ function thinkingArgument(params: Record<string, any>): boolean | null {
   return typeof value === "boolean" ? value : null;
 }
 
+/** What a row settles in one thinking mode, worked out once per row and mode (the rows are
+ * read-only): its `serverDefaults`, its `requiredValues` and the support flags that apply. The
+ * per-call checks read these instead of merging the row's tables again on every call. Private:
+ * never handed to a caller, who could change them. */
+interface ModeTables {
+  readonly defaults: Record<string, unknown>;
+  readonly requires: Readonly<Record<string, unknown>>;
+  readonly requiredKeys: readonly string[];
+  /** The features this row refuses in this mode (`SUPPORT_CHECKS` order), with the reason. */
+  readonly refused: ReadonlyArray<{ readonly param: string; readonly used: (v: unknown) => boolean; readonly rule: string; readonly docs: string }>;
+  /** Why an assistant message with `partial: true` is refused, or null where it is allowed. */
+  readonly partialRule: string | null;
+  /** The integer limits of the row (`LIMITED` order). */
+  readonly limits: ReadonlyArray<readonly [string, number]>;
+}
+
+const MODE_TABLES = new WeakMap<ModelFamily, { off?: ModeTables; on?: ModeTables }>();
+
+/** The tables of `row` with thinking on or off (`thinking` as `thinkingOn` resolved it). */
+function modeTables(row: ModelFamily, thinking: boolean): ModeTables {
+  let both = MODE_TABLES.get(row);
+  if (both === undefined) {
+    both = {};
+    MODE_TABLES.set(row, both);
+  }
+  const hit = thinking ? both.on : both.off;
+  if (hit !== undefined) return hit;
+  const requires = requiredValues(row, thinking);
+  const whenThinking = Object.keys(row.supports_when_thinking).length > 0;
+  const supports = thinking && whenThinking ? { ...row.supports, ...row.supports_when_thinking } : row.supports;
+  const refused: Array<ModeTables["refused"][number]> = [];
+  for (const [flag, param, used] of SUPPORT_CHECKS) {
+    const rule = supported(row, flag, supports, thinking);
+    const where = SUPPORT_DOCS[flag];
+    if (rule !== null) refused.push({ param, used, rule, docs: where ? `${where}; ${row.docs}` : row.docs });
+  }
+  const limits: Array<readonly [string, number]> = [];
+  for (const name of LIMITED) {
+    const limit = row.limits[name];
+    if (Number.isInteger(limit)) limits.push([name, limit as number]);
+  }
+  const tables: ModeTables = {
+    defaults: serverDefaults(row, thinking),
+    requires,
+    requiredKeys: Object.keys(requires),
+    refused,
+    partialRule: supported(row, "partial_mode", supports, thinking),
+    limits,
+  };
+  if (thinking) both.on = tables;
+  else both.off = tables;
+  return tables;
+}
+
 /** Each parameter as the service will see it: the value sent, else the model's documented
- * default in the thinking mode that applies (the `$effective.` paths of `x-rules`). */
+ * default in the thinking mode that applies (the `$effective.` paths of `x-rules`). Read it by
+ * key: the values sent are its own properties, the defaults sit on its prototype (shared, so
+ * that a call copies none of them). */
 export function effectiveParams(row: ModelFamily | null, params: Record<string, any>): Record<string, any> {
   if (row === null) return params;
-  const out = serverDefaults(row, thinkingArgument(params));
-  for (const [k, v] of Object.entries(params)) if (v !== null && v !== undefined) out[k] = v;
+  const out: Record<string, any> = Object.create(modeTables(row, thinkingOn(row, thinkingArgument(params))).defaults);
+  for (const k of Object.keys(params)) {
+    const v = params[k];
+    if (v !== null && v !== undefined) out[k] = v;
+  }
   return out;
 }
 
 /** Fill in what the SDK sends when the call leaves it out (in place): the value the model's mode
  * requires (`x-requires*`), and incremental events when streaming. */
 export function fillRequired(row: ModelFamily, params: Record<string, any>, stream: boolean): void {
-  const thinking = thinkingOn(row, thinkingArgument(params));
-  for (const [key, value] of Object.entries(requiredValues(row, thinking))) {
-    if (params[key] === null || params[key] === undefined) params[key] = value;
+  const { requires, requiredKeys } = modeTables(row, thinkingOn(row, thinkingArgument(params)));
+  for (const key of requiredKeys) {
+    if (params[key] === null || params[key] === undefined) params[key] = requires[key];
   }
   if (stream && (params["incremental_output"] === null || params["incremental_output"] === undefined)) {
     params["incremental_output"] = true;
@@ -162,6 +221,7 @@ const SUPPORT_DOCS: Record<string, string> = {
   asr_options: cite("qwen-api-reference", "asr_options (Qwen3 ASR only)"),
   ocr_options: cite("qwen-api-reference", "ocr_options (Qwen-OCR)"),
 };
+const LIMITED = ["max_tokens", "thinking_budget", "max_input_tokens"] as const;
 const REQUIRES_DOCS = cite("dashscope-chat-reference", "result_format") + "; " + cite("qwen-api-reference", "incremental_output");
 
 /** Whether the row allows a feature, and the reason when it does not. */
@@ -186,10 +246,8 @@ function pyRepr(value: unknown): string {
 /** A parameter the mode allows only one value of (`x-requires*`) must have that value, as sent
  * or, when left out, as the service's default. */
 function checkRequirements(row: ModelFamily, params: Record<string, any>, on: boolean, out: Problem[]): void {
-  const wanted = requiredValues(row, on);
-  const keys = Object.keys(wanted);
+  const { requires: wanted, requiredKeys: keys, defaults } = modeTables(row, on);
   if (keys.length === 0) return;
-  const defaults = serverDefaults(row, thinkingArgument(params));
   for (const key of keys) {
     const want = wanted[key];
     let value = params[key];
@@ -231,28 +289,20 @@ export function checkModelRules(
     out.push(new Problem("stream", false, "in thinking mode this model only answers with stream=True", docs, "model"));
   }
   if (endpoint !== "compatible") checkRequirements(row, params, on, out);
-  const whenThinking = Object.keys(row.supports_when_thinking).length > 0;
-  const supports = on && whenThinking ? { ...row.supports, ...row.supports_when_thinking } : row.supports;
-  for (const [flag, param, used] of SUPPORT_CHECKS) {
-    if (!used(params[param])) continue;
-    const rule = supported(row, flag, supports, on);
-    if (rule !== null) {
-      const where = SUPPORT_DOCS[flag];
-      out.push(new Problem(param, params[param], rule, where ? `${where}; ${docs}` : docs, "model"));
-    }
+  const tables = modeTables(row, on);
+  for (const { param, used, rule, docs: where } of tables.refused) {
+    const value = params[param];
+    if (used(value)) out.push(new Problem(param, value, rule, where, "model"));
   }
-  if (endpoint !== "compatible") {
+  const partialRule = tables.partialRule;
+  if (endpoint !== "compatible" && partialRule !== null) {
     for (const i of partialMessages(messages)) {
-      const rule = supported(row, "partial_mode", supports, on);
-      if (rule !== null) {
-        out.push(new Problem(`input.messages[${i}].partial`, true, rule, `${SUPPORT_DOCS["partial_mode"]}; ${docs}`, "model"));
-      }
+      out.push(new Problem(`input.messages[${i}].partial`, true, partialRule, `${SUPPORT_DOCS["partial_mode"]}; ${docs}`, "model"));
     }
   }
-  for (const name of ["max_tokens", "thinking_budget", "max_input_tokens"]) {
-    const limit = row.limits[name];
+  for (const [name, limit] of tables.limits) {
     const value = params[name];
-    if (Number.isInteger(limit) && Number.isInteger(value) && (value as number) > (limit as number)) {
+    if (Number.isInteger(value) && (value as number) > limit) {
       out.push(new Problem(name, value, `must be <= ${limit} for this model`, docs, "model"));
     }
   }

@@ -332,6 +332,55 @@ describe("errors and retries", () => {
     assert.equal((await mock.requests()).length, 1);
   });
 
+  test("calls one after the other each get their own timeout (the client's timer is re-armed)", async () => {
+    const c = client({ timeout: 300 });
+    await c.generation.create({ model: "qwen-plus", messages: hi });
+    await mock.enqueue({ status: 200, body: { output: { text: "late" } }, first_byte_delay: 1.0 });
+    await assert.rejects(c.generation.create({ model: "qwen-plus", messages: hi }), APITimeoutError);
+    const r = await c.generation.create({ model: "qwen-plus", messages: hi });
+    assert.match(r.request_id ?? "", /.+/);
+    await mock.enqueue({ status: 200, body: { output: { text: "late" } }, first_byte_delay: 1.0 });
+    await assert.rejects(c.generation.create({ model: "qwen-plus", messages: hi }), APITimeoutError);
+  });
+
+  test("calls at the same time each time out, with the client's timeout or their own", async () => {
+    const c = client({ timeout: 300 });
+    await mock.enqueue({ status: 200, body: { output: { text: "late" } }, first_byte_delay: 1.5 });
+    await mock.enqueue({ status: 200, body: { output: { text: "late" } }, first_byte_delay: 1.5 });
+    await mock.enqueue({ status: 200, body: { output: { text: "late" } }, first_byte_delay: 1.5 });
+    const started = Date.now();
+    const results = await Promise.allSettled([
+      c.generation.create({ model: "qwen-plus", messages: hi }),
+      c.generation.create({ model: "qwen-plus", messages: hi }),
+      c.generation.create({ model: "qwen-plus", messages: hi }, { timeout: 400 }),
+    ]);
+    for (const r of results) {
+      assert.equal(r.status, "rejected");
+      assert.ok((r as PromiseRejectedResult).reason instanceof APITimeoutError);
+    }
+    assert.ok(Date.now() - started < 1400, "every call gave up before the answers came");
+  });
+
+  test("a finished call leaves nothing that keeps the process alive", async () => {
+    const { spawn } = await import("node:child_process");
+    const index = new URL("../src/index.js", import.meta.url).href;
+    const script = `
+      const { ModelStudio } = await import(${JSON.stringify(index)});
+      const c = new ModelStudio({ apiKey: ${JSON.stringify(KEY)}, baseURL: ${JSON.stringify(mock.baseURL)}, timeout: 120000 });
+      await c.generation.create({ model: "qwen-plus", messages: [{ role: "user", content: "hi" }] });
+      await c.chat.completions.create({ model: "qwen-plus", messages: [{ role: "user", content: "hi" }] });
+      console.log("done");`;
+    const started = Date.now();
+    const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    assert.equal(code, 0);
+    assert.equal(out.trim(), "done");
+    // Far below the 120 s timeout: neither the call's timer nor an idle keep-alive socket waits.
+    assert.ok(Date.now() - started < 60_000);
+  });
+
   test("the fetch option replaces the global fetch", async () => {
     const seen: string[] = [];
     const c = client({

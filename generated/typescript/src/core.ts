@@ -194,6 +194,76 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/** What Node's timers have beyond a browser's: the handle `setTimeout` returns can be re-armed. */
+interface Rearmable {
+  refresh(): unknown;
+  ref(): unknown;
+  unref(): unknown;
+}
+
+function isRearmable(timer: unknown): timer is Rearmable {
+  const t = timer as Partial<Rearmable> | null;
+  return typeof t === "object" && t !== null && typeof t.refresh === "function" && typeof t.ref === "function" && typeof t.unref === "function";
+}
+
+function oneShot(ms: number, onFire: () => void): () => void {
+  const timer = setTimeout(onFire, ms);
+  return () => clearTimeout(timer);
+}
+
+/**
+ * The attempt timeouts of one client. `start(ms, onFire)` calls `onFire` after `ms` unless the
+ * function it returns (stop) runs first, as `setTimeout` / `clearTimeout` would. Calls one after
+ * the other with the client's timeout share one Node timer, re-armed with `refresh()` and
+ * `unref()`ed while no attempt runs (so that it never keeps the process alive): a fresh timer per
+ * call makes Node build and drop its timer list for that duration on every call. An attempt
+ * while another runs, another duration, or a runtime without re-armable timers gets a timer of
+ * its own.
+ */
+class AttemptTimers {
+  readonly #ms: number;
+  #shared: Rearmable | null = null;
+  #rearmable = true;
+  /** The attempt the shared timer runs for; null while it is idle. */
+  #onFire: (() => void) | null = null;
+
+  constructor(ms: number) {
+    this.#ms = ms;
+  }
+
+  start(ms: number, onFire: () => void): () => void {
+    if (ms !== this.#ms || this.#onFire !== null || !this.#rearmable) return oneShot(ms, onFire);
+    let shared = this.#shared;
+    if (shared === null) {
+      const created: unknown = setTimeout(() => this.#fire(), ms);
+      if (!isRearmable(created)) {
+        this.#rearmable = false;
+        clearTimeout(created as ReturnType<typeof setTimeout>);
+        return oneShot(ms, onFire);
+      }
+      this.#shared = shared = created;
+    } else {
+      shared.ref();
+      shared.refresh();
+    }
+    this.#onFire = onFire;
+    return () => {
+      if (this.#onFire === onFire) this.#idle();
+    };
+  }
+
+  #idle(): void {
+    this.#onFire = null;
+    this.#shared?.unref();
+  }
+
+  #fire(): void {
+    const onFire = this.#onFire;
+    this.#idle();
+    onFire?.();
+  }
+}
+
 function describeFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
@@ -217,6 +287,7 @@ export class APIClient {
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   readonly #given: ClientOptions;
   readonly #headerSets: Array<Record<string, string> | undefined> = [];
+  readonly #timers: AttemptTimers;
 
   constructor(options: ClientOptions = {}) {
     const key = options.apiKey ?? env("DASHSCOPE_API_KEY");
@@ -257,6 +328,7 @@ export class APIClient {
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#logger = options.logger ?? envLogger();
     this.#sleep = options.sleep ?? sleep;
+    this.#timers = new AttemptTimers(this.timeout);
   }
 
   /** The options this client was made with, the key included (for `withOptions`). */
@@ -331,12 +403,12 @@ export class APIClient {
       const onAbort = (): void => controller.abort(signal?.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       let timedOut = false;
-      const timer = setTimeout(() => {
+      const stopTimer = this.#timers.start(timeout, () => {
         timedOut = true;
         controller.abort();
-      }, timeout);
+      });
       const done = (): void => {
-        clearTimeout(timer);
+        stopTimer();
         signal?.removeEventListener("abort", onAbort);
       };
       this.#logger?.debug?.(`request POST ${url} (attempt ${attempt + 1})`);
@@ -376,7 +448,7 @@ export class APIClient {
         throw error;
       }
       if (stream && !(response.headers.get("content-type") ?? "").includes("application/json")) {
-        clearTimeout(timer); // from here on the stream idle timeout applies
+        stopTimer(); // from here on the stream idle timeout applies
         const accumulator = native
           ? new Accumulator(!(isObject(body["parameters"]) && body["parameters"]["incremental_output"] === false))
           : new ChatAccumulator(isObject(body["stream_options"]) && body["stream_options"]["include_usage"] === true);
@@ -441,7 +513,9 @@ function decodeJSON(response: Response, text: string, apiKey: string, stream: bo
     throw unreadable(response, text, apiKey, `the body is not JSON (${text.length} characters)`, error);
   }
   if (!isObject(data)) throw unreadable(response, text, apiKey, `the body is ${jsonKind(data)}, not an object`);
-  const requestId = response.headers.get("x-request-id");
+  // The header is read only where the body does not say (a 2xx answer nearly always carries its
+  // request_id): one lookup in undici's header list fewer per call.
+  const headerRequestId = (): string | null => response.headers.get("x-request-id");
   if (errorInSuccessBody(data)) {
     const [code, message, bodyRequestId] = errorFields(data);
     const status = data["status_code"];
@@ -450,15 +524,18 @@ function decodeJSON(response: Response, text: string, apiKey: string, stream: bo
         status: Number.isInteger(status) && status >= 400 ? status : 400,
         code,
         message: message ?? "",
-        request_id: bodyRequestId ?? requestId,
+        request_id: bodyRequestId ?? headerRequestId(),
         headers: response.headers,
         body: text,
       },
       apiKey,
     );
   }
-  if (stream) throw new APIError("A streaming call got a JSON answer instead of an event stream.", { request_id: requestId });
+  if (stream) throw new APIError("A streaming call got a JSON answer instead of an event stream.", { request_id: headerRequestId() });
   if ((response.headers.get("x-dashscope-partialresponse") ?? "").toLowerCase() === "true") data["partial"] = true;
-  if (data["request_id"] == null && requestId) data["request_id"] = requestId;
+  if (data["request_id"] == null) {
+    const requestId = headerRequestId();
+    if (requestId) data["request_id"] = requestId;
+  }
   return data;
 }
