@@ -14,6 +14,7 @@ import inspect
 import json
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -313,6 +314,12 @@ def _run_python(
     return time.perf_counter() - t0, proc
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the reaped child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def clean_venv(where: Path) -> tuple[str | None, str]:
     """A virtual environment under `where` holding only this checkout (installed by pip, which
     compiles its bytecode) and its runtime requirements; its python, or None and why not."""
@@ -344,32 +351,54 @@ def bench_import(*, rounds: int, clean: bool = True) -> list[Row]:
                 stmts += [(CLEAN + START_UP, "pass", python)]
                 stmts += [(name, code, python) for name, code in CLEAN_ROWS]
         times: dict[str, list[float]] = {name: [] for name, _, _ in stmts}
+        cpu: dict[str, list[float]] = {name: [] for name, _, _ in stmts}
         failed: dict[str, str] = {}
         for r in range(rounds + 1):  # round 0 warms the disk cache and writes .pyc files
-            for name, code, python in _rotate(stmts, r):
+            # Rotated, and every other round reversed, so that each row runs as often before
+            # its floor as after it.
+            order = _rotate(stmts, r)
+            for name, code, python in order[::-1] if r % 2 else order:
                 if name in failed:
                     continue
                 bytecode = not name.endswith(NO_PYC)
+                cpu0 = _children_cpu()
                 seconds, proc = _run_python(code, cwd, bytecode=bytecode, python=python)
                 if proc.returncode != 0:
                     lines = proc.stderr.decode(errors="replace").strip().splitlines()
                     failed[name] = "import failed: " + (lines[-1] if lines else "?")
                 elif r:
                     times[name].append(seconds * 1000)
+                    cpu[name].append((_children_cpu() - cpu0) * 1000)
             if r:
                 print(f"  import: round {r}/{rounds} done", file=sys.stderr)
     rows = []
     for name, *_ in stmts:
         if name.endswith(START_UP):
-            rows.append(Row(name, median(times[name]), note="subtracted from the rows below"))
+            note = f"subtracted from the rows below; CPU {median(cpu[name]):.1f} ms"
+            rows.append(Row(name, median(times[name]), note=note))
             continue
-        base = median(times[CLEAN + START_UP if name.startswith(CLEAN) else START_UP])
+        start_up = CLEAN + START_UP if name.startswith(CLEAN) else START_UP
+        base = median(times[start_up])
         extra: dict[str, Any] = {"floor": IMPORT_FLOORS.get(name)}
         if name in failed:
             rows.append(Row(name, note=failed[name].replace("|", "/"), extra=extra))
         else:
-            extra["runs"] = len(times[name])
-            rows.append(Row(name, median(times[name]) - base, extra=extra))
+            wall = sorted(t - base for t in times[name])
+            quarter = len(wall) // 4
+            # The child's own CPU time (user + system, start-up subtracted) beside the wall
+            # time: it leaves out the time the child waited for a core, so on a loaded machine
+            # it stays near the instruction count's ratio while the wall-clock one wanders.
+            cpu_ms = median(cpu[name]) - median(cpu[start_up])
+            floor = IMPORT_FLOORS.get(name)
+            cpu_note = f"CPU {cpu_ms:.1f} ms"
+            floor_times = cpu.get(floor) if floor else None
+            if floor_times:
+                floor_cpu = median(floor_times) - median(cpu[start_up])
+                if floor_cpu > 0:
+                    cpu_note += f" ({cpu_ms / floor_cpu:.2f}x)"
+            note = f"{cpu_note}; wall quartiles {wall[quarter]:.1f}-{wall[-1 - quarter]:.1f}"
+            extra.update(runs=len(wall), cpu_ms=cpu_ms)
+            rows.append(Row(name, median(times[name]) - base, note=note, extra=extra))
     rows += [Row(name, note=why.replace("|", "/")) for name, why in skipped.items()]
     return rows
 

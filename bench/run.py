@@ -50,7 +50,7 @@ FULL = {
     "batch": 40,  # 8 x 40 = 320 timed calls per client
     "stream_warmup": 1,
     "stream_rounds": 7,
-    "import_rounds": 7,
+    "import_rounds": 15,
     "concurrent_streams": 500,
     "concurrent_gap_ms": 200,
     "validation_loops": 2000,
@@ -63,7 +63,7 @@ QUICK = {
     "batch": 20,
     "stream_warmup": 1,
     "stream_rounds": 3,
-    "import_rounds": 3,
+    "import_rounds": 5,
     "concurrent_streams": 100,
     "concurrent_gap_ms": 50,
     "validation_loops": 300,

@@ -108,6 +108,8 @@ _LOADED_ON_FIRST_USE = (
     "modelstudio._families",
     "modelstudio.resources",
     "modelstudio._media",
+    "modelstudio._raw",
+    "modelstudio._error_codes",
     "modelstudio._upload",
     "modelstudio._protocols",
     "modelstudio._retry",
@@ -158,6 +160,7 @@ def test_import_and_a_client_load_no_types_validation_model_table_or_resources()
 def test_the_names_that_load_on_first_use_are_the_modules_own() -> None:
     import modelstudio._families
     import modelstudio._model_table
+    import modelstudio._raw
     import modelstudio._stream
 
     assert modelstudio.defaults_for is modelstudio._model_table.defaults_for
@@ -166,6 +169,7 @@ def test_the_names_that_load_on_first_use_are_the_modules_own() -> None:
     assert modelstudio.ModelFamily is modelstudio._families.ModelFamily
     assert modelstudio.Stream is modelstudio._stream.Stream
     assert modelstudio.AsyncStream is modelstudio._stream.AsyncStream
+    assert modelstudio.RawResponse is modelstudio._raw.RawResponse
     assert modelstudio.resources.Chat is modelstudio.resources.chat.Chat
     assert set(dir(modelstudio.resources)) >= set(modelstudio.resources.__all__)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from modelstudio._error_codes import BILLING, MODERATION, THROTTLING, CodeSet
-
 from ._logs import REDACTED, redact_headers
+
+if TYPE_CHECKING:
+    from modelstudio._error_codes import CodeSet
 
 __all__ = [
     "ValidationError",
@@ -73,7 +74,8 @@ _BOM = "\ufeff"
 # --------------------------------------------------------------------------------------------
 # Error-code classification, shared with _retry. Codes are compared case-insensitively because
 # the OpenAI-compatible endpoints spell some of them in snake case. The tables are the spec's
-# `x-error-codes` (generated into _error_codes).
+# `x-error-codes` (generated into _error_codes, imported with the first error: a successful
+# call never classifies a code).
 # --------------------------------------------------------------------------------------------
 
 
@@ -101,6 +103,8 @@ def is_billing_error(code: str | None, message: str | None) -> bool:
 
     Retrying never helps: the account must be fixed first.
     """
+    from modelstudio._error_codes import BILLING
+
     return _has_code(BILLING, _norm(code)) or _says(BILLING, message)
 
 
@@ -111,6 +115,8 @@ def is_moderation_error(code: str | None, message: str | None) -> bool:
     example ``InternalError.Algo.DataInspectionFailed``), the OpenAI-compatible
     ``data_inspection_failed`` and a message saying data inspection failed.
     """
+    from modelstudio._error_codes import MODERATION
+
     return _has_code(MODERATION, _norm(code)) or _says(MODERATION, message)
 
 
@@ -122,6 +128,8 @@ def is_throttling_error(status_code: int | None, code: str | None, message: str 
     OpenAI-compatible ``limit_requests``, and for any HTTP 429, except billing errors (those are
     not cured by waiting).
     """
+    from modelstudio._error_codes import THROTTLING
+
     if is_billing_error(code, message):
         return False
     if _has_code(THROTTLING, _norm(code)) or _says(THROTTLING, message):

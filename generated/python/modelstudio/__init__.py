@@ -32,25 +32,26 @@ from ._errors import (
     UnprocessableEntityError,
     ValidationError,
 )
-from ._raw import RawResponse
 
 if _typing.TYPE_CHECKING:
     from . import parts, resources, types
     from ._aiohttp import AioHttpTransport, DefaultAioHttpClient  # noqa: F401
     from ._families import ModelFamily
     from ._model_table import FAMILIES, defaults_for, family_for
+    from ._raw import RawResponse
     from ._stream import AsyncStream, Stream
 
 # Imported on first use (PEP 562), so that `import modelstudio` and `ModelStudio()` load only
 # the client, its options and the errors: the model classes, resources, the model table and
-# its validation, streams and media load with the first call or attribute that needs them
-# (tests/test_layout.py holds this).
+# its validation, streams, media and `RawResponse` load with the first call or attribute that
+# needs them (tests/test_layout.py holds this).
 _LAZY_SUBMODULES = frozenset(("parts", "resources", "types"))
 _LAZY_NAMES = {
     "FAMILIES": "_model_table",
     "defaults_for": "_model_table",
     "family_for": "_model_table",
     "ModelFamily": "_families",
+    "RawResponse": "_raw",
     "Stream": "_stream",
     "AsyncStream": "_stream",
 }

@@ -31,7 +31,6 @@ from ._checks import ValidationMode
 from ._deadline import arm, send_within, send_within_async
 from ._logs import Secret, configure_from_env
 from ._options import ProtocolName, UploadMode
-from ._raw import RawResponse
 from ._upload_policy import PolicyCache
 
 if TYPE_CHECKING:
@@ -139,7 +138,11 @@ class _ClientBase:
                 return stream_type(response, **_stream_parts(endpoint, call))
             return decode_json_response(call, response, response.content)
 
-        return RawResponse(response, parse) if self._raw_response else parse()
+        if not self._raw_response:
+            return parse()
+        from ._raw import RawResponse  # loaded by the first raw call, not by `import modelstudio`
+
+        return RawResponse(response, parse)
 
     def _new_settings(self, changes: Mapping[str, Any]) -> Settings:
         current = self._settings
