@@ -136,17 +136,23 @@ class TimedSyncStream(httpx.SyncByteStream):
         self._read = read
 
     def __iter__(self) -> Iterator[bytes]:
-        deadline = self._deadline
-        if deadline is None:
+        return self.timed(iter(self._inner))
+
+    def timed(self, blocks: Iterator[bytes]) -> Iterator[bytes]:
+        """`blocks` (this body, however it is read) under these timeouts: with no deadline the
+        read timeout is set once, before the first read; with one, each read is armed anew
+        and cut to what is left of it."""
+        if self._deadline is None:
             arm(self._request, self._timeouts, None, read=self._read)
-            yield from self._inner
-            return
-        iterator = iter(self._inner)
+            return blocks
+        return self._within_deadline(blocks, self._deadline)
+
+    def _within_deadline(self, blocks: Iterator[bytes], deadline: Deadline) -> Iterator[bytes]:
         while True:
             arm(self._request, self._timeouts, deadline, read=self._read)
             token = current.set(deadline)
             try:
-                chunk = next(iterator)
+                chunk = next(blocks)
             except StopIteration:
                 return
             except httpx.TimeoutException:
@@ -156,6 +162,7 @@ class TimedSyncStream(httpx.SyncByteStream):
             finally:
                 current.reset(token)
             yield chunk
+            del chunk  # not kept while the next read waits
 
     def close(self) -> None:
         self._inner.close()
@@ -178,21 +185,26 @@ class TimedAsyncStream(httpx.AsyncByteStream):
         self._deadline = deadline
         self._read = read
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        deadline = self._deadline
-        if deadline is None:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.timed(self._inner.__aiter__())
+
+    def timed(self, blocks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The async `TimedSyncStream.timed`."""
+        if self._deadline is None:
             arm(self._request, self._timeouts, None, read=self._read)
-            async for chunk in self._inner:
-                yield chunk
-            return
+            return blocks
+        return self._within_deadline(blocks, self._deadline)
+
+    async def _within_deadline(
+        self, blocks: AsyncIterator[bytes], deadline: Deadline
+    ) -> AsyncIterator[bytes]:
         import anyio  # httpx's own dependency: works under asyncio and trio
 
-        iterator = self._inner.__aiter__()
         while True:
             arm(self._request, self._timeouts, deadline, read=self._read)
             try:
                 with anyio.fail_after(deadline.check()):
-                    chunk = await iterator.__anext__()
+                    chunk = await blocks.__anext__()
             except StopAsyncIteration:
                 return
             except (TimeoutError, httpx.TimeoutException):
@@ -200,6 +212,7 @@ class TimedAsyncStream(httpx.AsyncByteStream):
                     raise deadline.expired_error() from None
                 raise
             yield chunk
+            del chunk  # not kept while the next read waits
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -96,14 +96,16 @@ def _plain_body(response: httpx.Response) -> bool:
     )
 
 
-_TakeOver = tuple[Callable[[object], bool], Callable[[object], bool]]
+_TakeOver = tuple[
+    Callable[[object], Iterator[bytes] | None], Callable[[object], AsyncIterator[bytes] | None]
+]
 # `_chunked`'s (sync, async) take-over functions, imported on the first stream: httpcore and h11
 # are imported by then, and `import modelstudio` does not import them.
 _TAKE_OVER: _TakeOver | None = None
 
 
-def _never(stream: object) -> bool:
-    return False
+def _never(stream: object) -> None:
+    return None
 
 
 def _take_over() -> _TakeOver:
@@ -122,8 +124,11 @@ def _sync_body(response: httpx.Response) -> Iterator[bytes]:
     stream = response.stream
     if isinstance(stream, httpx.SyncByteStream) and _plain_body(response):
         response.is_stream_consumed = True
-        _take_over()[0](stream)  # a chunked body is then read below h11 (`_chunked.py`)
-        return iter(stream)
+        # A chunked body is read below h11, straight from its reader (`_chunked.py`).
+        blocks = _take_over()[0](stream)
+        if blocks is None:
+            return iter(stream)
+        return stream.timed(blocks) if type(stream) is TimedSyncStream else blocks
     return response.iter_bytes()
 
 
@@ -131,8 +136,10 @@ def _async_body(response: httpx.Response) -> AsyncIterator[bytes]:
     stream = response.stream
     if isinstance(stream, httpx.AsyncByteStream) and _plain_body(response):
         response.is_stream_consumed = True
-        _take_over()[1](stream)
-        return stream.__aiter__()
+        blocks = _take_over()[1](stream)
+        if blocks is None:
+            return stream.__aiter__()
+        return stream.timed(blocks) if type(stream) is TimedAsyncStream else blocks
     return response.aiter_bytes()
 
 
@@ -399,6 +406,7 @@ class _SyncCore(_StreamCore[ChunkT, ResponseT]):
                         if chunk is not None:
                             yield chunk
                     # Not kept while the next read waits (the chunk holds what it needs).
+                    raw = b""
                     sse = _NO_EVENT
                     text = ""
                 for sse in decoder.end():
@@ -550,6 +558,7 @@ class _AsyncCore(_StreamCore[ChunkT, ResponseT]):
                         if chunk is not None:
                             yield chunk
                     # Not kept while the next read waits (the chunk holds what it needs).
+                    raw = b""
                     sse = _NO_EVENT
                     text = ""
                 for sse in decoder.end():

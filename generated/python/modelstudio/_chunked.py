@@ -13,8 +13,12 @@ stream (in sync, the deadline-cutting stream of `_network.py`; in async, any
 chunk framing out with one regex match and a slice per chunk. It yields one block per read
 (split where a chunk began in an earlier read or goes on in the next one, so each block starts
 and ends at a chunk boundary when it can: with one event per chunk the SSE decoder then sees
-whole events). Everything above it (httpcore's pool stream, httpx's exception mapping and
-``elapsed``, the per-read deadline of `_deadline.py`) stays as it was.
+whole events). The SDK's stream takes the blocks from the reader itself, which does what the
+wrappers above it did per read (httpx's mapping of httpcore's exceptions, the pool stream's
+close on a failure; the per-read deadline of `_deadline.py` stays around it): one generator
+instead of five, none of which keeps the last block while the next read waits. The wrappers
+stay in place for everything else: closing the response goes through them all (httpx's
+``elapsed``, the pool's bookkeeping).
 
 Whatever the reader does not expect it hands back to h11 exactly where it stands: the last
 chunk (``0``, then trailers or not), a chunk-size line with an extension or anything else
@@ -36,6 +40,7 @@ or h11) keeps the normal path.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator, Iterator
@@ -54,7 +59,7 @@ from httpcore._sync.http11 import HTTP11Connection, HTTP11ConnectionByteStream, 
 from httpcore._synchronization import AsyncShieldCancellation, ShieldCancellation
 from httpcore._trace import Trace
 from httpx._client import BoundAsyncStream, BoundSyncStream
-from httpx._transports.default import AsyncResponseStream, ResponseStream
+from httpx._transports.default import AsyncResponseStream, ResponseStream, map_httpcore_exceptions
 
 from ._deadline import TimedAsyncStream, TimedSyncStream
 
@@ -200,6 +205,17 @@ def _hand_back(
         state.receive_data(b"")
 
 
+_NOTHING = contextlib.nullcontext()
+
+
+def _traced(request: httpcore.Request) -> Trace | contextlib.nullcontext[None]:
+    """httpcore's trace of the body read (its events and debug log) when anything would see
+    it: a `trace` extension, or httpcore's logger at the debug level (as `Trace` decides)."""
+    if request.extensions.get("trace") is None and not _LOGGER.isEnabledFor(logging.DEBUG):
+        return _NOTHING
+    return Trace("receive_response_body", _LOGGER, request, {"request": request})
+
+
 class SyncChunkedBody:
     """Stands in for httpcore's `HTTP11ConnectionByteStream` of one response (same trace
     events, same close on failure); its close is the original's. One lives per open stream:
@@ -219,9 +235,16 @@ class SyncChunkedBody:
         self._request = original._request
 
     def __iter__(self) -> Iterator[bytes]:
+        return self._blocks(None)
+
+    def _blocks(self, pool: PoolByteStream | None) -> Iterator[bytes]:
+        """The body, block by block. With `pool` it is read straight from the SDK's stream (see
+        `take_over_sync`), and also does what the wrappers in between do: raises httpcore's
+        errors as httpx's (httpx's `ResponseStream`), closes the pool stream on a failure
+        (httpcore's `PoolByteStream`)."""
         request = self._request
         try:
-            with Trace("receive_response_body", _LOGGER, request, {"request": request}):
+            with _traced(request):
                 connection = self._connection
                 state = connection._h11_state
                 read = connection._network_stream.read
@@ -253,7 +276,13 @@ class SyncChunkedBody:
         except BaseException as exc:
             with ShieldCancellation():
                 self.close()
-            raise exc
+            if pool is None:
+                raise exc
+            pool.close()
+            if not isinstance(exc, Exception):
+                raise exc from None
+            with map_httpcore_exceptions():  # entered only now: not kept for the whole body
+                raise exc from None
 
     def close(self) -> None:
         self._original.close()
@@ -275,10 +304,14 @@ class AsyncChunkedBody:
         self._reader = reader
         self._request = original._request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._blocks(None)
+
+    async def _blocks(self, pool: AsyncPoolByteStream | None) -> AsyncIterator[bytes]:
+        """The async `SyncChunkedBody._blocks` (see `take_over_async`)."""
         request = self._request
         try:
-            async with Trace("receive_response_body", _LOGGER, request, {"request": request}):
+            async with _traced(request):
                 connection = self._connection
                 state = connection._h11_state
                 read = connection._network_stream.read
@@ -311,7 +344,13 @@ class AsyncChunkedBody:
         except BaseException as exc:
             with AsyncShieldCancellation():
                 await self.aclose()
-            raise exc
+            if pool is None:
+                raise exc
+            await pool.aclose()
+            if not isinstance(exc, Exception):
+                raise exc from None
+            with map_httpcore_exceptions():  # as in the sync reader
+                raise exc from None
 
     async def aclose(self) -> None:
         await self._original.aclose()
@@ -355,45 +394,50 @@ _ASYNC = _Layers(
 )
 
 
-def take_over_sync(stream: object) -> bool:
+def take_over_sync(stream: object) -> Iterator[bytes] | None:
     """Read the body of `stream` (a sync response's ``response.stream``, nothing read yet)
     with `SyncChunkedBody` when it is httpx's own stream over httpcore's HTTP/1.1 connection
-    with a chunked body; whether it does."""
-    return _take_over(stream, _SYNC)
+    with a chunked body: its blocks, read straight from the reader (one generator, not five,
+    none of which keeps the last block while the next read waits), else None. Closing `stream`
+    still goes through every wrapper (httpx's `elapsed`, the pool's bookkeeping)."""
+    found = _take_over(stream, _SYNC)
+    return None if found is None else found[0]._blocks(found[1])
 
 
-def take_over_async(stream: object) -> bool:
+def take_over_async(stream: object) -> AsyncIterator[bytes] | None:
     """The async `take_over_sync` (`AsyncChunkedBody`)."""
-    return _take_over(stream, _ASYNC)
+    found = _take_over(stream, _ASYNC)
+    return None if found is None else found[0]._blocks(found[1])
 
 
-def _take_over(stream: Any, layers: _Layers) -> bool:
+def _take_over(stream: Any, layers: _Layers) -> tuple[Any, Any] | None:
+    """The fast reader put in place under `stream`, and the pool stream above it; or None."""
     try:
         if type(stream) is layers.timed:
             stream = stream._inner
         if type(stream) is not layers.bound:
-            return False
+            return None
         mapped = stream._stream
         if type(mapped) is not layers.mapped:
-            return False
+            return None
         pool = mapped._httpcore_stream
         if type(pool) is not layers.pool or pool._closed is not False:
-            return False
+            return None
         original = pool._stream
         if type(original) is not layers.body or original._closed is not False:
-            return False
+            return None
         connection = original._connection
         if type(connection) is not layers.connection or not isinstance(
             connection._network_stream, layers.network
         ):
-            return False
+            return None
         reader = _reader_of(connection, layers.active)
         if reader is None:
-            return False
-        pool._stream = layers.reader(original, connection, reader)
-        return True
+            return None
+        body = pool._stream = layers.reader(original, connection, reader)
+        return body, pool
     except AttributeError:  # another httpx / httpcore / h11: the normal path
-        return False
+        return None
 
 
 def reads_below_h11(stream: object) -> bool:
