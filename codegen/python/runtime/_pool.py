@@ -39,11 +39,14 @@ is written against; under another one the pool is left as it is."""
 
 
 def _assign(pool_request: Any, connection: httpcore.AsyncConnectionInterface) -> None:
-    """`pool_request.assign_to_connection(connection)`, without setting its event when nothing
-    can be waiting on it: httpcore's `AsyncEvent` sets itself up (`_backend`) on the first
-    `wait` or `set`, and `wait_for_connection` waits only while no connection is assigned."""
+    """`pool_request.assign_to_connection(connection)`, waking its waiter only if there is one.
+
+    A request given its connection before it waits never waits (`wait_for_connection` looks at
+    the connection first), and setting its event, which nothing waits on, would make the
+    event's `asyncio.Event` and its empty waiter deque (~0.7 KiB), kept as long as the request
+    is (its whole response, for a stream). An event that was waited on has its backend set."""
     event = getattr(pool_request, "_connection_acquired", None)
-    if getattr(event, "_backend", None) == "":
+    if type(event) is AsyncEvent and event._backend == "":
         pool_request.connection = connection
     else:
         pool_request.assign_to_connection(connection)
@@ -105,20 +108,6 @@ class FairAsyncConnectionPool(httpcore.AsyncConnectionPool):
             self._connections.append(connection)
             _assign(pool_request, connection)
         return closing
-
-
-def _assign(pool_request: Any, connection: httpcore.AsyncConnectionInterface) -> None:
-    """`pool_request.assign_to_connection(connection)`, waking its waiter only if there is one.
-
-    A request given its connection before it waits never waits (`wait_for_connection` looks at
-    the connection first), and setting its event, which nothing waits on, would make the
-    event's `asyncio.Event` and its empty waiter deque (~0.7 KiB), kept as long as the request
-    is (its whole response, for a stream). An event that was waited on has its backend set."""
-    event = getattr(pool_request, "_connection_acquired", None)
-    if type(event) is AsyncEvent and event._backend == "":
-        pool_request.connection = connection
-    else:
-        pool_request.assign_to_connection(connection)
 
 
 def share_idle_connections(client: httpx.AsyncClient) -> bool:
