@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -106,12 +106,7 @@ class DirectRequests:
 
     def send(self, request: httpx.Request) -> httpx.Response:
         """`http.send(request, stream=True, follow_redirects=False)` on the SDK's own client."""
-        http = self._http
-        assert isinstance(http, httpx.Client)
-        if http._state is ClientState.CLOSED:
-            raise RuntimeError(_CLOSED_MESSAGE)
-        http._state = ClientState.OPENED
-        transport = http._transport_for_url(request.url)
+        transport = cast(httpx.BaseTransport, self._opened_transport(request))
         start = time.perf_counter()
         try:
             response = transport.handle_request(request)
@@ -131,12 +126,7 @@ class DirectRequests:
     async def send_async(self, request: httpx.Request) -> httpx.Response:
         """`await http.send(request, stream=True, follow_redirects=False)` on the SDK's own
         async client."""
-        http = self._http
-        assert isinstance(http, httpx.AsyncClient)
-        if http._state is ClientState.CLOSED:
-            raise RuntimeError(_CLOSED_MESSAGE)
-        http._state = ClientState.OPENED
-        transport = http._transport_for_url(request.url)
+        transport = cast(httpx.AsyncBaseTransport, self._opened_transport(request))
         start = time.perf_counter()
         try:
             response = await transport.handle_async_request(request)
@@ -152,6 +142,17 @@ class DirectRequests:
             await response.aclose()
             raise
         return response
+
+    def _opened_transport(
+        self, request: httpx.Request
+    ) -> httpx.BaseTransport | httpx.AsyncBaseTransport:
+        """The transport httpx would send `request` through (proxies and mounts of the
+        environment), the client marked opened as `send` marks it; a closed one refuses."""
+        http = self._http
+        if http._state is ClientState.CLOSED:
+            raise RuntimeError(_CLOSED_MESSAGE)
+        http._state = ClientState.OPENED
+        return http._transport_for_url(request.url)
 
     def _received(self, response: httpx.Response) -> None:
         http = self._http
