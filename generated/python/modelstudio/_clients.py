@@ -80,12 +80,18 @@ class _ClientBase:
     # Builds and sends the requests of an httpx client the SDK made (None for `http_client=`).
     _direct: DirectRequests | None = None
 
-    def _start(self, settings: Settings, owns_http: bool) -> None:
+    def _start(
+        self, settings: Settings, http: httpx.Client | httpx.AsyncClient, owns_http: bool
+    ) -> None:
         """The set-up both clients share, once their settings and connection pool exist."""
         configure_from_env()
         settings.warn_if_insecure()
         self._settings = settings
         self._owns_http = owns_http
+        if owns_http:  # a user's `http_client=` keeps httpx's full path (hooks, auth)
+            from ._direct import direct_requests
+
+            self._direct = direct_requests(http)
         self._upload_policies = PolicyCache()
         self._attach()
 
@@ -212,11 +218,7 @@ class SyncAPIClient(_ClientBase):
         from ._network import cover  # imports httpcore, which httpx.Client() just did
 
         cover(self._http)  # the deadline then bounds each socket operation, headers included
-        if http_client is None:
-            from ._direct import direct_requests
-
-            self._direct = direct_requests(self._http)
-        self._start(settings, owns_http=http_client is None)
+        self._start(settings, self._http, owns_http=http_client is None)
 
     def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
@@ -355,10 +357,7 @@ class AsyncAPIClient(_ClientBase):
             # no `transport=`); then its own pool runs on asyncio's transports directly instead
             # of anyio's streams (under trio, on httpcore's own backend). Not a user's client.
             install(self._http)
-            from ._direct import direct_requests
-
-            self._direct = direct_requests(self._http)
-        self._start(settings, owns_http=http_client is None)
+        self._start(settings, self._http, owns_http=http_client is None)
 
     async def close(self) -> None:
         """Close the connections this client opened (not those of an `http_client=` you gave)."""
